@@ -1,0 +1,1 @@
+"""Kaldi-style data dirs, RTTM and UEM: reading, writing, validating, fixing."""
