@@ -1,1 +1,1 @@
-"""Corpus preparation: one ``prepare_<corpus>()`` function per module, called by recipes '  local/data.sh."""
+"""Corpus preparation: one ``prepare_<corpus>()`` function per module, called by the recipes' ``local/data.sh``."""
