@@ -1,0 +1,1 @@
+"""Causal transformer stacks with optional cross-attention, used as decoders."""

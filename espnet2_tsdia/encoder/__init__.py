@@ -1,0 +1,1 @@
+"""Bidirectional (or causal) transformer stacks used as encoders."""

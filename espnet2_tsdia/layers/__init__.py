@@ -1,0 +1,1 @@
+"""Building blocks of the TS-DIA stacks: attention kernels, feed-forward, norms, the block."""
