@@ -1,0 +1,1 @@
+"""Frame losses (cross-entropy, focal, BCE, MSE, MAE) and auxiliary terms for TS-DIA."""

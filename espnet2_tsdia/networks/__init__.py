@@ -1,0 +1,1 @@
+"""Model types (DESIGN.md section 5): encoder, decoder, encoder_decoder."""

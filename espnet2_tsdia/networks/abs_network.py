@@ -1,0 +1,75 @@
+"""Interface of the TS-DIA model types (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Tuple
+
+import torch
+from torch import nn
+
+from espnet2_tsdia.layers.attention import favor_kernels
+
+
+@dataclass(frozen=True)
+class NetworkOutput:
+    """What one pass of a network gives the loss.
+
+    Args:
+        logits: (B, T, C) class scores of the mixture frames.
+        lens: (B,) frame counts (equal to the input ``feats_lens``).
+        frame_emb: (B, T, D) the head's input per mixture frame (0 at padding).
+        enroll_emb: (B, D) mean of the encoded enrollment frames of the same pass.
+    """
+
+    logits: torch.Tensor
+    lens: torch.Tensor
+    frame_emb: torch.Tensor
+    enroll_emb: torch.Tensor
+
+
+class AbsTSDiaNetwork(nn.Module, ABC):
+    """A target-speaker diarization network: mixture + enrollment -> per-frame class scores.
+
+    Subclasses set ``num_classes`` and implement :meth:`encode` and
+    :meth:`enrollment_embedding`.
+    """
+
+    num_classes: int
+
+    @abstractmethod
+    def encode(
+        self,
+        feats: torch.Tensor,
+        feats_lens: torch.Tensor,
+        enroll: torch.Tensor,
+        enroll_lens: torch.Tensor,
+    ) -> NetworkOutput:
+        """Args: feats (B, T, F), feats_lens (B,), enroll (B, E, F), enroll_lens (B,)
+        (every length >= 1). Returns a :class:`NetworkOutput`."""
+
+    @abstractmethod
+    def enrollment_embedding(self, enroll: torch.Tensor, enroll_lens: torch.Tensor) -> torch.Tensor:
+        """Encode the enrollment alone and mean-pool it: (B, E, F), (B,) -> (B, D)."""
+
+    def forward(
+        self,
+        feats: torch.Tensor,
+        feats_lens: torch.Tensor,
+        enroll: torch.Tensor,
+        enroll_lens: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Args: feats (B, T, F), feats_lens (B,), enroll (B, E, F), enroll_lens (B,).
+        Returns (logits (B, T, C), lens (B,))."""
+        out = self.encode(feats, feats_lens, enroll, enroll_lens)
+        return out.logits, out.lens
+
+    def maybe_redraw_projections(self) -> bool:
+        """Count one training step in every FAVOR+ layer (for stacks built with
+        ``auto_check_redraw=False``, call it once per step); True if any redrew."""
+        return any([kernel.maybe_redraw() for kernel in favor_kernels(self)])
+
+    def redraw_projections(self) -> int:
+        """Redraw every FAVOR+ projection now (fixed ones excepted); returns how many."""
+        return sum(kernel.redraw_projection() for kernel in favor_kernels(self))

@@ -1,0 +1,22 @@
+"""Model type ``encoder``: one bidirectional stack over [enrollment ; mixture]."""
+
+from __future__ import annotations
+
+from espnet2_tsdia.encoder.abs_encoder import AbsEncoder
+from espnet2_tsdia.networks.joint import JointStackNetwork
+
+
+class EncoderNetwork(JointStackNetwork):
+    """Encoder-only TS-DIA: every frame attends to the whole enrollment and mixture (offline).
+
+    ``enrollment_embedding`` encodes the enrollment alone; :meth:`encode`'s ``enroll_emb``
+    pools the enrollment frames of the joint pass, which also attended to the mixture.
+
+    Args:
+        encoder: the stack (e.g. ``TransformerEncoderStack``).
+        input_size: feature dimension F.
+        num_classes: classes of the head (plan ``decoder.num_classes``; 4 = powerset).
+    """
+
+    def __init__(self, *, encoder: AbsEncoder, input_size: int = 345, num_classes: int = 4):
+        super().__init__(stack=encoder, input_size=input_size, num_classes=num_classes)
