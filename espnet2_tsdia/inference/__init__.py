@@ -1,0 +1,1 @@
+"""Inference: Speech2TSDiarization, post-processing to RTTM, and diagnostic plots (``plots``)."""
