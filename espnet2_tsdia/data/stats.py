@@ -20,9 +20,9 @@ JSON-ready dicts with ``to_dict()``.
 from __future__ import annotations
 
 import math
-import statistics
+from array import array
 from dataclasses import asdict, dataclass
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -181,43 +181,54 @@ class SetStats:
 
 
 def set_stats(per_reco: Iterable[RecordingStats]) -> SetStats:
-    """Aggregate :class:`RecordingStats` of a set.
+    """Aggregate :class:`RecordingStats` of a set in one pass (a generator is fine: only the turn
+    lengths are kept, as a float64 array, so a 20k-hour set fits in memory).
 
     Raises:
         ValueError: no recordings.
     """
-    recs = list(per_reco)
-    if not recs:
-        raise ValueError("set_stats needs at least one recording, got none")
-    dur = math.fsum(r.duration for r in recs)
-    speech = math.fsum(r.speech for r in recs)
-    overlap = math.fsum(r.overlap for r in recs)
-    silence = math.fsum(r.silence for r in recs)
+    n = 0
+    dur: List[float] = []
+    speech: List[float] = []
+    overlap: List[float] = []
+    silence: List[float] = []
     counts: Dict[int, int] = {}
-    for r in recs:
+    lengths = array("d")
+    ratio_min, ratio_max = math.inf, -math.inf
+    for r in per_reco:
+        n += 1
+        dur.append(r.duration)
+        speech.append(r.speech)
+        overlap.append(r.overlap)
+        silence.append(r.silence)
         counts[r.num_speakers] = counts.get(r.num_speakers, 0) + 1
-    lengths = np.array([x for r in recs for x in r.turn_lengths], dtype=np.float64)
-    if lengths.size:
-        pct = tuple((p, float(np.percentile(lengths, p))) for p in PERCENTILES)
-        mean, median = float(lengths.mean()), float(np.median(lengths))
+        lengths.extend(r.turn_lengths)
+        ratio_min = min(ratio_min, r.overlap_ratio)
+        ratio_max = max(ratio_max, r.overlap_ratio)
+    if n == 0:
+        raise ValueError("set_stats needs at least one recording, got none")
+    total, sp, ov, sil = (math.fsum(x) for x in (dur, speech, overlap, silence))
+    tl = np.frombuffer(lengths, dtype=np.float64) if len(lengths) else np.zeros(0)
+    if tl.size:
+        pct = tuple((p, float(np.percentile(tl, p))) for p in PERCENTILES)
+        mean, median = float(tl.mean()), float(np.median(tl))
     else:
         pct, mean, median = tuple((p, 0.0) for p in PERCENTILES), 0.0, 0.0
-    ratios = [r.overlap_ratio for r in recs]
     return SetStats(
-        recordings=len(recs),
-        hours=dur / 3600,
-        speech_hours=speech / 3600,
-        overlap_hours=overlap / 3600,
-        silence_hours=silence / 3600,
-        overlap_ratio=overlap / speech if speech > 0 else 0.0,
-        silence_ratio=silence / dur if dur > 0 else 0.0,
-        overlap_ratio_min=min(ratios),
-        overlap_ratio_max=max(ratios),
+        recordings=n,
+        hours=total / 3600,
+        speech_hours=sp / 3600,
+        overlap_hours=ov / 3600,
+        silence_hours=sil / 3600,
+        overlap_ratio=ov / sp if sp > 0 else 0.0,
+        silence_ratio=sil / total if total > 0 else 0.0,
+        overlap_ratio_min=ratio_min,
+        overlap_ratio_max=ratio_max,
         speakers_min=min(counts),
-        speakers_mean=statistics.fmean(r.num_speakers for r in recs),
+        speakers_mean=sum(k * v for k, v in counts.items()) / n,
         speakers_max=max(counts),
         speaker_histogram=tuple(sorted(counts.items())),
-        num_turns=int(lengths.size),
+        num_turns=int(tl.size),
         turn_length_mean=mean,
         turn_length_median=median,
         turn_length_percentiles=pct,
