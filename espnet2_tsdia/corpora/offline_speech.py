@@ -124,7 +124,7 @@ NON_SPEECH_PROMPTS = frozenset(
     {"beep", "beeperr", "ascending-2tone", "descending-2tone", "confbridge-join", "confbridge-leave", "tt-monkeys"}
 )
 #: An utterance whose spectrum has more than this share of its energy in one peak is a tone.
-MAX_TONE_RATIO = 0.9
+MAX_TONE_RATIO = 0.95
 #: Two utterances of equal length differing by at most this (int16 units, -60 dBFS) are duplicates.
 DUPLICATE_TOLERANCE = 32
 UNKNOWN_TEXT = "<unk>"
@@ -899,7 +899,10 @@ def _select(
         if max_utts is not None:
             k = min(k, max_utts - len(st.accepted))
         if max_seconds is not None:
-            k = min(k, max(1, math.ceil((max_seconds - st.seconds) / 2.5)))
+            # guess from the mean length taken so far; a first round of at most 16 probes it
+            mean = st.seconds / len(st.accepted) if st.accepted else None
+            guess = math.ceil((max_seconds - st.seconds) / (mean or 2.5))
+            k = min(k, max(1, guess if mean else min(guess, 16)))
         return k
 
     owner: Dict[str, str] = {}  # digest -> utt

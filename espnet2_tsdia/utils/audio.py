@@ -232,11 +232,12 @@ def speech_bounds(
     return start, end
 
 
-def tone_ratio(x: np.ndarray, sample_rate: int, *, min_hz: float = 80.0, half_width_hz: float = 25.0) -> float:
+def tone_ratio(x: np.ndarray, sample_rate: int, *, min_hz: float = 80.0, half_width_hz: float = 5.0) -> float:
     """Share of the spectral energy above ``min_hz`` within ``half_width_hz`` of the strongest peak.
 
-    Close to 1 for a beep or a pure tone, well below 0.5 for speech (whose energy spreads over
-    many harmonics and formants). Returns 1.0 for digital silence (nothing to call speech).
+    Close to 1 for a beep (a steady pure tone); below 0.6 for sentences, even synthetic ones with
+    a flat pitch, and below 0.85 for single sung-out letters of the prompt sets. Returns 1.0 for
+    digital silence (nothing to call speech).
     """
     x = np.asarray(x, dtype=np.float64)
     if len(x) < 2:
