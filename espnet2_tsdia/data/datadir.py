@@ -10,9 +10,11 @@ disappears silently.
 from __future__ import annotations
 
 import logging
+import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from espnet2_tsdia.data.kaldi import (
     Segment,
@@ -129,7 +131,8 @@ def clean_turns(turns: Iterable[Turn], reco2dur: Mapping[str, float], *, min_tur
             report.dropped.append(f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: recording not in wav.scp/reco2dur")
             continue
         dur = reco2dur[t.reco]
-        end = min(t.end, dur)
+        # Clip to the recording end rounded down to 1 ms, so the 3-decimal files never overshoot.
+        end = min(t.end, math.floor(dur * 1000 + 1e-6) / 1000)
         if end - t.onset < min_turn:
             report.dropped.append(
                 f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: shorter than {min_turn}s inside the recording (duration {dur:.3f}s)"
@@ -154,8 +157,10 @@ def write_data_dir(
     """Write wav.scp, segments, utt2spk, spk2utt, reco2dur, rttm (+ uem) from speaker turns.
 
     Speaker ids must already be unique across recordings where the corpus reuses local labels
-    (prefix them with the recording id). Recordings without any turn are kept in wav.scp only if
-    ``keep_empty``... they are reported and left out, since Kaldi requires a segment per recording.
+    (prefix them with the recording id). Recordings without any turn are reported and left out,
+    since Kaldi requires a segment per recording. A dir written here passes
+    :func:`espnet2_tsdia.data.validate.validate_data_dir` without errors or warnings (given
+    unique speaker ids and a UEM inside the recordings).
 
     Returns:
         The report of every merged, clipped or dropped turn and every dropped recording; it is
@@ -190,3 +195,115 @@ def write_data_dir(
     if report.changed or report.dropped:
         logger.warning("%s: %d turns changed, %d items dropped (see prep_report.txt)", path, len(report.changed), len(report.dropped))
     return report
+
+
+def data_dir_from_rttm(
+    path: PathLike,
+    *,
+    rttm: Union[PathLike, Sequence[PathLike]],
+    wav_scp: Mapping[str, str],
+    reco2dur: Optional[Mapping[str, float]] = None,
+    uem: Optional[Union[PathLike, Sequence[PathLike]]] = None,
+    prefix_speakers: bool = False,
+    clean: bool = True,
+    min_turn: float = MIN_TURN,
+) -> PrepReport:
+    """Build a data dir from bare RTTM files and the audio they describe.
+
+    Args:
+        path: the data dir to write.
+        rttm: RTTM file(s); each may hold one or many recordings.
+        wav_scp: recording id -> audio path or ``cmd |`` pipe.
+        reco2dur: recording durations in seconds; None reads them from the audio headers
+            (pipes are run).
+        uem: UEM file(s) whose regions go into the dir's ``uem``.
+        prefix_speakers: rename speaker ``s`` of recording ``r`` to ``r_s``, for corpora whose
+            labels are local to a recording (VoxConverse, MSDWild, AVA-AVD, AISHELL-4).
+        clean: True: go through :func:`write_data_dir` (merge same-speaker overlaps, clip to the
+            recording, drop too-short turns, all reported). False: write the turns as they are,
+            in RTTM line order, unsorted, unmerged and unclipped, and copy the RTTM and UEM lines
+            verbatim (CRLF, spacing, channel and missing final newline included; only the
+            speaker field is renamed when ``prefix_speakers``): the naive import that
+            :func:`espnet2_tsdia.data.fix.fix_data_dir` then cleans with a line-level report.
+        min_turn: see :func:`clean_turns` (``clean=True`` only).
+
+    Returns:
+        The :class:`PrepReport` of :func:`write_data_dir` (empty when ``clean=False``).
+
+    Raises:
+        DataFormatError: a malformed RTTM or UEM line.
+        ValueError: a duration that cannot be read from the audio.
+    """
+    rttm_files = [Path(rttm)] if isinstance(rttm, (str, Path)) else [Path(p) for p in rttm]
+    uem_files = [] if uem is None else [Path(uem)] if isinstance(uem, (str, Path)) else [Path(p) for p in uem]
+    if reco2dur is None:
+        from espnet2_tsdia.data.audio_info import audio_info
+
+        reco2dur = {r: audio_info(spec, run_pipes=True).duration for r, spec in wav_scp.items()}
+    rename = (lambda t: replace(t, speaker=f"{t.reco}_{t.speaker}")) if prefix_speakers else (lambda t: t)  # noqa: E731
+    turns = [rename(t) for f in rttm_files for t in read_rttm(f)]
+    if clean:
+        regions: Optional[Dict[str, List[UemSegment]]] = None
+        if uem_files:
+            regions = {}
+            for f in uem_files:
+                for reco, segs in read_uem(f).items():
+                    regions.setdefault(reco, []).extend(segs)
+        return write_data_dir(path, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=regions, min_turn=min_turn)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    write_scp(path / "wav.scp", wav_scp)
+    write_reco2dur(path / "reco2dur", {r: reco2dur[r] for r in wav_scp})
+    utts: Dict[str, str] = {}
+    seg_lines = []
+    for t in turns:
+        u = utt_id(t.speaker, t.reco, t.onset, t.end)
+        if u in utts:
+            u = f"{u}-{len([k for k in utts if k.startswith(u)])}"
+        utts[u] = t.speaker
+        seg_lines.append(f"{u} {t.reco} {_fmt_time(t.onset)} {_fmt_time(t.end)}\n")
+    spk2utt: Dict[str, List[str]] = {}
+    for u, s in utts.items():
+        spk2utt.setdefault(s, []).append(u)
+    _atomic_write(path / "segments", "".join(seg_lines))
+    _atomic_write(path / "utt2spk", "".join(f"{u} {s}\n" for u, s in utts.items()))
+    _atomic_write(path / "spk2utt", "".join(f"{s} {' '.join(us)}\n" for s, us in spk2utt.items()))
+    _concat_verbatim(path / "rttm", rttm_files, speaker_field=7 if prefix_speakers else None)
+    if uem_files:
+        _concat_verbatim(path / "uem", uem_files, speaker_field=None)
+    return PrepReport()
+
+
+def _fmt_time(x: float) -> str:
+    """Seconds with up to 6 decimals, trailing zeros removed."""
+    return f"{x:.6f}".rstrip("0").rstrip(".")
+
+
+_SPLIT_KEEP = re.compile(r"(\s+)")
+_LINES = re.compile(r"[^\n]*\n|[^\n]+$")
+
+
+def _concat_verbatim(out: Path, files: Sequence[Path], *, speaker_field: Optional[int]) -> None:
+    """Concatenate files byte for byte; with ``speaker_field``, rename field ``speaker_field``
+    (0-based) of SPEAKER lines to ``<field 1>_<speaker>``, keeping every separator and line end."""
+    chunks = []
+    for f in files:
+        data = f.read_bytes().decode("utf-8")
+        if speaker_field is not None:
+            data = "".join(_prefix_field(line, speaker_field) for line in _LINES.findall(data))
+        if chunks and not chunks[-1].endswith("\n"):
+            chunks[-1] += "\n"  # else the next file's first line would join the last line
+        chunks.append(data)
+    out.write_text("".join(chunks), encoding="utf-8", newline="")
+
+
+def _prefix_field(line: str, index: int) -> str:
+    body = line.rstrip("\r\n")
+    ending = line[len(body):]
+    parts = _SPLIT_KEEP.split(body)
+    lead = 1 if parts and parts[0] == "" else 0
+    tokens = parts[lead::2]
+    if len(tokens) <= index or tokens[0] != "SPEAKER":
+        return line
+    parts[lead + 2 * index] = f"{tokens[1]}_{tokens[index]}"
+    return "".join(parts) + ending

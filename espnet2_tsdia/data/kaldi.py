@@ -57,6 +57,28 @@ def read_table(path: PathLike, *, min_fields: int = 2, max_fields: int = 0) -> "
     return out
 
 
+def read_list(path: PathLike) -> List[str]:
+    """Read a list of ids, one per line (split and meeting lists), in file order.
+
+    Tolerates CRLF, blank lines and a missing final newline (the AVA-AVD lists have none, so
+    ``wc -l`` and a shell ``while read`` loop both miss their last id).
+
+    Raises:
+        DataFormatError: a line with more than one field, or a repeated id.
+    """
+    out: List[str] = []
+    seen: Dict[str, int] = {}
+    for n, line in iter_lines(path):
+        fields = line.split()
+        if len(fields) != 1:
+            raise DataFormatError(path, n, f"expected one id per line, got {len(fields)} fields: {line!r}")
+        if fields[0] in seen:
+            raise DataFormatError(path, n, f"duplicate id {fields[0]!r} (first at line {seen[fields[0]]})")
+        seen[fields[0]] = n
+        out.append(fields[0])
+    return out
+
+
 def read_scp(path: PathLike) -> Dict[str, str]:
     """Read ``key value`` where value is the rest of the line (paths, or ``cmd |`` pipes)."""
     out: Dict[str, str] = {}

@@ -68,8 +68,15 @@ def read_rttm(path: PathLike, *, keep_channel: bool = False) -> List[Turn]:
 
 
 def format_turn(t: Turn) -> str:
-    """One 10-field RTTM line (without newline); times with 3 decimals."""
-    return f"SPEAKER {t.reco} {t.channel} {t.onset:.3f} {t.duration:.3f} <NA> <NA> {t.speaker} <NA> <NA>"
+    """One 10-field RTTM line (without newline); times with 3 decimals.
+
+    Onset and end are rounded, and the duration written is their difference, so the end a reader
+    computes is the rounded end: rounding the duration on its own could move the end by 1 ms and
+    make two touching turns of one speaker overlap.
+    """
+    onset = round(t.onset, 3)
+    duration = round(t.end, 3) - onset
+    return f"SPEAKER {t.reco} {t.channel} {onset:.3f} {duration:.3f} <NA> <NA> {t.speaker} <NA> <NA>"
 
 
 def sort_turns(turns: Iterable[Turn]) -> List[Turn]:
@@ -85,7 +92,7 @@ def write_rttm(path: PathLike, turns: Iterable[Turn]) -> None:
     """
     lines = []
     for t in sort_turns(turns):
-        if round(t.duration, 3) <= 0:
+        if round(t.end, 3) - round(t.onset, 3) <= 0:
             raise ValueError(f"turn of {t.speaker!r} in {t.reco!r} at {t.onset:.3f}s is shorter than 1 ms: {t}")
         lines.append(format_turn(t) + "\n")
     _atomic_write(path, "".join(lines))
