@@ -1,0 +1,385 @@
+"""Pieces shared by the ``prepare_<corpus>()`` functions.
+
+Every corpus module reads its native layout, builds ``wav.scp`` entries, speaker turns,
+recording durations (from audio headers, never by decoding) and a UEM, then hands them to
+:func:`write_split`, which calls :func:`espnet2_tsdia.data.datadir.write_data_dir` and adds the
+corpus-level notes (recordings left out, turns clipped to a UEM or clip window, channel fields
+rewritten) to the same ``prep_report.txt``. Problems that make a corpus unusable raise:
+:class:`MissingAudioError` for a listed recording without audio, and
+:class:`~espnet2_tsdia.data.errors.DataFormatError` for an annotation that is malformed or names a
+recording the corpus does not list. Both messages name the file and say what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from espnet2_tsdia.data.datadir import PrepReport, write_data_dir
+from espnet2_tsdia.data.errors import DataFormatError
+from espnet2_tsdia.data.kaldi import iter_lines
+from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.data.uem import UemSegment
+
+PathLike = Union[str, Path]
+logger = logging.getLogger(__name__)
+
+_WHITESPACE = re.compile(r"\s")
+
+
+class MissingAudioError(FileNotFoundError):
+    """A recording that the corpus lists has no audio file (the message says which and what to do)."""
+
+
+# --------------------------------------------------------------------------- audio headers
+@dataclass(frozen=True)
+class AudioHeader:
+    """What an audio file's header says."""
+
+    samplerate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.samplerate
+
+
+def audio_header(path: PathLike) -> AudioHeader:
+    """Sample rate, channels and length of an audio file, from its header only.
+
+    libsndfile (``soundfile.info``) reads wav, flac and uncompressed NIST SPHERE; for anything
+    else (e.g. shorten-compressed SPHERE) ``sox --i`` is asked.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: neither reader understands the header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file {str(path)!r} does not exist")
+    import soundfile  # deferred: loading libsndfile is not free
+
+    try:
+        info = soundfile.info(str(path))
+        return AudioHeader(int(info.samplerate), int(info.channels), int(info.frames))
+    except Exception as e:  # RuntimeError / LibsndfileError / TypeError, depending on the version
+        first_error = e
+    sox = shutil.which("sox")
+    if sox is not None:
+        proc = subprocess.run([sox, "--i", str(path)], capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            fields = dict(
+                (k.strip().lower(), v.strip()) for k, v in (line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
+            )
+            m = re.search(r"=\s*(\d+)\s+samples", fields.get("duration", ""))
+            try:
+                if m is not None:
+                    return AudioHeader(int(float(fields["sample rate"])), int(fields["channels"]), int(m.group(1)))
+            except (KeyError, ValueError):
+                pass
+    raise ValueError(f"cannot read the audio header of {str(path)!r}: {first_error}")
+
+
+def require_audio(path: PathLike, *, reco: str, listed_in: str, todo: str) -> Path:
+    """Return ``path`` if it is a file, else raise :class:`MissingAudioError`.
+
+    Args:
+        path: the expected audio file.
+        reco: the recording id.
+        listed_in: where the recording is listed (a file name, or a description).
+        todo: what the user should do (download it, or remove the recording from the list).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingAudioError(f"{path}: audio of recording {reco!r} (listed in {listed_in}) does not exist; {todo}")
+    return path
+
+
+# --------------------------------------------------------------------------- wav.scp entries
+def _check_path(path: Path) -> str:
+    text = str(path)
+    if _WHITESPACE.search(text):
+        raise ValueError(f"audio path {text!r} contains whitespace, which wav.scp cannot hold; move the corpus to a path without spaces")
+    return text
+
+
+def wav_entry(path: PathLike) -> str:
+    """A plain wav.scp value: the absolute path."""
+    return _check_path(Path(path).absolute())
+
+
+def channel_pipe(path: PathLike, channel: int) -> str:
+    """A wav.scp pipe that selects one channel (1-based) with sox; the file is left untouched."""
+    if channel < 1:
+        raise ValueError(f"channel is 1-based, got {channel}")
+    return f"sox {shlex.quote(_check_path(Path(path).absolute()))} -t wav - remix {channel} |"
+
+
+def downmix_pipe(path: PathLike) -> str:
+    """A wav.scp pipe that mixes all channels to mono with sox (``-c 1``: the channel average)."""
+    return f"sox {shlex.quote(_check_path(Path(path).absolute()))} -t wav -c 1 - |"
+
+
+def sph_pipe(path: PathLike) -> str:
+    """A wav.scp pipe decoding NIST SPHERE: ``sph2pipe`` when installed (it handles shorten
+    compression), else sox."""
+    p = shlex.quote(_check_path(Path(path).absolute()))
+    if shutil.which("sph2pipe"):
+        return f"sph2pipe -f wav -p {p} |"
+    return f"sox -t sph {p} -t wav - |"
+
+
+# --------------------------------------------------------------------------- lists and annotations
+def read_id_list(path: PathLike) -> List[str]:
+    """Recording ids, one per line; CRLF and a missing final newline are fine (AVA-AVD lists
+    have none, so ``while read`` loses their last id).
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFormatError: a line with more than one field, or a duplicate id.
+    """
+    ids: List[str] = []
+    seen: Dict[str, int] = {}
+    for n, line in iter_lines(path):
+        fields = line.split()
+        if len(fields) != 1:
+            raise DataFormatError(path, n, f"expected one recording id per line, got {line!r}")
+        if fields[0] in seen:
+            raise DataFormatError(path, n, f"duplicate id {fields[0]!r} (first on line {seen[fields[0]]})")
+        seen[fields[0]] = n
+        ids.append(fields[0])
+    return ids
+
+
+def first_line_naming(path: PathLike, reco: str, *, field: int = 1) -> Optional[int]:
+    """1-based number of the first line whose whitespace field ``field`` (0-based) is ``reco``."""
+    for n, line in iter_lines(path):
+        f = line.split()
+        if len(f) > field and f[field] == reco:
+            return n
+    return None
+
+
+def check_rttm_recordings(turns: Sequence[Turn], *, allowed: Iterable[str], source: PathLike, todo: str) -> None:
+    """Raise DataFormatError if an RTTM names a recording outside ``allowed``.
+
+    Args:
+        turns: the turns read from ``source``.
+        allowed: recording ids this annotation file may name.
+        source: the RTTM file (named in the error with the first offending line).
+        todo: what the user should do.
+    """
+    allowed = set(allowed)
+    for t in turns:
+        if t.reco not in allowed:
+            line = first_line_naming(source, t.reco)
+            raise DataFormatError(
+                source,
+                line,
+                f"names recording {t.reco!r}, which is not one of the recordings this file may describe "
+                f"({', '.join(sorted(allowed)[:5])}{', ...' if len(allowed) > 5 else ''}); {todo}",
+            )
+
+
+def is_lfs_pointer(path: PathLike) -> bool:
+    """True if ``path`` is a Git LFS pointer file instead of the content."""
+    with open(path, "rb") as f:
+        return f.read(40).startswith(b"version https://git-lfs")
+
+
+def prefix_speakers(turns: Iterable[Turn]) -> List[Turn]:
+    """Rename speaker ``s`` of recording ``r`` to ``r_s`` (corpora whose labels are local)."""
+    return [replace(t, speaker=f"{t.reco}_{t.speaker}") for t in turns]
+
+
+def clip_to_windows(
+    turns: Iterable[Turn], windows: Mapping[str, Tuple[float, float]], *, what: str, notes: PrepReport
+) -> List[Turn]:
+    """Keep the part of every turn inside its recording's window ``[start, end]``.
+
+    Turns entirely outside are dropped, turns partly outside are clipped; each case goes into
+    ``notes`` with the original times. Recordings without a window keep all their turns.
+
+    Args:
+        turns: speaker turns.
+        windows: recording -> (start, end) in seconds.
+        what: the window's name for the report (e.g. ``"UEM"``, ``"clip window"``).
+        notes: receives one line per dropped or clipped turn.
+    """
+    out = []
+    for t in turns:
+        if t.reco not in windows:
+            out.append(t)
+            continue
+        lo, hi = windows[t.reco]
+        if t.end <= lo or t.onset >= hi:
+            notes.dropped.append(f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: outside the {what} [{lo:.3f}, {hi:.3f}]")
+            continue
+        onset, end = max(t.onset, lo), min(t.end, hi)
+        if (onset, end) != (t.onset, t.end):
+            notes.changed.append(
+                f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: clipped to the {what} [{lo:.3f}, {hi:.3f}] -> [{onset:.3f}, {end:.3f}]"
+            )
+            t = replace(t, onset=onset, duration=end - onset)
+        out.append(t)
+    return out
+
+
+def clip_uem(
+    uem: Mapping[str, Sequence[UemSegment]], reco2dur: Mapping[str, float], *, notes: PrepReport
+) -> Dict[str, List[UemSegment]]:
+    """UEM regions clipped to ``[0, duration]`` (floored to 1 ms); clipping is noted."""
+    out: Dict[str, List[UemSegment]] = {}
+    for reco, regions in uem.items():
+        if reco not in reco2dur:
+            continue
+        exact = reco2dur[reco]
+        dur = int(exact * 1000 + 1e-6) / 1000  # the 3-decimal files must not pass the audio end
+        kept = []
+        for u in regions:
+            if u.onset >= dur:
+                notes.dropped.append(f"{reco}: UEM region [{u.onset:.3f}, {u.end:.3f}] starts after the audio end {exact:.3f}")
+                continue
+            if u.end > exact + 1e-6:
+                notes.changed.append(f"{reco}: UEM region [{u.onset:.3f}, {u.end:.3f}] clipped to the audio end {exact:.3f}")
+            if u.end > dur:
+                u = replace(u, end=dur)
+            kept.append(u)
+        if kept:
+            out[reco] = kept
+    return out
+
+
+def whole_file_uem(reco2dur: Mapping[str, float]) -> Dict[str, List[UemSegment]]:
+    """A ``[0, duration]`` UEM per recording (durations floored to 1 ms to stay inside the audio)."""
+    return {r: [UemSegment(r, 0.0, int(d * 1000 + 1e-6) / 1000)] for r, d in reco2dur.items()}
+
+
+# --------------------------------------------------------------------------- writing
+def split_dir_name(corpus: str, split: str) -> str:
+    """``<corpus>_<split>`` with dots turned into underscores (``msdwild_few_val``)."""
+    return f"{corpus}_{split}".replace(".", "_")
+
+
+def write_split(
+    path: PathLike,
+    *,
+    wav_scp: Mapping[str, str],
+    turns: Iterable[Turn],
+    reco2dur: Mapping[str, float],
+    uem: Optional[Mapping[str, Sequence[UemSegment]]] = None,
+    notes: Optional[PrepReport] = None,
+) -> PrepReport:
+    """Write one data dir through :func:`write_data_dir` and prepend the corpus-level ``notes``
+    to its report (returned and written to ``prep_report.txt``)."""
+    path = Path(path)
+    report = write_data_dir(
+        path, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=None if uem is None else {k: list(v) for k, v in uem.items()}
+    )
+    full = PrepReport()
+    if notes is not None:
+        full.extend(notes)
+    full.extend(report)
+    tmp = path / "prep_report.txt.tmp"
+    tmp.write_text(full.text(), encoding="utf-8")
+    tmp.replace(path / "prep_report.txt")
+    logger.info("%s: %d recordings, %d turns changed, %d items dropped", path, len(set(wav_scp)), len(full.changed), len(full.dropped))
+    return full
+
+
+def file_md5(path: PathLike, *, block: int = 1 << 20) -> str:
+    """The md5 hex digest of a file, read in blocks."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for buf in iter(lambda: f.read(block), b""):
+            h.update(buf)
+    return h.hexdigest()
+
+
+def check_manual_download(path: PathLike, *, what: str, where_from: str, md5: Optional[str] = None) -> Path:
+    """Check a file the user had to fetch by hand (Google Drive, Baidu, ...).
+
+    Raises:
+        FileNotFoundError: the file is not there; the message says what to fetch and where to put it.
+        ValueError: its md5 differs from ``md5``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: {what} is not there. It cannot be downloaded automatically: fetch it from {where_from} "
+            f"in a browser and save it as {path}{f' (md5 {md5})' if md5 else ''}, then run this again"
+        )
+    if md5 is not None:
+        got = file_md5(path)
+        if got != md5:
+            raise ValueError(
+                f"{path}: md5 {got} differs from the published {md5}; the file is incomplete or corrupt. "
+                f"Delete it and fetch it again from {where_from}"
+            )
+    return path
+
+
+def known_split(name: str, valid: Sequence[str], *, what: str = "split") -> str:
+    """``name`` if it is in ``valid``, else ValueError listing the valid names."""
+    if name not in valid:
+        raise ValueError(f"unknown {what} {name!r}; expected one of {', '.join(valid)}")
+    return name
+
+
+# --------------------------------------------------------------------------- downloads
+def fetch(url: str, dest: PathLike, *, md5: Optional[str] = None, size: Optional[int] = None) -> Path:
+    """Download ``url`` to ``dest`` unless ``dest`` is already there (resumable and checksummed by
+    :func:`espnet2_tsdia.utils.download.download`, which writes a partial file first)."""
+    dest = Path(dest)
+    if dest.is_file():
+        logger.info("%s: already downloaded", dest)
+        return dest
+    from espnet2_tsdia.utils.download import download  # deferred: only download actions need it
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("downloading %s -> %s", url, dest)
+    download(url, dest, md5=md5, size=size)
+    return dest
+
+
+def unpack(archive: PathLike, dest: PathLike, *, done: PathLike) -> None:
+    """Extract ``archive`` into ``dest`` unless ``done`` (a file or dir the archive creates) exists."""
+    if Path(done).exists():
+        logger.info("%s: already extracted", done)
+        return
+    from espnet2_tsdia.utils.download import extract
+
+    logger.info("extracting %s -> %s", archive, dest)
+    extract(archive, dest)
+
+
+def fetch_repo(url: str, dest: PathLike, *, archive: PathLike) -> Path:
+    """Download a GitHub archive zip and put its single top-level folder at ``dest``.
+
+    Skipped when ``dest`` exists (delete it to refresh).
+    """
+    dest = Path(dest)
+    if dest.is_dir():
+        logger.info("%s: already there", dest)
+        return dest
+    fetch(url, archive)
+    tmp = dest.with_name(dest.name + ".extract")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    from espnet2_tsdia.utils.download import extract
+
+    extract(archive, tmp)
+    tops = [p for p in tmp.iterdir()]
+    if len(tops) != 1 or not tops[0].is_dir():
+        raise ValueError(f"{archive}: expected one top-level folder in the archive, found {[p.name for p in tops]}")
+    tops[0].replace(dest)
+    tmp.rmdir()
+    return dest
