@@ -1,0 +1,1 @@
+"""Target-speaker labels: speaker turns -> frame activity -> C x T class sequences (scheme registry)."""
