@@ -158,6 +158,39 @@ class HistogramModel:
                 raise ValueError(f"HistogramModel.overlap_probability: expected 0 <= p <= 1, got {self.overlap_probability!r}")
             object.__setattr__(self, "overlap_probability", p)
 
+    @classmethod
+    def from_turns(
+        cls,
+        turns: Sequence[Any],
+        *,
+        pause_edges: Sequence[float] = tuple(np.round(np.arange(0, 5.01, 0.1), 2)),
+        overlap_edges: Sequence[float] = tuple(np.round(np.arange(0, 3.01, 0.1), 2)),
+    ) -> "HistogramModel":
+        """Landini's statistics from real turns (``espnet2_tsdia.data.rttm.Turn``, any recordings).
+
+        Per recording, a speaker's overlapping turns are merged, then turns are taken in onset
+        order and each is compared with the one before: same speaker -> ``pause_same``; another
+        speaker starting after its end -> ``pause_diff``; before its end -> ``overlap`` (the time
+        shared with it). Values outside the edges are left out (Landini drops very long gaps).
+        """
+        from espnet2_tsdia.data.rttm import group_by_reco, merge_same_speaker
+
+        same, diff, ov = [], [], []
+        for group in group_by_reco(merge_same_speaker(list(turns))[0]).values():
+            for prev, t in zip(group, group[1:]):
+                gap = t.onset - prev.end
+                if t.speaker == prev.speaker:
+                    same.append(gap)
+                elif gap >= 0:
+                    diff.append(gap)
+                else:
+                    ov.append(min(-gap, t.duration))
+        return cls(
+            pause_same=Histogram.from_values(same, pause_edges),
+            pause_diff=Histogram.from_values(diff, pause_edges),
+            overlap=Histogram.from_values(ov, overlap_edges),
+        )
+
     @property
     def p_overlap(self) -> float:
         if self.overlap_probability is not None:
@@ -212,6 +245,9 @@ class SimulationConfig:
             mapping ``{2: 0.5, 3: 0.5}`` or a list of weights for 1, 2, ... speakers.
         overlap_range: ``(min, max)``: every conversation's overlap ratio (overlapped speech /
             speech) lands in ``[min, max]``.
+        max_silence_ratio: no conversation has more silence than this fraction of its duration
+            (1: no limit). EEND's model reaches low overlap ratios with many speakers only with
+            mostly silent conversations; this makes such a set fail instead.
         turn_model: :class:`EendBetaModel` or :class:`HistogramModel` (yaml: ``{type: ...}``).
         min_utts, max_utts: utterances per speaker, drawn uniformly in ``[min_utts, max_utts]``.
         noise_snrs: SNRs in dB, one drawn per noisy mixture; empty: no noise.
@@ -235,6 +271,7 @@ class SimulationConfig:
     total_hours: Optional[float] = None
     speaker_counts: Tuple[Tuple[int, float], ...] = _UNIFORM_1_TO_5
     overlap_range: Tuple[float, float] = (0.0, 1.0)
+    max_silence_ratio: float = 1.0
     turn_model: TurnModel = field(default_factory=EendBetaModel)
     min_utts: int = 10
     max_utts: int = 20
@@ -283,6 +320,10 @@ class SimulationConfig:
                 f"conversation can reach (its overlap is always 0), but speaker_counts gives 1 speaker probability "
                 f"{p1:.3g}; put 1-speaker conversations in a set whose overlap_range starts at 0"
             )
+        ms = _num(o, "max_silence_ratio", self.max_silence_ratio)
+        if not 0 < ms <= 1:
+            raise ValueError(f"{o}.max_silence_ratio: expected 0 < ratio <= 1, got {self.max_silence_ratio!r}")
+        set_("max_silence_ratio", ms)
         if isinstance(self.turn_model, Mapping):
             set_("turn_model", turn_model_from_dict(self.turn_model))
         elif not isinstance(self.turn_model, tuple(TURN_MODELS.values())):

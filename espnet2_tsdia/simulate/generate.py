@@ -99,14 +99,16 @@ def generate_conversation(cfg: SimulationConfig, tables: Tables, index: int, poo
             perm = rng.permutation(pools[s])
             k = int(rng.integers(cfg.min_utts, cfg.max_utts + 1))
             picks.append(perm[np.arange(k) % perm.size])
-        lay = layout_conversation(cfg.turn_model, [src.length_ms[p] for p in picks], cfg.overlap_range, rng)
+        lay = layout_conversation(
+            cfg.turn_model, [src.length_ms[p] for p in picks], cfg.overlap_range, rng, max_silence_ratio=cfg.max_silence_ratio
+        )
         if lay is not None:
             break
     else:
         raise SimulationError(
             f"set {cfg.name!r}, conversation {index}: no layout of {n} speakers with the {type(cfg.turn_model).__name__} "
-            f"reached overlap_range {list(cfg.overlap_range)} in {cfg.max_attempts} attempts; widen the range, change "
-            f"the turn model or raise max_attempts"
+            f"reached overlap_range {list(cfg.overlap_range)} (with silence ratio <= {cfg.max_silence_ratio}) in "
+            f"{cfg.max_attempts} attempts; widen the range, change the turn model or raise max_attempts"
         )
     source_idx = np.concatenate(picks)[lay.slot]
     lo, hi = cfg.gain_db
@@ -473,6 +475,8 @@ def check_targets(cfg: SimulationConfig, per_reco: Iterable[RecordingStats], sta
     for r in per_reco:
         if not lo - RATIO_TOLERANCE <= r.overlap_ratio <= hi + RATIO_TOLERANCE:
             failures.append(f"{r.reco}: overlap ratio {r.overlap_ratio:.6f} outside [{lo}, {hi}]")
+        if r.silence_ratio > cfg.max_silence_ratio + RATIO_TOLERANCE:
+            failures.append(f"{r.reco}: silence ratio {r.silence_ratio:.6f} above max_silence_ratio {cfg.max_silence_ratio}")
         if r.num_speakers not in allowed:
             failures.append(f"{r.reco}: {r.num_speakers} speakers, speaker_counts allows {sorted(allowed)}")
     if cfg.num_conversations is not None and stats.recordings != cfg.num_conversations:

@@ -83,9 +83,12 @@ def overlap_ratio_ms(onset: np.ndarray, end: np.ndarray) -> Tuple[int, int]:
     return int(widths[count >= 2].sum()), int(widths[count >= 1].sum())
 
 
-def _ratio(onset: np.ndarray, length: np.ndarray) -> float:
-    ov, sp = overlap_ratio_ms(onset, onset + length)
-    return ov / sp if sp else 0.0
+def _ratios(onset: np.ndarray, length: np.ndarray) -> Tuple[float, float]:
+    """(overlap ratio, silence ratio) of a layout that starts at 0."""
+    end = onset + length
+    ov, sp = overlap_ratio_ms(onset, end)
+    dur = int(end.max())
+    return (ov / sp if sp else 0.0), (1.0 - sp / dur if dur else 0.0)
 
 
 # --------------------------------------------------------------------------- the two models
@@ -150,6 +153,8 @@ def layout_conversation(
     lengths: Sequence[np.ndarray],
     overlap_range: Tuple[float, float],
     rng: np.random.Generator,
+    *,
+    max_silence_ratio: float = 1.0,
 ) -> Optional[Layout]:
     """Place the utterances of one conversation and bring its overlap ratio into ``overlap_range``.
 
@@ -158,6 +163,8 @@ def layout_conversation(
         lengths: per speaker, the lengths (ms, int64) of its utterances in speaking order.
         overlap_range: ``(min, max)`` overlap ratio.
         rng: the conversation's generator (consumed: order, silences, target).
+        max_silence_ratio: a layout with more silence than this is not accepted either (EEND's
+            model reaches low overlap with many speakers only through long silences).
 
     Returns:
         The layout, or None when no knob value reaches the range with these draws (redraw).
@@ -181,8 +188,8 @@ def layout_conversation(
         return Layout(speaker=spk[order], slot=slot[order], onset_ms=on[order], length_ms=length[order], theta=theta, target=tgt)
 
     on0 = onsets(0.0)
-    r0 = _ratio(on0, length)
-    if lo <= r0 <= hi:
+    r0, s0 = _ratios(on0, length)
+    if lo <= r0 <= hi and s0 <= max_silence_ratio:
         return done(0.0, on0, None)
     tol = (hi - lo) / 4
     best: Optional[Tuple[float, float, np.ndarray]] = None  # (|r - target|, theta, onsets)
@@ -190,8 +197,8 @@ def layout_conversation(
     def evaluate(theta: float) -> float:
         nonlocal best
         on = onsets(theta)
-        r = _ratio(on, length)
-        if lo <= r <= hi and (best is None or abs(r - target) < best[0]):
+        r, sil = _ratios(on, length)
+        if lo <= r <= hi and sil <= max_silence_ratio and (best is None or abs(r - target) < best[0]):
             best = (abs(r - target), theta, on)
         return r
 

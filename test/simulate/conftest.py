@@ -7,11 +7,12 @@ import pytest
 import soundfile as sf
 
 
-def write_tone_corpus(root: Path, *, n_speakers: int = 3, n_utts: int = 4, fs: int = 16000, pad: float = 0.0, fmt: str = "FLAC") -> Path:
+def write_tone_corpus(root: Path, *, n_speakers: int = 3, n_utts: int = 4, fs: int = 16000, pad: float = 0.0, fmt: str = "FLAC", dc: float = 0.0) -> Path:
     """A Kaldi source dir ``root/src`` whose utterances are tones (speaker k at 300 + 200 k Hz).
 
     Utterance j of speaker k lasts ``0.5 + 0.25 * ((j + k) % 4)`` s. With ``pad > 0`` each file has
-    ``pad`` s of silence on both sides and a ``segments`` file marks the tone.
+    ``pad`` s of silence on both sides and a ``segments`` file marks the tone. ``dc`` > 0.3 keeps
+    every tone sample away from 0 (exact-boundary tests).
     """
     audio = root / "audio"
     audio.mkdir(parents=True, exist_ok=True)
@@ -24,7 +25,7 @@ def write_tone_corpus(root: Path, *, n_speakers: int = 3, n_utts: int = 4, fs: i
             utt = f"spk{k}-{j:03d}"
             dur = 0.5 + 0.25 * ((j + k) % 4)
             t = np.arange(int(round(dur * fs))) / fs
-            x = 0.3 * np.sin(2 * np.pi * (300 + 200 * k) * t)
+            x = dc + 0.3 * np.cos(2 * np.pi * (300 + 200 * k) * t)
             p = int(round(pad * fs))
             x = np.concatenate([np.zeros(p), x, np.zeros(p)])
             path = audio / f"{utt}{ext}"
