@@ -26,6 +26,7 @@ install_requires = [
     "tensorboard",
     "matplotlib",
     "soundfile",
+    "scipy",
     "PyYAML",
     # ESPnet 202511's chunk iterator does int(state.choice(..., 1)), which numpy>=2.4
     # rejects; we also avoid that iterator, but pin so stock ESPnet paths keep working.
