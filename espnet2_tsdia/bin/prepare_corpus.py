@@ -123,9 +123,9 @@ def data_dirs(args: argparse.Namespace) -> List[str]:
 def _read_dev_list(path: Optional[str]) -> Optional[Sequence[str]]:
     if path is None:
         return None
-    from espnet2_tsdia.corpora.common import read_id_list
+    from espnet2_tsdia.data.kaldi import read_list
 
-    return read_id_list(path)
+    return read_list(path)
 
 
 def run(args: argparse.Namespace) -> List[str]:

@@ -35,13 +35,13 @@ from espnet2_tsdia.corpora.common import (
     fetch,
     fetch_repo,
     known_split,
-    read_id_list,
     split_dir_name,
     wav_entry,
     write_split,
 )
 from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.data.errors import DataFormatError
+from espnet2_tsdia.data.kaldi import read_list
 from espnet2_tsdia.data.rttm import Turn, read_rttm
 from espnet2_tsdia.data.uem import UemSegment, read_uem
 
@@ -117,7 +117,7 @@ def _prepare_split(
     list_path = setup / "lists" / f"{split}.meetings.txt"
     if not list_path.is_file():
         raise FileNotFoundError(f"{list_path}: AMI split list missing; download the BUT setup (prepare_corpus ami download) or pass --setup_dir")
-    meetings = read_id_list(list_path)
+    meetings = read_list(list_path)
     rttm_dir = setup / reference / "rttms" / split
     uem_dir = setup / "uems" / split
     if not rttm_dir.is_dir():
@@ -186,7 +186,7 @@ def download_ami(
     corpus_dir = Path(corpus_dir)
     setup = fetch_repo(SETUP_URL, corpus_dir / SETUP_DIR, archive=corpus_dir / "downloads" / "AMI-diarization-setup.zip")
     for split in splits:
-        for mtg in read_id_list(setup / "lists" / f"{split}.meetings.txt"):
+        for mtg in read_list(setup / "lists" / f"{split}.meetings.txt"):
             if mtg in KNOWN_MISSING.get(stream, ()):
                 logger.info("%s: no %s audio exists on the mirror; skipped", mtg, stream)
                 continue

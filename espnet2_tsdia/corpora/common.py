@@ -18,10 +18,11 @@ import re
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from espnet2_tsdia.data.audio_info import AudioInfo, audio_info
 from espnet2_tsdia.data.datadir import PrepReport, write_data_dir
 from espnet2_tsdia.data.errors import DataFormatError
 from espnet2_tsdia.data.kaldi import iter_lines
@@ -39,38 +40,20 @@ class MissingAudioError(FileNotFoundError):
 
 
 # --------------------------------------------------------------------------- audio headers
-@dataclass(frozen=True)
-class AudioHeader:
-    """What an audio file's header says."""
-
-    samplerate: int
-    channels: int
-    frames: int
-
-    @property
-    def duration(self) -> float:
-        return self.frames / self.samplerate
-
-
-def audio_header(path: PathLike) -> AudioHeader:
+def audio_header(path: PathLike) -> AudioInfo:
     """Sample rate, channels and length of an audio file, from its header only.
 
-    libsndfile (``soundfile.info``) reads wav, flac and uncompressed NIST SPHERE; for anything
-    else (e.g. shorten-compressed SPHERE) ``sox --i`` is asked.
+    :func:`espnet2_tsdia.data.audio_info.audio_info` (libsndfile) reads wav, flac and
+    uncompressed NIST SPHERE; for anything else (e.g. shorten-compressed SPHERE) ``sox --i`` is
+    asked.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: neither reader understands the header.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"audio file {str(path)!r} does not exist")
-    import soundfile  # deferred: loading libsndfile is not free
-
     try:
-        info = soundfile.info(str(path))
-        return AudioHeader(int(info.samplerate), int(info.channels), int(info.frames))
-    except Exception as e:  # RuntimeError / LibsndfileError / TypeError, depending on the version
+        return audio_info(str(path))
+    except ValueError as e:
         first_error = e
     sox = shutil.which("sox")
     if sox is not None:
@@ -82,10 +65,10 @@ def audio_header(path: PathLike) -> AudioHeader:
             m = re.search(r"=\s*(\d+)\s+samples", fields.get("duration", ""))
             try:
                 if m is not None:
-                    return AudioHeader(int(float(fields["sample rate"])), int(fields["channels"]), int(m.group(1)))
+                    return AudioInfo(samplerate=int(float(fields["sample rate"])), channels=int(fields["channels"]), frames=int(m.group(1)))
             except (KeyError, ValueError):
                 pass
-    raise ValueError(f"cannot read the audio header of {str(path)!r}: {first_error}")
+    raise ValueError(str(first_error))
 
 
 def require_audio(path: PathLike, *, reco: str, listed_in: str, todo: str) -> Path:
@@ -138,27 +121,6 @@ def sph_pipe(path: PathLike) -> str:
 
 
 # --------------------------------------------------------------------------- lists and annotations
-def read_id_list(path: PathLike) -> List[str]:
-    """Recording ids, one per line; CRLF and a missing final newline are fine (AVA-AVD lists
-    have none, so ``while read`` loses their last id).
-
-    Raises:
-        FileNotFoundError: no such file.
-        DataFormatError: a line with more than one field, or a duplicate id.
-    """
-    ids: List[str] = []
-    seen: Dict[str, int] = {}
-    for n, line in iter_lines(path):
-        fields = line.split()
-        if len(fields) != 1:
-            raise DataFormatError(path, n, f"expected one recording id per line, got {line!r}")
-        if fields[0] in seen:
-            raise DataFormatError(path, n, f"duplicate id {fields[0]!r} (first on line {seen[fields[0]]})")
-        seen[fields[0]] = n
-        ids.append(fields[0])
-    return ids
-
-
 def first_line_naming(path: PathLike, reco: str, *, field: int = 1) -> Optional[int]:
     """1-based number of the first line whose whitespace field ``field`` (0-based) is ``reco``."""
     for n, line in iter_lines(path):

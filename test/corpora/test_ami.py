@@ -20,7 +20,8 @@ from native import (
 )
 
 from espnet2_tsdia.corpora.ami import prepare_ami
-from espnet2_tsdia.corpora.common import MissingAudioError, read_id_list
+from espnet2_tsdia.corpora.common import MissingAudioError
+from espnet2_tsdia.data.kaldi import read_list
 from espnet2_tsdia.data.errors import DataFormatError
 
 #: meeting -> (split, UEM end = audio length)
@@ -46,7 +47,7 @@ def build_ami(root: Path, *, stream: str = "Mix-Headset", extra: dict = None) ->
 
 def test_real_lists_are_the_full_corpus_asr_partition():
     fx = real_annotations("ami")
-    lists = {s: read_id_list(fx / f"{s}.meetings.txt") for s in ("train", "dev", "test")}
+    lists = {s: read_list(fx / f"{s}.meetings.txt") for s in ("train", "dev", "test")}
     assert [len(lists[s]) for s in ("train", "dev", "test")] == [136, 18, 16]
     assert not (set(lists["train"]) & set(lists["dev"])) and not (set(lists["dev"]) & set(lists["test"]))
     assert {"IS1003b", "IS1007d", "TS3007c"} <= set(lists["train"]) and "IB4005" not in set().union(*lists.values())
