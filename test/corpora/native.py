@@ -179,11 +179,11 @@ def label_conversion(data_dir: Path, out: Path) -> List[str]:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     examples = [ln.split()[0] for ln in read_lines(out / "examples")]
-    skipped = read_lines(out / "skipped.txt") if (out / "skipped.txt").is_file() else []
-    pairs = sorted({f"{reco}__{spk}" for reco, _, spk, _, _ in rttm_rows(data_dir / "rttm")})
-    missing = [p for p in pairs if p not in set(examples) and not any(p in ln for ln in skipped)]
+    skipped = {" ".join(ln.split()[:2]) for ln in read_lines(out / "skipped.txt") if not ln.startswith("#")}
+    pairs = sorted({(reco, spk) for reco, _, spk, _, _ in rttm_rows(data_dir / "rttm")})
+    missing = [p for p in pairs if f"{p[0]}__{p[1]}" not in set(examples) and f"{p[0]} {p[1]}" not in skipped]
     assert not missing, f"speakers neither converted nor reported as skipped: {missing[:5]}"
-    assert set(examples) <= set(pairs)
+    assert set(examples) <= {f"{r}__{s}" for r, s in pairs}
     return examples
 
 
