@@ -35,7 +35,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from espnet2_tsdia.data.kaldi import utt_id
-from espnet2_tsdia.data.rttm import Turn, format_turn, read_rttm
+from espnet2_tsdia.data.rttm import Turn, format_turn
 from espnet2_tsdia.data.stats import RecordingStats, SetStats, recording_stats, set_stats
 from espnet2_tsdia.simulate.config import SimulationConfig
 from espnet2_tsdia.simulate.sources import (
@@ -466,19 +466,23 @@ def read_mixture_stats(path: PathLike, turn_lengths: Optional[np.ndarray] = None
             )
 
 
-def check_targets(cfg: SimulationConfig, per_reco: Iterable[RecordingStats], stats: SetStats) -> List[str]:
-    """Failures of a set against its config: a conversation's overlap ratio outside the range,
-    a speaker count the config cannot give, or the wrong size. Empty when it passed."""
+def _recording_failures(cfg: SimulationConfig, r: RecordingStats) -> List[str]:
     lo, hi = cfg.overlap_range
-    allowed = {n for n, _ in cfg.speaker_counts}
-    failures = []
-    for r in per_reco:
-        if not lo - RATIO_TOLERANCE <= r.overlap_ratio <= hi + RATIO_TOLERANCE:
-            failures.append(f"{r.reco}: overlap ratio {r.overlap_ratio:.6f} outside [{lo}, {hi}]")
-        if r.silence_ratio > cfg.max_silence_ratio + RATIO_TOLERANCE:
-            failures.append(f"{r.reco}: silence ratio {r.silence_ratio:.6f} above max_silence_ratio {cfg.max_silence_ratio}")
-        if r.num_speakers not in allowed:
-            failures.append(f"{r.reco}: {r.num_speakers} speakers, speaker_counts allows {sorted(allowed)}")
+    out = []
+    if not lo - RATIO_TOLERANCE <= r.overlap_ratio <= hi + RATIO_TOLERANCE:
+        out.append(f"{r.reco}: overlap ratio {r.overlap_ratio:.6f} outside [{lo}, {hi}]")
+    if r.silence_ratio > cfg.max_silence_ratio + RATIO_TOLERANCE:
+        out.append(f"{r.reco}: silence ratio {r.silence_ratio:.6f} above max_silence_ratio {cfg.max_silence_ratio}")
+    if r.num_speakers not in {n for n, _ in cfg.speaker_counts}:
+        out.append(f"{r.reco}: {r.num_speakers} speakers, speaker_counts allows {[n for n, _ in cfg.speaker_counts]}")
+    return out
+
+
+def check_targets(cfg: SimulationConfig, per_reco: Iterable[RecordingStats], stats: SetStats) -> List[str]:
+    """Failures of a set against its config: a conversation's overlap ratio outside the range
+    (or too much silence), a speaker count the config cannot give, or the wrong size. Empty when
+    it passed."""
+    failures = [f for r in per_reco for f in _recording_failures(cfg, r)]
     if cfg.num_conversations is not None and stats.recordings != cfg.num_conversations:
         failures.append(f"{stats.recordings} conversations, expected {cfg.num_conversations}")
     if cfg.total_hours is not None and stats.hours + 1e-9 < cfg.total_hours:
@@ -511,15 +515,46 @@ def _write_stats_json(path: Path, cfg: SimulationConfig, stats: SetStats, failur
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
+def _stream_rttm_stats(rttm: Path, reco2dur: Dict[str, float]) -> Iterator[RecordingStats]:
+    """Per-recording statistics from a reco-sorted RTTM, one recording in memory at a time."""
+    cur: Optional[str] = None
+    turns: List[Turn] = []
+    seen = set()
+
+    def flush() -> RecordingStats:
+        seen.add(cur)
+        if cur not in reco2dur:
+            raise SimulationError(f"{rttm}: recording {cur!r} is not in reco2dur")
+        return recording_stats(turns, reco2dur[cur], reco=cur)
+
+    with open(rttm, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            fld = line.split()
+            if not fld or fld[0] != "SPEAKER":
+                continue
+            if fld[1] != cur:
+                if cur is not None:
+                    yield flush()
+                if fld[1] in seen:
+                    raise SimulationError(f"{rttm}:{n}: turns of {fld[1]!r} are not contiguous (the file must be sorted by recording)")
+                cur, turns = fld[1], []
+            turns.append(Turn(reco=cur, onset=float(fld[3]), duration=float(fld[4]), speaker=fld[7]))
+    if cur is not None:
+        yield flush()
+    for reco in reco2dur:
+        if reco not in seen:
+            yield recording_stats([], reco2dur[reco], reco=reco)
+
+
 def verify_set_dir(path: PathLike, cfg: Optional[SimulationConfig] = None) -> SetStats:
     """Recompute a simulated set's statistics from its ``rttm`` and ``reco2dur`` (independently of
-    the generator's own figures) and check them against ``cfg`` (default: its ``config.yaml``).
+    the generator's own figures; streaming, so a 20k-hour set fits in memory) and check them
+    against ``cfg`` (default: the set's ``config.yaml``).
 
     Raises:
         SimulationError: the set misses its targets (the message lists the first failures).
     """
     from espnet2_tsdia.data.kaldi import read_reco2dur
-    from espnet2_tsdia.data.rttm import group_by_reco
 
     path = Path(path)
     if cfg is None:
@@ -529,10 +564,15 @@ def verify_set_dir(path: PathLike, cfg: Optional[SimulationConfig] = None) -> Se
         d.pop("source_dir", None)
         cfg = SimulationConfig.from_dict(d, where=str(path / "config.yaml"))
     reco2dur = read_reco2dur(path / "reco2dur")
-    by_reco = group_by_reco(read_rttm(path / "rttm"))
-    per = [recording_stats(by_reco.get(r, []), d, reco=r) for r, d in reco2dur.items()]
-    stats = set_stats(per)
-    failures = check_targets(cfg, per, stats)
+    failures: List[str] = []
+
+    def checked() -> Iterator[RecordingStats]:
+        for r in _stream_rttm_stats(path / "rttm", reco2dur):
+            failures.extend(_recording_failures(cfg, r))
+            yield r
+
+    stats = set_stats(checked())
+    failures += check_targets(cfg, (), stats)
     if failures:
         raise SimulationError(f"{path}: set {cfg.name!r} misses its targets:\n  " + "\n  ".join(failures[:10]))
     return stats
