@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Train a target-speaker diarization model with ESPnet (TSDiarizationTask).
+
+Usage:
+    python -m espnet2_tsdia.bin.tsdia_train --config conf/train_encoder_decoder_softmax.yaml \
+        --output_dir exp/tsdia_train \
+        --train_data_path_and_name_and_type dump/train/tsdia/chunks,speech,tsdia_feats \
+        --train_data_path_and_name_and_type dump/train/tsdia/chunks,enroll,tsdia_enroll_feats \
+        --train_data_path_and_name_and_type dump/train/tsdia/chunks,labels,tsdia_labels \
+        --train_shape_file dump/train/tsdia/chunks.shape \
+        --valid_data_path_and_name_and_type ... --valid_shape_file ... --resume true
+    python -m espnet2_tsdia.bin.tsdia_train --print_config          # every option with its default
+    python -m espnet2_tsdia.bin.tsdia_train --config plan.yaml ...  # the plan's nested layout works too
+
+ESPnet's behaviour applies: yaml + command-line override (the command line wins),
+``--collect_stats true``, ``--resume true`` (from ``<output_dir>/checkpoint.pth``), n-best
+averaging into ``valid.loss.ave.pth``, tensorboard under ``<output_dir>/tensorboard``.
+"""
+
+from typing import Optional, Sequence
+
+from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
+
+
+def get_parser():
+    return TSDiarizationTask.get_parser()
+
+
+def main(cmd: Optional[Sequence[str]] = None):
+    TSDiarizationTask.main(cmd=cmd)
+
+
+if __name__ == "__main__":
+    main()

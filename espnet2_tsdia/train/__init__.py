@@ -1,0 +1,1 @@
+"""Trainer extensions: the plan's training knobs that ESPnet's trainer lacks."""
