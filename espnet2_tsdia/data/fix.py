@@ -199,7 +199,10 @@ def fix_data_dir(
     dst = src if out_dir is None or Path(out_dir).resolve() == src.resolve() else Path(out_dir)
     fixer = _Fixer(src, tolerance=tolerance, min_turn=min_turn)
     texts = fixer.run()
-    report = FixReport(str(dst), fixer.entries)
+    # Report file by file, line by line; whole-file changes and added lines close each file.
+    order = {name: i for i, name in enumerate(KNOWN_FILES)}
+    entries = sorted(fixer.entries, key=lambda e: (order.get(e.file, len(order)), math.inf if e.line is None else e.line))
+    report = FixReport(str(dst), entries)
     if dst == src:
         changed = {n: t for n, t in texts.items() if n not in fixer.raw or fixer.raw[n].data != t.encode("utf-8")}
         if changed:
@@ -625,7 +628,10 @@ class _Fixer:
         else:
             key = lambda r: c_sort_key(r.key)  # noqa: E731
         ordered = sorted(recs, key=key)
-        moved = sum(1 for a, b in zip(ordered, recs) if a is not b)
+        # Lines of the original file that changed places (added lines take their place silently:
+        # they are reported as added).
+        kept = [r.line for r in ordered if r.line is not None]
+        moved = sum(1 for a, b in zip(kept, sorted(kept)) if a != b)
         if moved:
             order = "recording, onset, speaker" if name == "rttm" else "recording, onset" if name == "uem" else "C-locale order of column 1"
             self.file_change(name, None, "unsorted", "sorted", "sorted", f"{moved} lines moved into {order}")

@@ -47,12 +47,22 @@ def read_uem(path: PathLike) -> Dict[str, List[UemSegment]]:
 
 
 def write_uem(path: PathLike, uem: Dict[str, List[UemSegment]]) -> None:
-    """Write regions sorted by recording (C locale) then onset."""
+    """Write regions sorted by recording (C locale) then onset.
+
+    Times keep up to 6 decimals (at least 3): a whole-file region ends exactly at the recording
+    duration (AMI's ``1113.845375``), not 0.5 ms past it.
+    """
     lines = []
     for reco in sorted(uem, key=c_sort_key):
         for u in sorted(uem[reco], key=lambda u: u.onset):
-            lines.append(f"{u.reco} {u.channel} {u.onset:.3f} {u.end:.3f}\n")
+            lines.append(f"{u.reco} {u.channel} {_fmt_time(u.onset)} {_fmt_time(u.end)}\n")
     _atomic_write(path, "".join(lines))
+
+
+def _fmt_time(x: float) -> str:
+    """``2420.000``, ``1113.845375``: 6 decimals with trailing zeros removed down to 3."""
+    text = f"{x:.6f}"
+    return text[:-3] + text[-3:].rstrip("0")
 
 
 def uem_from_durations(reco2dur: Dict[str, float]) -> Dict[str, List[UemSegment]]:

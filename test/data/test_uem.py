@@ -44,8 +44,8 @@ def test_read_uem_errors(tmp_path, line, match):
 def test_write_uem_format_and_whole_file_uem(tmp_path):
     f = tmp_path / "x.uem"
     write_uem(f, uem_from_durations({"b": 2.5, "a": 1113.845375}))
-    assert f.read_text() == "a 1 0.000 1113.845\nb 1 0.000 2.500\n"
-    assert total_duration(read_uem(f)["a"] + read_uem(f)["b"]) == pytest.approx(1116.345)
+    assert f.read_text() == "a 1 0.000 1113.845375\nb 1 0.000 2.500\n"
+    assert total_duration(read_uem(f)["a"] + read_uem(f)["b"]) == pytest.approx(1116.345375, abs=1e-9)
 
 
 @settings(max_examples=60, deadline=None)
