@@ -1,0 +1,289 @@
+"""ESPnet model-zoo archives of a trained TS-DIA model: pack, check and unpack.
+
+Packing (:func:`pack_model`) writes the zip through ESPnet's
+``espnet2.main_funcs.pack_funcs.pack``, so espnet_model_zoo reads it like any ESPnet model::
+
+    meta.yaml                          files: {model_file: ...}, yaml_files: {train_config: ...}
+    exp/<name>/config.yaml             the training config; normalize_conf.stats_file rewritten
+                                       to the packed statistics below
+    exp/<name>/model.pth               the (averaged) model's state dict
+    exp/<name>/feats_stats.npz         feature statistics of GlobalMVN (when the config has them)
+    exp/<name>/RESULTS.md              scores (optional), and any extra files given
+
+The files are staged in a temporary folder under these names before ``pack`` is called from
+there: ``pack`` stores paths relative to the working directory, and ESPnet's unpacker rewrites
+a path inside config.yaml only when it equals an archive member name exactly, so the staging
+is what makes the unpacked config point at the unpacked statistics.
+
+Unpacking (:func:`unpack_model`) accepts a local zip or a model-zoo tag. Before anything is
+written, the archive is checked (:func:`check_model_archive`): a readable zip whose members'
+CRCs match, no member that is absolute, contains ``..``, or is a symbolic link (it could escape
+the unpack folder: "zip slip"), and a ``meta.yaml`` naming a ``train_config`` and a
+``model_file`` that are members. Then espnet_model_zoo's ``ModelDownloader`` unpacks it into a
+cache folder keyed by the archive's SHA-256, so a re-packed model at the same path is never
+served from a stale cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+
+PathLike = Union[str, Path]
+logger = logging.getLogger(__name__)
+
+#: meta.yaml keys of the two files a TS-DIA archive must have
+CONFIG_KEY = "train_config"
+MODEL_KEY = "model_file"
+DEFAULT_CACHE = Path("~/.cache/espnet2_tsdia")
+
+
+class ModelArchiveError(ValueError):
+    """A model archive that cannot be used: corrupt, unsafe or incomplete (the message says which)."""
+
+
+# ----------------------------------------------------------------------------- packing
+def _stats_file(config: Mapping[str, Any]) -> Optional[str]:
+    conf = config.get("normalize_conf")
+    if isinstance(conf, Mapping) and conf.get("stats_file"):
+        return str(conf["stats_file"])
+    return None
+
+
+def pack_model(
+    *,
+    train_config: PathLike,
+    model_file: PathLike,
+    outpath: PathLike,
+    stats_file: Optional[PathLike] = None,
+    results_md: Optional[PathLike] = None,
+    extra_files: Iterable[PathLike] = (),
+    name: Optional[str] = None,
+) -> Path:
+    """Write a model-zoo zip of a trained model (layout in the module docstring).
+
+    Args:
+        train_config: the training's config.yaml.
+        model_file: the model state dict to ship (e.g. ``valid.loss.ave.pth``).
+        outpath: the zip to write (must end in ``.zip``).
+        stats_file: feature statistics; default the config's ``normalize_conf.stats_file``
+            (resolved against the current folder, then the config's folder).
+        results_md: a RESULTS.md to include.
+        extra_files: more files, stored next to the others under their base names.
+        name: the folder under ``exp/`` (default: the model file's folder name).
+
+    Returns:
+        ``outpath``.
+
+    Raises:
+        FileNotFoundError: a listed file is missing. ValueError: bad outpath or config.
+    """
+    import yaml
+    from espnet2.main_funcs.pack_funcs import pack
+
+    from espnet2_tsdia.inference.speech2tsdia import load_state_dict, read_train_config
+
+    outpath = Path(outpath).absolute()
+    if outpath.suffix != ".zip":
+        raise ValueError(f"outpath must end in .zip, got {outpath}")
+    config = read_train_config(train_config)
+    load_state_dict(model_file)  # refuse to ship a file that would not load
+    name = name or Path(model_file).resolve().parent.name or "model"
+    if "/" in name or name in (".", ".."):
+        raise ValueError(f"name must be a plain folder name, got {name!r}")
+
+    stats = Path(stats_file) if stats_file is not None else None
+    if stats is None and _stats_file(config) is not None:
+        declared = Path(_stats_file(config))
+        candidates = [declared] if declared.is_absolute() else [declared, Path(train_config).parent / declared]
+        stats = next((c for c in candidates if c.is_file()), None)
+        if stats is None:
+            raise FileNotFoundError(
+                f"{train_config}: normalize_conf.stats_file {str(declared)!r} not found; pass stats_file="
+            )
+    extras = [Path(p) for p in extra_files]
+    for p in [Path(model_file), *([stats] if stats else []), *([Path(results_md)] if results_md else []), *extras]:
+        if not p.is_file():
+            raise FileNotFoundError(f"no such file to pack: {p}")
+
+    with tempfile.TemporaryDirectory(prefix="tsdia_pack_") as tmp:
+        rel = Path("exp") / name
+        stage = Path(tmp) / rel
+        stage.mkdir(parents=True)
+        options: List[str] = []
+        if stats is not None:
+            shutil.copyfile(stats, stage / "feats_stats.npz")
+            config.setdefault("normalize_conf", {})["stats_file"] = str(rel / "feats_stats.npz")
+            options.append(str(rel / "feats_stats.npz"))
+        if results_md is not None:
+            shutil.copyfile(results_md, stage / "RESULTS.md")
+            options.append(str(rel / "RESULTS.md"))
+        for p in extras:
+            if (stage / p.name).exists():
+                raise ValueError(f"two packed files would be named {p.name!r}")
+            shutil.copyfile(p, stage / p.name)
+            options.append(str(rel / p.name))
+        shutil.copyfile(model_file, stage / "model.pth")
+        (stage / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        outpath.parent.mkdir(parents=True, exist_ok=True)
+        # pack() stores paths relative to the working directory and prints every member.
+        with contextlib.chdir(tmp), contextlib.redirect_stdout(io.StringIO()) as printed:
+            pack(
+                files={MODEL_KEY: str(rel / "model.pth")},
+                yaml_files={CONFIG_KEY: str(rel / "config.yaml")},
+                option=options,
+                outpath=str(outpath),
+            )
+        for line in printed.getvalue().splitlines():
+            logger.debug("pack: %s", line)
+    check_model_archive(outpath)
+    logger.info("packed %s (%d bytes)", outpath, outpath.stat().st_size)
+    return outpath
+
+
+# ----------------------------------------------------------------------------- checking
+def _unsafe_member(info: zipfile.ZipInfo) -> Optional[str]:
+    """Why a member could write outside the unpack folder, or None when it is safe."""
+    name = info.filename
+    if "\\" in name:
+        return "contains a backslash"
+    p = PurePosixPath(name)
+    if p.is_absolute() or (p.parts and ":" in p.parts[0]):
+        return "is an absolute path"
+    if ".." in p.parts:
+        return "contains '..'"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "is a symbolic link"
+    return None
+
+
+def check_model_archive(path: PathLike) -> Dict[str, str]:
+    """Check a model zip without unpacking it; returns meta.yaml's ``{key: member}`` files.
+
+    Raises:
+        ModelArchiveError: missing file, not a zip, a corrupt member (CRC), an unsafe member
+            name (absolute, ``..``, backslash, symlink), no or a malformed meta.yaml, or a
+            ``train_config`` / ``model_file`` entry that is missing or names no member.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelArchiveError(f"{p}: no such model archive")
+    try:
+        with zipfile.ZipFile(p) as zf:
+            infos = zf.infolist()
+            for info in infos:
+                why = _unsafe_member(info)
+                if why is not None:
+                    raise ModelArchiveError(
+                        f"{p}: refused: member {info.filename!r} {why} and could be written outside the unpack folder"
+                    )
+            bad = zf.testzip()
+            if bad is not None:
+                raise ModelArchiveError(f"{p}: corrupt archive: member {bad!r} fails its CRC check")
+            names = {i.filename for i in infos}
+            metas = [n for n in names if PurePosixPath(n).name == "meta.yaml"]
+            if not metas:
+                raise ModelArchiveError(f"{p}: not a model archive: no meta.yaml (write one with pack_model)")
+            meta_name = min(metas, key=len)
+            try:
+                meta = yaml.safe_load(zf.read(meta_name))
+            except yaml.YAMLError as e:
+                raise ModelArchiveError(f"{p}: {meta_name} is not valid YAML ({' '.join(str(e).split())})") from None
+    except zipfile.BadZipFile as e:
+        raise ModelArchiveError(f"{p}: not a valid zip archive ({e})") from None
+    except (OSError, EOFError, zipfile.LargeZipFile, NotImplementedError) as e:
+        raise ModelArchiveError(f"{p}: cannot read the archive ({' '.join(str(e).split())})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict) or not isinstance(meta.get("yaml_files"), dict):
+        raise ModelArchiveError(f"{p}: {meta_name} must map 'files' and 'yaml_files' to dicts, got {meta!r:.200}")
+    files: Dict[str, str] = {**meta["yaml_files"], **meta["files"]}
+    for key in (CONFIG_KEY, MODEL_KEY):
+        if key not in files:
+            raise ModelArchiveError(
+                f"{p}: {meta_name} has no {key!r} entry (keys: {sorted(files)}); is this a TS-DIA model archive?"
+            )
+    for key, member in files.items():
+        if not isinstance(member, str) or member not in names:
+            raise ModelArchiveError(f"{p}: {meta_name} names {key}={member!r}, which is not in the archive")
+    return files
+
+
+def file_sha256(path: PathLike, *, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(block), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- unpacking
+def unpack_model(model_tag: PathLike, *, cachedir: Optional[PathLike] = None) -> Dict[str, str]:
+    """Unpack a model zip (local path) or a model-zoo tag; returns meta.yaml's files as paths
+    (at least ``train_config`` and ``model_file``).
+
+    A local zip is checked (:func:`check_model_archive`) and unpacked by
+    ``ModelDownloader.download_and_unpack`` into ``<cachedir>/<sha256[:16]>/``. A tag that is not
+    a local file is downloaded by ``ModelDownloader.download`` (this needs a network), checked
+    the same way, then unpacked.
+
+    Raises:
+        ModelArchiveError: the archive fails the checks, or the tag cannot be fetched.
+    """
+    root = Path(cachedir if cachedir is not None else DEFAULT_CACHE).expanduser()
+    local = Path(model_tag)
+    if local.is_file():
+        archive = local.absolute()
+    elif str(model_tag).endswith(".zip") or os.sep in str(model_tag):
+        raise ModelArchiveError(f"{model_tag}: no such model archive")
+    else:
+        archive = _download(str(model_tag), root / "downloads")
+    check_model_archive(archive)
+    return _unpack_checked(archive, root / file_sha256(archive)[:16])
+
+
+def _downloader(cachedir: Path):
+    import warnings
+
+    from espnet_model_zoo.downloader import ModelDownloader
+
+    cachedir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ModelDownloader(cachedir=cachedir)
+
+
+def _download(tag: str, cachedir: Path) -> Path:
+    try:
+        path = Path(_downloader(cachedir).download(tag, quiet=True))
+    except Exception as e:  # network, unknown tag, zenodo/huggingface errors
+        raise ModelArchiveError(f"cannot fetch model tag {tag!r}: {' '.join(str(e).split())[:300]}") from None
+    if not path.is_file():
+        raise ModelArchiveError(f"model tag {tag!r} did not give a zip archive (got {path})")
+    return path
+
+
+def _unpack_checked(archive: Path, outdir: Path) -> Dict[str, str]:
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Expanding a local model to the cachedir"
+            files = _downloader(outdir).download_and_unpack(str(archive))
+    except Exception as e:  # the zoo's unpacker raises assorted types on malformed archives
+        raise ModelArchiveError(f"{archive}: cannot unpack ({' '.join(str(e).split())[:300]})") from None
+    out = {k: str(v) for k, v in files.items()}
+    root = outdir.resolve()
+    for key, value in out.items():
+        if not Path(value).resolve().is_relative_to(root):
+            raise ModelArchiveError(f"{archive}: unpacked {key} at {value}, outside {root}")
+    return out
