@@ -80,7 +80,7 @@ class _MixtureSource:
         end = len(x) if end is None else end
         if not 0 <= start <= end <= len(x):
             raise ValueError(f"{self.path}: region [{start}, {end}) outside mixture {reco!r} of {len(x)} samples")
-        return x[start:end]
+        return x[start:end].copy()  # never hand out a view of the cached recording
 
 
 class ExampleDirView:
@@ -201,7 +201,7 @@ class ExampleDirView:
     def mean(self, reco: str) -> np.ndarray:
         from espnet2_tsdia.frontend.storage import read_array
 
-        return np.asarray(read_array(self.lookup("mean", reco)), dtype=np.float32)
+        return np.array(read_array(self.lookup("mean", reco)), dtype=np.float32)  # a writable copy
 
 
 @lru_cache(maxsize=64)

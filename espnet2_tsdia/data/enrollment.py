@@ -78,8 +78,6 @@ class EnrollOptions:
             raise ValueError(f"on_unusable must be one of {ON_UNUSABLE}, got {self.on_unusable!r}")
         if not 0.0 <= self.other_recording_prob <= 1.0:
             raise ValueError(f"other_recording_prob must be in [0, 1], got {self.other_recording_prob}")
-        if self.min_enroll_frames < 1:
-            raise ValueError(f"min_enroll={self.min_enroll}s is shorter than one frame ({self.grid.shift_seconds}s)")
 
     def _frames(self, seconds: float, up: bool) -> int:
         x = seconds / self.grid.shift_seconds
