@@ -64,15 +64,16 @@ def write_audio(path: Path, duration: float, *, sample_rate: int = 16000, channe
     return path
 
 
-def write_movie(path: Path, duration: float, *, sample_rate: int = 48000, channels: int = 2) -> Path:
-    """A movie-like container (by extension: .mkv with FLAC, .mp4 with ALAC) holding silence."""
-    codec = {".mkv": "flac", ".mp4": "alac", ".webm": "libopus"}[path.suffix]
+def write_movie(path: Path, duration: float, *, sample_rate: int = 48000, channels: int = 2, source: Optional[Path] = None) -> Path:
+    """A movie file holding a silent soundtrack (FLAC; .mkv or .mp4 by extension).
+
+    With ``source``, the soundtrack of that movie is copied into the new container without
+    re-encoding (fast), cut to ``duration``.
+    """
     layout = "stereo" if channels == 2 else "mono"
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", f"anullsrc=r={sample_rate}:cl={layout}", "-t", f"{duration}", "-c:a", codec, str(path)],
-        check=True,
-    )
+    inputs = ["-i", str(source), "-c", "copy"] if source is not None else ["-f", "lavfi", "-i", f"anullsrc=r={sample_rate}:cl={layout}", "-c:a", "flac"]
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-t", f"{duration}", "-strict", "-2", str(path)], check=True)
     return path
 
 
