@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import write_tone_corpus
+from sim_tone_corpus import write_tone_corpus
 from espnet2_tsdia.data.errors import DataFormatError
 from espnet2_tsdia.data.kaldi import read_reco2dur, read_segments, read_spk2utt, read_utt2spk
 from espnet2_tsdia.data.rttm import group_by_reco, read_rttm

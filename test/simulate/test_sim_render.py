@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import write_tone_corpus
+from sim_tone_corpus import write_tone_corpus
 from espnet2_tsdia.bin import materialize as materialize_cli
 from espnet2_tsdia.bin import render_mixture as render_cli
 from espnet2_tsdia.bin import simulate as simulate_cli
