@@ -12,7 +12,6 @@ recording the corpus does not list. Both messages name the file and say what to 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import shlex
@@ -257,15 +256,6 @@ def write_split(
     return full
 
 
-def file_md5(path: PathLike, *, block: int = 1 << 20) -> str:
-    """The md5 hex digest of a file, read in blocks."""
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for buf in iter(lambda: f.read(block), b""):
-            h.update(buf)
-    return h.hexdigest()
-
-
 def check_manual_download(path: PathLike, *, what: str, where_from: str, md5: Optional[str] = None) -> Path:
     """Check a file the user had to fetch by hand (Google Drive, Baidu, ...).
 
@@ -280,7 +270,9 @@ def check_manual_download(path: PathLike, *, what: str, where_from: str, md5: Op
             f"in a browser and save it as {path}{f' (md5 {md5})' if md5 else ''}, then run this again"
         )
     if md5 is not None:
-        got = file_md5(path)
+        from espnet2_tsdia.utils.download import md5sum
+
+        got = md5sum(path)
         if got != md5:
             raise ValueError(
                 f"{path}: md5 {got} differs from the published {md5}; the file is incomplete or corrupt. "
@@ -298,18 +290,13 @@ def known_split(name: str, valid: Sequence[str], *, what: str = "split") -> str:
 
 # --------------------------------------------------------------------------- downloads
 def fetch(url: str, dest: PathLike, *, md5: Optional[str] = None, size: Optional[int] = None) -> Path:
-    """Download ``url`` to ``dest`` unless ``dest`` is already there (resumable and checksummed by
-    :func:`espnet2_tsdia.utils.download.download`, which writes a partial file first)."""
-    dest = Path(dest)
-    if dest.is_file():
-        logger.info("%s: already downloaded", dest)
-        return dest
+    """Download ``url`` to ``dest`` with :func:`espnet2_tsdia.utils.download.download`: resumed
+    from a partial file, skipped when ``dest`` is complete, checked against ``md5``/``size`` when
+    known (a mismatch raises ``ChecksumError`` naming the file and what to do)."""
     from espnet2_tsdia.utils.download import download  # deferred: only download actions need it
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("downloading %s -> %s", url, dest)
-    download(url, dest, md5=md5, size=size)
-    return dest
+    logger.info("fetching %s -> %s", url, dest)
+    return download(url, dest, md5=md5, size=size)
 
 
 def unpack(archive: PathLike, dest: PathLike, *, done: PathLike) -> None:
@@ -339,9 +326,9 @@ def fetch_repo(url: str, dest: PathLike, *, archive: PathLike) -> Path:
     from espnet2_tsdia.utils.download import extract
 
     extract(archive, tmp)
-    tops = [p for p in tmp.iterdir()]
+    tops = [p for p in tmp.iterdir() if not p.name.startswith(".")]  # the extractor's marker is hidden
     if len(tops) != 1 or not tops[0].is_dir():
         raise ValueError(f"{archive}: expected one top-level folder in the archive, found {[p.name for p in tops]}")
     tops[0].replace(dest)
-    tmp.rmdir()
+    shutil.rmtree(tmp)
     return dest

@@ -3,6 +3,7 @@ split RTTMs as the repo ships them, sparse 16 kHz mono wavs."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,10 @@ from native import (
     write_text,
 )
 
+from espnet2_tsdia.corpora import msdwild
 from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.corpora.msdwild import prepare_msdwild
+from espnet2_tsdia.utils.download import md5sum
 
 #: id -> audio length (a little past the last reference end)
 DURATIONS = {"00001": 24.5, "00006": 409.0, "00884": 829.0, "01935": 23.0, "00017": 12.0}
@@ -120,3 +123,23 @@ def test_data_sh_download_says_what_to_fetch(tmp_path):
     assert proc.returncode == 1
     assert f"{corpus / 'msdwild_wav.zip'}: the MSDWild wav zip (7.56 GB) is not there" in proc.stderr
     assert "drive.google.com/file/d/1I5qfuPPGBM9keJKz0VN-OYEeRMJ7dgpl" in proc.stderr and "md5 0057f82daaddf2ce993d1bf0679929c4" in proc.stderr
+
+
+def test_download_checks_the_hand_fetched_zip(tmp_path, monkeypatch):
+    src = build_msdwild(tmp_path / "src")
+    repo = tmp_path / "MSDWILD-master.zip"
+    with zipfile.ZipFile(repo, "w") as z:
+        for f in sorted((src / "rttms").iterdir()):
+            z.write(f, f"MSDWILD-master/rttms/{f.name}")
+    monkeypatch.setattr(msdwild, "REPO_URL", repo.as_uri())
+    corpus = tmp_path / "msdwild"
+    corpus.mkdir()
+    with zipfile.ZipFile(corpus / "msdwild_wav.zip", "w") as z:
+        z.write(src / "wav" / "00017.wav", "wav/00017.wav")
+    with pytest.raises(ValueError, match=r"msdwild_wav\.zip: md5 [0-9a-f]{32} differs from the published 0057f82daaddf2ce993d1bf0679929c4; .* Delete it and fetch it again"):
+        msdwild.download_msdwild(corpus)
+    assert sorted(p.name for p in (corpus / "rttms").iterdir()) == ["few.train.rttm", "few.val.rttm", "many.val.rttm"]
+    monkeypatch.setattr(msdwild, "WAV_ZIP_MD5", md5sum(corpus / "msdwild_wav.zip"))
+    msdwild.download_msdwild(corpus)
+    assert (corpus / "wav" / "00017.wav").is_file()
+    assert sorted(prepare_msdwild(corpus, tmp_path / "data", splits=["few.val"])) == ["msdwild_few_val"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,12 @@ from native import (
     write_sparse_wav,
 )
 
+from espnet2_tsdia.bin import prepare_corpus
+from espnet2_tsdia.corpora import voxconverse
 from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.corpora.voxconverse import prepare_voxconverse
 from espnet2_tsdia.data.errors import DataFormatError
+from espnet2_tsdia.utils.download import ChecksumError
 
 #: recording -> (split, audio length: a little past the last reference end)
 RECORDINGS = {"abjxc": ("dev", 65.0), "afjiv": ("dev", 146.0), "utial": ("test", 1131.0)}
@@ -101,3 +105,38 @@ def test_data_sh(tmp_path):
     (corpus / "audio" / "abjxc.wav").unlink()
     proc = run_data_sh("voxconverse", "VOXCONVERSE", corpus, tmp_path, "--stage", "2")
     assert proc.returncode == 1 and "abjxc.wav: audio of recording 'abjxc'" in proc.stderr
+
+
+def _zip(path: Path, files: dict) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, src in files.items():
+            z.write(src, name)
+    return path
+
+
+def test_download_resumable_and_checksummed(tmp_path, monkeypatch, caplog):
+    """The download stage through the shared download util, from file:// URLs: zips extracted to
+    the native layout, a rerun fetches nothing, and a checksum mismatch stops with the file named."""
+    src = build_voxconverse(tmp_path / "src")
+    server = tmp_path / "server"
+    server.mkdir()
+    dev_zip = _zip(server / "voxconverse_dev_wav.zip", {f"audio/{r}.wav": src / "audio" / f"{r}.wav" for r in ("abjxc", "afjiv")})
+    repo_zip = _zip(server / "master.zip", {f"voxconverse-master/dev/{r}.rttm": src / "voxconverse" / "dev" / f"{r}.rttm" for r in ("abjxc", "afjiv")})
+    monkeypatch.setattr(voxconverse, "AUDIO_URLS", {"dev": dev_zip.as_uri(), "test": (server / "missing.zip").as_uri()})
+    monkeypatch.setattr(voxconverse, "RTTM_URL", repo_zip.as_uri())
+    corpus = tmp_path / "vc"
+    voxconverse.download_voxconverse(corpus, splits=["dev"])
+    assert sorted(p.name for p in (corpus / "audio").iterdir()) == ["abjxc.wav", "afjiv.wav"]
+    assert sorted(p.name for p in (corpus / "voxconverse" / "dev").iterdir()) == ["abjxc.rttm", "afjiv.rttm"]
+    assert sorted(prepare_voxconverse(corpus, tmp_path / "data", splits=["dev"])) == ["voxconverse_dev"]
+    stamp = (corpus / "downloads" / "voxconverse_dev_wav.zip").stat().st_mtime_ns
+    voxconverse.download_voxconverse(corpus, splits=["dev"])  # rerun: complete files are kept
+    assert (corpus / "downloads" / "voxconverse_dev_wav.zip").stat().st_mtime_ns == stamp
+
+    monkeypatch.setattr(voxconverse, "MD5", {"voxconverse_dev_wav.zip": "0" * 32})
+    with pytest.raises(ChecksumError, match=r"voxconverse_dev_wav\.zip: md5 [0-9a-f]{32}, expected 0{32} .*; delete .*voxconverse_dev_wav\.zip and rerun"):
+        voxconverse.download_voxconverse(corpus, splits=["dev"])
+    fresh = tmp_path / "vc2"
+    assert prepare_corpus.main(["voxconverse", "download", "--corpus_dir", str(fresh), "--splits", "dev"]) == 1
+    assert "ChecksumError" in caplog.text and f"{fresh / 'downloads' / 'voxconverse_dev_wav.zip.part'}: md5" in caplog.text
+    assert not (fresh / "audio").exists()  # nothing extracted from a file that failed its checksum
