@@ -227,6 +227,7 @@ def turn_model_from_dict(d: Mapping[str, Any]) -> TurnModel:
 
 
 # --------------------------------------------------------------------------- the set config
+OVERLAP_TARGETS = ("natural", "uniform")
 _UNIFORM_1_TO_5 = tuple((n, 0.2) for n in range(1, 6))
 
 
@@ -245,6 +246,9 @@ class SimulationConfig:
             mapping ``{2: 0.5, 3: 0.5}`` or a list of weights for 1, 2, ... speakers.
         overlap_range: ``(min, max)``: every conversation's overlap ratio (overlapped speech /
             speech) lands in ``[min, max]``.
+        overlap_target: ``natural``: a conversation whose natural overlap is inside the range is
+            kept as the turn model made it; ``uniform``: every conversation is moved towards a
+            ratio drawn uniformly in the range, so the set covers the range evenly.
         max_silence_ratio: no conversation has more silence than this fraction of its duration
             (1: no limit). EEND's model reaches low overlap ratios with many speakers only with
             mostly silent conversations; this makes such a set fail instead.
@@ -272,6 +276,7 @@ class SimulationConfig:
     speaker_counts: Tuple[Tuple[int, float], ...] = _UNIFORM_1_TO_5
     overlap_range: Tuple[float, float] = (0.0, 1.0)
     max_silence_ratio: float = 1.0
+    overlap_target: str = "natural"
     turn_model: TurnModel = field(default_factory=EendBetaModel)
     min_utts: int = 10
     max_utts: int = 20
@@ -320,6 +325,8 @@ class SimulationConfig:
                 f"conversation can reach (its overlap is always 0), but speaker_counts gives 1 speaker probability "
                 f"{p1:.3g}; put 1-speaker conversations in a set whose overlap_range starts at 0"
             )
+        if self.overlap_target not in OVERLAP_TARGETS:
+            raise ValueError(f"{o}.overlap_target: expected one of {list(OVERLAP_TARGETS)}, got {self.overlap_target!r}")
         ms = _num(o, "max_silence_ratio", self.max_silence_ratio)
         if not 0 < ms <= 1:
             raise ValueError(f"{o}.max_silence_ratio: expected 0 < ratio <= 1, got {self.max_silence_ratio!r}")

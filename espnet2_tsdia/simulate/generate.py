@@ -100,7 +100,12 @@ def generate_conversation(cfg: SimulationConfig, tables: Tables, index: int, poo
             k = int(rng.integers(cfg.min_utts, cfg.max_utts + 1))
             picks.append(perm[np.arange(k) % perm.size])
         lay = layout_conversation(
-            cfg.turn_model, [src.length_ms[p] for p in picks], cfg.overlap_range, rng, max_silence_ratio=cfg.max_silence_ratio
+            cfg.turn_model,
+            [src.length_ms[p] for p in picks],
+            cfg.overlap_range,
+            rng,
+            max_silence_ratio=cfg.max_silence_ratio,
+            overlap_target=cfg.overlap_target,
         )
         if lay is not None:
             break

@@ -5,8 +5,9 @@ A conversation is a set of utterances (speaker, length in ms). A turn model plac
 overlap ratio into the requested range:
 
 1. the model's natural layout (knob ``theta = 0``) is kept when its overlap ratio is inside the
-   range;
-2. otherwise a target ratio is drawn uniformly in the range and ``theta`` is searched (bracketing,
+   range (``overlap_target="natural"``), or within a quarter of the range of a target drawn
+   uniformly in it (``"uniform"``: the set's ratios then spread over the whole range);
+2. otherwise ``theta`` is searched towards the target (bracketing,
    then bisection) with the *same* random draws: ``theta`` shortens pauses and lengthens
    overlaps as it grows, so the ratio rises with it (not strictly: it is a step function of
    millisecond gaps, so any ``theta`` whose ratio falls in the range is accepted);
@@ -155,6 +156,7 @@ def layout_conversation(
     rng: np.random.Generator,
     *,
     max_silence_ratio: float = 1.0,
+    overlap_target: str = "natural",
 ) -> Optional[Layout]:
     """Place the utterances of one conversation and bring its overlap ratio into ``overlap_range``.
 
@@ -165,6 +167,11 @@ def layout_conversation(
         rng: the conversation's generator (consumed: order, silences, target).
         max_silence_ratio: a layout with more silence than this is not accepted either (EEND's
             model reaches low overlap with many speakers only through long silences).
+        overlap_target: ``natural``: keep the model's own layout when it is inside the range
+            (only conversations outside are moved, towards a uniform target); ``uniform``: move
+            every conversation towards a target drawn uniformly in the range (accepting the
+            natural layout only when it is already within a quarter of the range of it), so
+            that the set's ratios spread over the whole range.
 
     Returns:
         The layout, or None when no knob value reaches the range with these draws (redraw).
@@ -189,9 +196,9 @@ def layout_conversation(
 
     on0 = onsets(0.0)
     r0, s0 = _ratios(on0, length)
-    if lo <= r0 <= hi and s0 <= max_silence_ratio:
-        return done(0.0, on0, None)
     tol = (hi - lo) / 4
+    if lo <= r0 <= hi and s0 <= max_silence_ratio and (overlap_target == "natural" or abs(r0 - target) <= tol):
+        return done(0.0, on0, None)
     best: Optional[Tuple[float, float, np.ndarray]] = None  # (|r - target|, theta, onsets)
 
     def evaluate(theta: float) -> float:

@@ -50,6 +50,7 @@ def test_one_speaker_overlap_error():
         ({"turn_model": {"type": "eend_beta", "beta": 2}}, r"unknown keys \['beta'\]"),
         ({"turn_model": {"type": "eend_beta", "sil_scale": 0}}, r"sil_scale: expected > 0 seconds, got 0"),
         ({"max_silence_ratio": 0}, r"max_silence_ratio: expected 0 < ratio <= 1"),
+        ({"overlap_target": "even"}, r"overlap_target: expected one of \['natural', 'uniform'\], got 'even'"),
     ],
 )
 def test_bad_values_name_field_and_value(kw, match):

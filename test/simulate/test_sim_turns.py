@@ -93,3 +93,23 @@ def test_overlap_ratio_ms_matches_stats(items):
     ov, sp = overlap_ratio_ms(on, end)
     prof = activity_profile(on, end)
     assert sp == pytest.approx(prof[1:].sum()) and ov == pytest.approx(prof[2:].sum())
+
+
+def test_uniform_target_spreads_over_the_range():
+    def ratios(mode):
+        out = []
+        for seed in range(40):
+            rng = np.random.default_rng(seed)
+            lengths = [rng.integers(2000, 12000, size=4) for _ in range(3)]
+            lay = layout_conversation(HIST, lengths, (0.0, 0.3), rng, overlap_target=mode)
+            if lay is not None:
+                ov, sp = overlap_ratio_ms(lay.onset_ms, lay.end_ms)
+                out.append(ov / sp)
+        return np.array(out)
+
+    natural, uniform = ratios("natural"), ratios("uniform")
+    assert len(natural) >= 36 and len(uniform) >= 36
+    assert natural.max() <= 0.3 and uniform.max() <= 0.3
+    # long utterances and short overlaps: natural ratios stay low; uniform targets cover the range
+    assert np.mean(natural) < 0.08
+    assert 0.1 < np.mean(uniform) < 0.2 and np.mean(uniform > 0.2) > 0.2
