@@ -483,14 +483,24 @@ def load_state_dict(model_file: PathLike, *, device: str = "cpu") -> Dict[str, t
 
 
 def _task_build_model() -> Callable[[argparse.Namespace], torch.nn.Module]:
+    import contextlib
+    import io
+
+    printed = io.StringIO()
     try:
-        from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
+        # ESPnet prints "Failed to import Flash Attention ..." on stdout at import time; keep
+        # stdout clean for the command-line tools and log it instead.
+        with contextlib.redirect_stdout(printed):
+            from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
     except ModuleNotFoundError as e:
         if e.name and e.name.startswith("espnet2_tsdia.tasks"):
             raise ModelLoadError(
                 "the ESPnet task espnet2_tsdia.tasks.tsdia is not installed; it is needed to rebuild a model from config.yaml"
             ) from None
         raise
+    finally:
+        for line in printed.getvalue().splitlines():
+            logger.debug("import: %s", line)
     return TSDiarizationTask.build_model
 
 
@@ -511,7 +521,7 @@ def load_model(
     builder = build_model or _task_build_model()
     try:
         model = builder(argparse.Namespace(**config))
-    except (TypeError, ValueError, KeyError) as e:
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise ModelLoadError(f"{train_config}: cannot build the model from this config: {e}") from None
     try:
         model.load_state_dict(state, strict=True)

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Who speaks when: diarize one recording for the speakers you give a voice sample of.
+
+Usage:
+    python -m espnet2_tsdia.bin.diarize --model model.zip \\
+        --enroll alice=alice.wav --enroll bob=bob.wav meeting.wav -o meeting.rttm --plot meeting.png
+
+    --model     a zip written by ``python -m espnet2_tsdia.bin.pack_model`` (or a model-zoo tag)
+    --enroll    NAME=AUDIO, once per speaker: a few seconds of that speaker alone (0.5 s or more)
+    -o          the RTTM to write (one line per turn; speaker field = NAME)
+    --plot      optional timeline picture (PNG) of the turns found
+
+Audio: any format libsndfile reads, at any sample rate at or above the model's (8 kHz for the
+standard model; higher rates are resampled, lower ones refused). A file with several channels
+needs ``--channel N`` (0-based) or ``--channel mean``. Long recordings show a progress bar
+(``--quiet`` hides it).
+
+Every problem with the input (missing or unreadable file, a rate below the model's, several
+channels without --channel, an empty or silent enrollment clip, a corrupt or unsafe model zip)
+ends with one line ``diarize: error: ...`` and exit status 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+logger = logging.getLogger(__name__)
+
+#: recordings at least this long (seconds) get a progress bar
+PROGRESS_MIN_SECONDS = 60.0
+
+
+class UsageError(Exception):
+    """A problem with the command line or its files: printed as one line."""
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diarize",
+        description="Target-speaker diarization of one recording: RTTM (and a picture) for the enrolled speakers.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("audio", help="the recording to diarize")
+    parser.add_argument("--model", required=True, help="packed model (zip from pack_model) or a model-zoo tag")
+    parser.add_argument(
+        "--enroll", action="append", required=True, metavar="NAME=AUDIO",
+        help="a speaker's name and a clip of that speaker alone; repeat for every speaker",
+    )
+    parser.add_argument("-o", "--output", required=True, help="RTTM file to write")
+    parser.add_argument("--plot", default=None, help="PNG timeline of the result")
+    parser.add_argument("--channel", default=None, help="for multi-channel files: a 0-based channel index, or 'mean'")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    parser.add_argument("--cachedir", default=None, help="where the model is unpacked (default ~/.cache/espnet2_tsdia)")
+    parser.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the model's)")
+    parser.add_argument("--min_speech", type=float, default=None, help="drop turns shorter than this (s)")
+    parser.add_argument("--min_silence", type=float, default=None, help="bridge pauses shorter than this (s)")
+    parser.add_argument("--batch_size", type=int, default=None, help="items per forward pass (memory)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def parse_enroll(values: List[str]) -> Dict[str, str]:
+    """``NAME=AUDIO`` strings -> ordered dict; raises UsageError on a malformed or repeated name."""
+    out: Dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        name = name.strip()
+        if not sep or not name or not path:
+            raise UsageError(f"--enroll expects NAME=AUDIO (e.g. alice=alice.wav), got {value!r}")
+        if any(c.isspace() for c in name):
+            raise UsageError(f"--enroll: speaker names cannot contain spaces (RTTM fields), got {name!r}")
+        if name in out:
+            raise UsageError(f"--enroll: speaker {name!r} given twice")
+        out[name] = path
+    return out
+
+
+def _probe(path: str, *, what: str, channel) -> None:
+    """Fail fast, before the model loads: the file exists, libsndfile reads it, channels resolved."""
+    import soundfile
+
+    from espnet2_tsdia.inference.audio_input import AudioInputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise AudioInputError(f"{what}: no such file")
+    try:
+        info = soundfile.info(str(p))
+    except Exception as e:
+        raise AudioInputError(f"{what}: not a readable audio file ({' '.join(str(e).split())})") from None
+    if info.channels > 1 and channel is None:
+        raise AudioInputError(
+            f"{what} has {info.channels} channels; choose one with --channel 0..{info.channels - 1}, "
+            "or --channel mean to average them"
+        )
+    if info.frames == 0:
+        raise AudioInputError(f"{what}: the file holds no audio (0 samples)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from espnet2_tsdia.inference.audio_input import check_enrollment_clip, load_audio, parse_channel
+
+    enroll = parse_enroll(args.enroll)
+    channel = parse_channel(args.channel)
+    _probe(args.audio, what=args.audio, channel=channel)
+    for name, path in enroll.items():
+        _probe(path, what=f"enrollment clip {path} of {name!r}", channel=channel)
+    out = Path(args.output)
+    if out.is_dir():
+        raise UsageError(f"-o {out} is a folder; give the RTTM file to write")
+
+    from espnet2_tsdia.inference.pack import check_model_archive
+
+    if Path(args.model).is_file():
+        check_model_archive(args.model)
+    from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
+
+    overrides = dict(threshold=args.threshold, min_speech=args.min_speech, min_silence=args.min_silence, batch_size=args.batch_size)
+    logger.info("loading %s", args.model)
+    s2d = Speech2TSDiarization.from_pretrained(args.model, cachedir=args.cachedir, device=args.device, overrides=overrides)
+
+    speech = load_audio(args.audio, fs=s2d.fs, channel=channel)
+    clips = {}
+    for name, path in enroll.items():
+        what = f"enrollment clip {path} of {name!r}"
+        x = load_audio(path, fs=s2d.fs, channel=channel, what=what)
+        clips[name] = check_enrollment_clip(x, fs=s2d.fs, frame_samples=s2d.grid.shift, what=what)
+    reco = Path(args.audio).stem.replace(" ", "_") or "recording"
+    duration = len(speech) / s2d.fs
+
+    bar = None
+    progress = None
+    if not args.quiet and duration >= PROGRESS_MIN_SECONDS:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="pass", desc=f"{reco} ({duration / 60:.1f} min)", file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        result = s2d(speech, reco=reco, enroll_clips=clips, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    from espnet2_tsdia.data.rttm import write_rttm
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_rttm(out, result.turns)
+    talk = {spk: float(a.sum()) * s2d.grid.shift_seconds for spk, a in result.activity.items()}
+    summary = ", ".join(f"{spk} {sec:.1f} s" for spk, sec in talk.items())
+    logger.info("%s: %d turns over %.1f s (%s) -> %s", reco, len(result.turns), duration, summary, out)
+    if not result.turns:
+        logger.warning("no enrolled speaker was found talking; %s has no SPEAKER line", out)
+    if args.plot is not None:
+        write_picture(Path(args.plot), reco, result, s2d, duration)
+    return 0
+
+
+def write_picture(png: Path, reco: str, result, s2d, duration: float) -> None:
+    """The timeline of the turns; without any turn, the speakers' probabilities instead."""
+    import numpy as np
+
+    from espnet2_tsdia.inference.plots import plot_posteriors, plot_timeline
+
+    if result.turns:
+        plot_timeline([], result.turns, png, reco=reco, start=0.0, end=max(duration, result.turns[-1].end))
+    else:
+        speakers = list(result.target_prob)
+        table = np.stack([result.target_prob[s] for s in speakers], axis=1)
+        if table.shape[0] == 0:
+            logger.warning("the recording is shorter than one frame; no picture written")
+            return
+        plot_posteriors(
+            table, png, frame_rate=1.0 / s2d.grid.shift_seconds, class_names=speakers,
+            threshold=s2d.postprocess.threshold, title=f"{reco}: probability that each speaker talks",
+        )
+    logger.info("picture: %s", png)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="diarize: %(message)s", stream=sys.stderr
+    )
+    from espnet2_tsdia.data.errors import DataFormatError
+    from espnet2_tsdia.inference.audio_input import AudioInputError
+    from espnet2_tsdia.inference.pack import ModelArchiveError
+    from espnet2_tsdia.inference.speech2tsdia import ModelLoadError
+
+    expected = (UsageError, AudioInputError, ModelArchiveError, ModelLoadError, DataFormatError, ValueError, OSError)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("diarize: interrupted", file=sys.stderr)
+        return 130
+    except expected as e:
+        if args.debug:
+            raise
+        message = " ".join(str(e).split()) or type(e).__name__
+        print(f"diarize: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Pack a trained TS-DIA model into an ESPnet model-zoo zip (config, model, statistics, results).
+
+Usage:
+    python -m espnet2_tsdia.bin.pack_model \\
+        --train_config exp/tsdia_train/config.yaml \\
+        --model_file exp/tsdia_train/valid.loss.ave.pth \\
+        --results_md exp/tsdia_train/decode_test/score/RESULTS.md \\
+        --outpath exp/tsdia_train/model.zip
+
+    The zip holds meta.yaml, exp/<name>/config.yaml (its normalize_conf.stats_file pointing at
+    the packed exp/<name>/feats_stats.npz), exp/<name>/model.pth, RESULTS.md and any --option
+    files. Load it with ``Speech2TSDiarization.from_pretrained("model.zip")``,
+    ``tsdia_inference --model_tag model.zip`` or ``diarize --model model.zip``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import List, Optional
+
+logger = logging.getLogger(__name__)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Write an ESPnet model-zoo zip of a trained TS-DIA model.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--train_config", required=True, help="config.yaml of the training")
+    parser.add_argument("--model_file", required=True, help="model state dict to ship (e.g. valid.loss.ave.pth)")
+    parser.add_argument("--outpath", required=True, help="the zip to write")
+    parser.add_argument("--stats_file", default=None, help="feature statistics (default: the config's normalize_conf.stats_file)")
+    parser.add_argument("--results_md", default=None, help="RESULTS.md to include")
+    parser.add_argument("--option", action="append", default=[], help="another file to include (repeatable)")
+    parser.add_argument("--name", default=None, help="folder name under exp/ in the zip (default: the model file's folder)")
+    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+
+    from espnet2_tsdia.inference.pack import ModelArchiveError, pack_model
+    from espnet2_tsdia.inference.speech2tsdia import ModelLoadError
+
+    try:
+        pack_model(
+            train_config=args.train_config,
+            model_file=args.model_file,
+            outpath=args.outpath,
+            stats_file=args.stats_file,
+            results_md=args.results_md,
+            extra_files=args.option,
+            name=args.name,
+        )
+    except (ModelLoadError, ModelArchiveError, FileNotFoundError, ValueError) as e:
+        parser.error(str(e))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

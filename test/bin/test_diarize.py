@@ -1,0 +1,155 @@
+"""diarize: one recording of the offline corpus -> RTTM + picture; bad inputs end with one line, exit 2."""
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+import yaml
+
+from espnet2_tsdia.bin.diarize import main
+from espnet2_tsdia.data.rttm import read_rttm
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = {
+    "frontend": "tsdia_fbank", "frontend_conf": {}, "normalize": None, "normalize_conf": {}, "input_size": None,
+    "model_type": "encoder", "model_type_conf": {}, "encoder": "transformer",
+    "encoder_conf": {"d_model": 16, "num_layers": 1, "num_heads": 2, "attention_type": "linear", "nb_features": 8},
+    "decoder": "transformer", "decoder_conf": {}, "label_scheme": "powerset", "max_speakers": 4, "loss_conf": {},
+    "eval_knobs": {"batch_size": 4, "threshold": 0.3},
+}
+
+
+@pytest.fixture(scope="module")
+def model_zip(tmp_path_factory):
+    from espnet2_tsdia.inference.pack import pack_model
+    from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
+
+    d = tmp_path_factory.mktemp("exp") / "train"
+    d.mkdir()
+    (d / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    torch.manual_seed(0)
+    torch.save(TSDiarizationTask.build_model(argparse.Namespace(**CONFIG)).state_dict(), d / "model.pth")
+    return pack_model(train_config=d / "config.yaml", model_file=d / "model.pth", outpath=d.parent / "model.zip")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A 3-speaker recording with known turns from the offline corpus, and a clip per speaker."""
+    from espnet2_tsdia.corpora.offline_speech import MissingPackagesError, prepare_offline_speech
+    from espnet2_tsdia.data.kaldi import read_scp, read_utt2spk, utt2spk_to_spk2utt
+
+    out = tmp_path_factory.mktemp("offline")
+    speakers = ["en_allison", "it_carlo", "fr_june"]
+    try:
+        prepare_offline_speech(out / "corpus", sources=speakers, max_utts_per_speaker=3)
+    except MissingPackagesError as e:
+        pytest.skip(f"offline speech packages missing: {e}")
+    wavs = read_scp(out / "corpus" / "data" / "wav.scp")
+    spk2utt = utt2spk_to_spk2utt(read_utt2spk(out / "corpus" / "data" / "utt2spk"))
+    pieces, clips = [], {}
+    gap = np.zeros(4000, np.float32)
+    for round_ in range(2):
+        for spk in speakers:
+            x, sr = soundfile.read(wavs[spk2utt[spk][round_]], dtype="float32")
+            assert sr == 8000
+            pieces += [x, gap]
+    for spk in speakers:
+        clips[spk] = out / f"{spk}.wav"
+        x, _ = soundfile.read(wavs[spk2utt[spk][2]], dtype="float32")
+        soundfile.write(clips[spk], x, 8000, subtype="PCM_16")
+    meeting = out / "meeting.wav"
+    # stored at 16 kHz: "any sample rate in"
+    import torchaudio.functional as AF
+
+    x16 = AF.resample(torch.from_numpy(np.concatenate(pieces)), 8000, 16000).numpy()
+    soundfile.write(meeting, x16, 16000, subtype="PCM_16")
+    return meeting, clips
+
+
+def test_diarize_writes_rttm_and_picture(model_zip, corpus, tmp_path):
+    meeting, clips = corpus
+    rttm, png = tmp_path / "out" / "meeting.rttm", tmp_path / "meeting.png"
+    argv = ["--model", str(model_zip), str(meeting), "-o", str(rttm), "--plot", str(png), "--quiet",
+            "--cachedir", str(tmp_path / "cache")]
+    for spk, path in clips.items():
+        argv += ["--enroll", f"{spk}={path}"]
+    assert main(argv) == 0
+    duration = soundfile.info(str(meeting)).duration
+    turns = read_rttm(rttm)
+    for line in rttm.read_text().splitlines():
+        assert len(line.split()) == 10
+    assert {t.reco for t in turns} <= {"meeting"} and {t.speaker for t in turns} <= set(clips)
+    assert all(0 <= t.onset and t.end <= duration + 1e-6 for t in turns)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _run_main(argv, capsys):
+    rc = main(argv + ["--quiet"])
+    err = capsys.readouterr().err.strip()
+    return rc, err
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    ok = tmp_path / "ok.wav"
+    soundfile.write(ok, 0.1 * np.random.default_rng(0).standard_normal(16000), 8000, subtype="PCM_16")
+    return tmp_path, ok
+
+
+def test_wrong_sample_rate(model_zip, inputs, capsys):
+    tmp, ok = inputs
+    low = tmp / "low.wav"
+    soundfile.write(low, np.zeros(8000), 4000, subtype="PCM_16")
+    rc, err = _run_main(["--model", str(model_zip), str(low), "--enroll", f"a={ok}", "-o", str(tmp / "o.rttm"),
+                         "--cachedir", str(tmp / "cache")], capsys)
+    assert rc == 2 and err.count("\n") == 0
+    assert err == f"diarize: error: {low}: sample rate 4000 Hz is below the model's 8000 Hz; use a recording made at 8000 Hz or more (upsampling cannot restore the missing band)"
+
+
+def test_stereo_file(model_zip, inputs, capsys):
+    tmp, ok = inputs
+    stereo = tmp / "stereo.wav"
+    soundfile.write(stereo, np.zeros((8000, 2)), 8000, subtype="PCM_16")
+    rc, err = _run_main(["--model", str(model_zip), str(stereo), "--enroll", f"a={ok}", "-o", str(tmp / "o.rttm")], capsys)
+    assert rc == 2 and err.count("\n") == 0
+    assert err.endswith("has 2 channels; choose one with --channel 0..1, or --channel mean to average them")
+
+
+def test_empty_and_silent_enrollment_clips(model_zip, inputs, capsys):
+    tmp, ok = inputs
+    empty = tmp / "empty.wav"
+    soundfile.write(empty, np.zeros(0), 8000, subtype="PCM_16")
+    rc, err = _run_main(["--model", str(model_zip), str(ok), "--enroll", f"a={empty}", "-o", str(tmp / "o.rttm")], capsys)
+    assert rc == 2 and err == f"diarize: error: enrollment clip {empty} of 'a': the file holds no audio (0 samples)"
+    silent = tmp / "silent.wav"
+    soundfile.write(silent, np.zeros(8000), 8000, subtype="PCM_16")
+    rc, err = _run_main(["--model", str(model_zip), str(ok), "--enroll", f"a={silent}", "-o", str(tmp / "o.rttm"),
+                         "--cachedir", str(tmp / "cache")], capsys)
+    assert rc == 2 and err.endswith("the enrollment clip is digital silence (every sample is 0)")
+
+
+def test_bad_enroll_argument(inputs, capsys):
+    tmp, ok = inputs
+    rc, err = _run_main(["--model", "m.zip", str(ok), "--enroll", "alice", "-o", str(tmp / "o.rttm")], capsys)
+    assert rc == 2 and err == "diarize: error: --enroll expects NAME=AUDIO (e.g. alice=alice.wav), got 'alice'"
+
+
+def test_corrupt_zip_in_a_fresh_process(inputs):
+    tmp, ok = inputs
+    bad = tmp / "model.zip"
+    bad.write_bytes(b"PK\x03\x04garbage, not a zip")
+    proc = subprocess.run(
+        [sys.executable, "-m", "espnet2_tsdia.bin.diarize", "--model", str(bad), "--enroll", f"a={ok}", str(ok),
+         "-o", str(tmp / "o.rttm")],
+        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == f"diarize: error: {bad}: not a valid zip archive (File is not a zip file)"
+    assert not (tmp / "o.rttm").exists()

@@ -1,0 +1,104 @@
+"""tsdia_inference: posteriors (npy + scp), RTTM and plots for a data set; oracle and clip enrollment."""
+
+import argparse
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+import yaml
+
+from espnet2_tsdia.bin.tsdia_inference import main
+from espnet2_tsdia.data.kaldi import read_scp
+from espnet2_tsdia.data.rttm import Turn, read_rttm, write_rttm
+
+CONFIG = {
+    "frontend": "tsdia_fbank", "frontend_conf": {}, "normalize": None, "normalize_conf": {}, "input_size": None,
+    "model_type": "encoder", "model_type_conf": {}, "encoder": "transformer",
+    "encoder_conf": {"d_model": 16, "num_layers": 1, "num_heads": 2, "attention_type": "softmax"},
+    "decoder": "transformer", "decoder_conf": {}, "label_scheme": "powerset", "max_speakers": 4, "loss_conf": {},
+    "eval_knobs": {"batch_size": 3, "sliding_window": 30},
+}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
+
+    d = tmp_path_factory.mktemp("exp")
+    (d / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    torch.manual_seed(0)
+    torch.save(TSDiarizationTask.build_model(argparse.Namespace(**CONFIG)).state_dict(), d / "model.pth")
+    return d
+
+
+def noise(seconds, sr, seed):
+    return 0.1 * np.random.default_rng(seed).standard_normal(int(seconds * sr))
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    soundfile.write(d / "r1.wav", noise(6.0, 8000, 0), 8000, subtype="PCM_16")
+    soundfile.write(d / "r2.wav", noise(5.0, 16000, 1), 16000, subtype="PCM_16")  # resampled to 8 kHz
+    (d / "wav.scp").write_text(f"r1 {d / 'r1.wav'}\nr2 {d / 'r2.wav'}\n")
+    write_rttm(d / "rttm", [
+        Turn("r1", 0.0, 2.5, "A"), Turn("r1", 2.0, 3.0, "B"),
+        Turn("r2", 0.5, 1.5, "B"), Turn("r2", 3.0, 1.0, "C"),
+    ])
+    soundfile.write(d / "alice.wav", noise(1.5, 8000, 2), 8000, subtype="PCM_16")
+    (d / "enroll.scp").write_text("alice alice.wav\nr2__bob alice.wav\n")
+    return d
+
+
+def test_oracle_enrollment_writes_posteriors_rttm_and_plots(model_dir, data_dir, tmp_path):
+    out = tmp_path / "decode"
+    rc = main([
+        "--train_config", str(model_dir / "config.yaml"), "--model_file", str(model_dir / "model.pth"),
+        "--data_path_and_name_and_type", f"{data_dir / 'wav.scp'},speech,sound",
+        "--data_path_and_name_and_type", f"{data_dir / 'rttm'},rttm,rttm",
+        "--output_dir", str(out), "--num_plots", "1", "--threshold", "0.2", "--log_level", "WARNING",
+    ])
+    assert rc == 0
+    scp = read_scp(out / "posteriors.scp")
+    assert sorted(scp) == ["r1__A", "r1__B", "r2__B", "r2__C"]
+    assert np.load(scp["r1__A"]).shape == (60, 4) and np.load(scp["r2__C"]).shape == (50, 4)
+    np.testing.assert_allclose(np.load(scp["r1__B"]).sum(1), 1.0, atol=1e-5)
+    hyp = read_rttm(out / "rttm")
+    assert {(t.reco, t.speaker) for t in hyp} <= set(tuple(k.split("__")) for k in scp)
+    for line in (out / "rttm").read_text().splitlines():
+        assert len(line.split()) == 10
+    plots = sorted(p.name for p in (out / "plots").iterdir())
+    assert plots == ["r1.timeline.png", "r1__A.posteriors.png", "r1__B.posteriors.png"]
+
+
+def test_clip_enrollment_per_recording(model_dir, data_dir, tmp_path):
+    out = tmp_path / "decode"
+    rc = main([
+        "--train_config", str(model_dir / "config.yaml"), "--model_file", str(model_dir / "model.pth"),
+        "--data_path_and_name_and_type", f"{data_dir / 'wav.scp'},speech,sound",
+        "--data_path_and_name_and_type", f"{data_dir / 'enroll.scp'},enroll,sound",
+        "--enrollment", "clips", "--output_dir", str(out), "--batch_size", "1", "--log_level", "WARNING",
+    ])
+    assert rc == 0
+    scp = read_scp(out / "posteriors.scp")
+    assert sorted(scp) == ["r1__alice", "r2__alice", "r2__bob"]
+    # the same clip as two names in one recording gives the same posteriors
+    np.testing.assert_array_equal(np.load(scp["r2__alice"]), np.load(scp["r2__bob"]))
+
+
+def test_errors(model_dir, data_dir, tmp_path, capsys, caplog):
+    base = ["--output_dir", str(tmp_path / "o"), "--log_level", "ERROR"]
+    with pytest.raises(SystemExit) as e:
+        main(base + ["--train_config", "c", "--model_file", "m", "--data_path_and_name_and_type", f"{data_dir / 'rttm'},rttm,rttm"])
+    assert e.value.code == 2 and "a 'speech' entry (wav.scp,speech,sound) is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(base + ["--model_tag", "x.zip", "--data_path_and_name_and_type", f"{data_dir / 'wav.scp'},speech,sound"])
+    assert "--enrollment oracle needs the reference" in capsys.readouterr().err
+    rc = main(base + [
+        "--train_config", str(model_dir / "config.yaml"), "--model_file", str(tmp_path / "none.pth"),
+        "--data_path_and_name_and_type", f"{data_dir / 'wav.scp'},speech,sound",
+        "--data_path_and_name_and_type", f"{data_dir / 'rttm'},rttm,rttm",
+    ])
+    assert rc == 1 and "none.pth: no such model file" in caplog.text
