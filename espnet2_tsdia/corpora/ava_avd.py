@@ -26,6 +26,7 @@ import logging
 import re
 import shutil
 import subprocess
+import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -126,6 +127,10 @@ def find_video(videos_dir: Path, video: str) -> Optional[Path]:
 
 def extract_clip_audio(video: PathLike, dest: PathLike, *, start: float, duration: float, sample_rate: int = 16000) -> Path:
     """Cut ``[start, start + duration]`` of a movie's audio into a mono wav at ``sample_rate``.
+
+    ``start`` counts from the beginning of the movie's decoded soundtrack (ffmpeg's input
+    ``-ss``), the time base of the official RTTMs, whose preprocessing decodes the whole movie
+    and indexes its samples.
 
     Skipped when ``dest`` exists (it is only ever created by a rename of a finished file).
 
@@ -269,5 +274,15 @@ def download_ava_avd(corpus_dir: PathLike) -> None:
         if not (corpus_dir / "rttms").is_dir():
             found = sorted(str(p) for p in corpus_dir.glob("*/rttms"))
             raise FileNotFoundError(f"{corpus_dir / 'rttms'}: not created by {archive}; found {found}: move it there or pass --rttm_dir")
+    gone = []
     for video in read_list(split / "video.list"):
-        fetch(VIDEO_URL.format(video=video), corpus_dir / "videos" / video)
+        try:
+            fetch(VIDEO_URL.format(video=video), corpus_dir / "videos" / video)
+        except urllib.error.HTTPError as e:  # some AVA movies have left S3; fetch the others first
+            logger.error("%s: HTTP %d", VIDEO_URL.format(video=video), e.code)
+            gone.append(video)
+    if gone:
+        raise FileNotFoundError(
+            f"{len(gone)} movies of {split / 'video.list'} could not be downloaded: {' '.join(gone)}; "
+            "get them from another AVA mirror into videos/, or remove their clips from the split lists"
+        )

@@ -211,6 +211,14 @@ def prepare_icsi(
         known_split(s, SPLITS)
     corpus_dir = Path(corpus_dir).absolute()
     all_meetings = meetings(corpus_dir)
+    named = {m.lower(): m for m in DEV + TEST}
+    for mtg in all_meetings:
+        if mtg.lower() in named and mtg not in named.values():
+            raise ValueError(
+                f"{corpus_dir / 'transcripts' / (mtg + '.mrt')}: meeting {mtg!r} is {named[mtg.lower()]!r} of the "
+                f"{split_of(named[mtg.lower()])} set spelled with another case (the LDC release's naming); meeting "
+                "names are case-sensitive: use the Edinburgh release or rename the transcript and audio"
+            )
     missing_split = sorted(set(DEV + TEST) - set(all_meetings))
     if missing_split:
         logger.warning("ICSI dev/test meetings without transcript: %s", " ".join(missing_split))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from native import (
     write_text,
 )
 
+from espnet2_tsdia.corpora import ava_avd
 from espnet2_tsdia.corpora.ava_avd import clip_window, prepare_ava_avd, read_offsets, shift
 from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.data.errors import DataFormatError
@@ -129,3 +132,24 @@ def test_data_sh(tmp_path, movies):
     assert (tmp_path / "data" / "ava_avd_val" / "rttm").is_file()
     proc = run_data_sh("ava_avd", "AVA_AVD", None, tmp_path)
     assert proc.returncode == 1 and "AVA_AVD is not set" in proc.stderr
+
+
+def test_download(tmp_path, movies, monkeypatch):
+    """Split files from the repo archive, the hand-fetched annotations checked and extracted, the
+    movies of video.list fetched (file:// URLs standing in for GitHub and S3)."""
+    src = build_ava(tmp_path / "src", movies)
+    repo = tmp_path / "AVA-AVD-main.zip"
+    with zipfile.ZipFile(repo, "w") as z:
+        for f in sorted((src / "split").iterdir()):
+            z.write(f, f"AVA-AVD-main/dataset/split/{f.name}")
+        z.writestr("AVA-AVD-main/dataset/split/video.list", "-FaXLcSFjUI.mkv\nMa2hgTmveKQ.mkv\nOv0za6Xb1LM.mp4")
+    monkeypatch.setattr(ava_avd, "REPO_URL", repo.as_uri())
+    monkeypatch.setattr(ava_avd, "VIDEO_URL", movies.as_uri() + "/{video}")
+    corpus = tmp_path / "ava"
+    with pytest.raises(FileNotFoundError, match=r"annotations\.tar\.gz: the AVA-AVD annotations .* is not there\. .*gdown --id 18kjJJbebBg7e8umI6HoGE4_tI3OWufzA"):
+        ava_avd.download_ava_avd(corpus)
+    with tarfile.open(corpus / "annotations.tar.gz", "w:gz") as t:
+        t.add(src / "rttms", "rttms")
+    ava_avd.download_ava_avd(corpus)
+    assert sorted(p.name for p in (corpus / "videos").iterdir()) == ["-FaXLcSFjUI.mkv", "Ma2hgTmveKQ.mkv", "Ov0za6Xb1LM.mp4"]
+    assert (corpus / "rttms" / "Ov0za6Xb1LM_c_02.rttm").is_file() and (corpus / "split" / "val.list").is_file()

@@ -117,6 +117,10 @@ def test_broken_corpus(tmp_path):
     write_text(corpus / "transcripts" / "Bmr013.mrt", mrt("Bmr013", 9.5, [(1.0, 2.0, "me011", "hi <b>")]))
     with pytest.raises(DataFormatError, match=r"Bmr013\.mrt:\d+: not well-formed XML"):
         prepare_icsi(corpus, tmp_path / "data", splits=["test"])
+    (corpus / "transcripts" / "Bmr013.mrt").unlink()
+    write_text(corpus / "transcripts" / "bmr013.mrt", mrt("bmr013", 9.5, [(1.0, 2.0, "me011", "hi")]))
+    with pytest.raises(ValueError, match=r"bmr013\.mrt: meeting 'bmr013' is 'Bmr013' of the test set spelled with another case"):
+        prepare_icsi(corpus, tmp_path / "data", splits=["train"])
     with pytest.raises(ValueError, match="unknown ICSI mic 'sdm'"):
         prepare_icsi(corpus, tmp_path / "data", mic="sdm")
 
