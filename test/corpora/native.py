@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -203,11 +202,6 @@ def run_data_sh(corpus: str, env_var: str, corpus_dir: Optional[Path], cwd: Path
         capture_output=True,
         text=True,
     )
-
-
-def copy_tree(src: Path, dest: Path) -> Path:
-    shutil.copytree(src, dest)
-    return dest
 
 
 def data_files(d: Path) -> Dict[str, List[str]]:
