@@ -93,6 +93,7 @@ def _pipe_info(cmd: str, *, timeout: float) -> AudioInfo:
                 info = read_wav_stream(proc.stdout)
             except ValueError as e:
                 proc.kill()
+                proc.wait()
                 raise ValueError(f"pipe {cmd!r}: {e}") from None
             finally:
                 proc.stdout.close()

@@ -250,6 +250,9 @@ def data_dir_from_rttm(
                 for reco, segs in read_uem(f).items():
                     regions.setdefault(reco, []).extend(segs)
         return write_data_dir(path, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=regions, min_turn=min_turn)
+    missing = sorted(set(wav_scp) - set(reco2dur))
+    if missing:
+        raise ValueError(f"{path}: no duration for recordings {missing[:5]} (of {len(missing)})")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     write_scp(path / "wav.scp", wav_scp)

@@ -155,7 +155,7 @@ class FixReport:
         return f"# {self.summary()}\n" + "".join(f"{e}\n" for e in self.entries)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rec:
     """A line on its way to the output: original number, key, current text, parsed value."""
 
@@ -194,8 +194,9 @@ def fix_data_dir(
     if min_turn < 0 or not math.isfinite(min_turn):
         raise ValueError(f"min_turn must be a finite number >= 0 (seconds), got {min_turn!r}")
     src = Path(path)
-    if not (src / "wav.scp").is_file():
-        raise FileNotFoundError(f"{src}: not a data dir (no wav.scp)")
+    for name in ("wav.scp", "utt2spk"):
+        if not (src / name).is_file():
+            raise FileNotFoundError(f"{src}: not a data dir (no {name}); nothing to fix from")
     dst = src if out_dir is None or Path(out_dir).resolve() == src.resolve() else Path(out_dir)
     fixer = _Fixer(src, tolerance=tolerance, min_turn=min_turn)
     texts = fixer.run()

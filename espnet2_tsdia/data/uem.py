@@ -54,7 +54,7 @@ def write_uem(path: PathLike, uem: Dict[str, List[UemSegment]]) -> None:
     """
     lines = []
     for reco in sorted(uem, key=c_sort_key):
-        for u in sorted(uem[reco], key=lambda u: u.onset):
+        for u in sorted(uem[reco], key=lambda u: (u.onset, u.end)):
             lines.append(f"{u.reco} {u.channel} {_fmt_time(u.onset)} {_fmt_time(u.end)}\n")
     _atomic_write(path, "".join(lines))
 

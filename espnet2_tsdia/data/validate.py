@@ -31,7 +31,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from espnet2_tsdia.data.audio_info import ark_offset, audio_info, is_pipe
 from espnet2_tsdia.data.kaldi import Segment, c_sort_key
@@ -142,8 +142,7 @@ class ValidationReport:
 
 
 # --------------------------------------------------------------------------- lenient reading
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """One non-blank line of a file: its number, its text without the line ending, its fields."""
 
     number: int
@@ -175,24 +174,31 @@ def read_raw(path: PathLike, name: Optional[str] = None) -> RawFile:
     if data.endswith(b"\n") or not data:
         parts = parts[:-1]
     lines, blank, crlf, undecodable = [], [], [], []
-    for n, raw in enumerate(parts, start=1):
-        if raw.endswith(b"\r"):
-            crlf.append(n)
-            raw = raw[:-1]
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
+    try:  # fast path: the whole file is UTF-8
+        texts: List[Optional[str]] = data.decode("utf-8").split("\n")[: len(parts)]
+    except UnicodeDecodeError:
+        texts = []
+        for raw in parts:
+            try:
+                texts.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                texts.append(None)
+    for n, text in enumerate(texts, start=1):
+        if text is None:
             undecodable.append(n)
             continue
-        if not text.strip():
+        if text.endswith("\r"):
+            crlf.append(n)
+            text = text[:-1]
+        fields = text.split()
+        if not fields:
             blank.append(n)
             continue
-        lines.append(Line(n, text, tuple(text.split())))
+        lines.append(Line(n, text, tuple(fields)))
     return RawFile(name or path.name, path, lines, blank, crlf, undecodable, final_newline, len(parts), data)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """A parsed line: its key (column 1, or the recording for rttm/uem) and its value."""
 
     line: Line
@@ -269,8 +275,7 @@ def parse_reco2dur(raw: RawFile) -> Tuple[List[Entry], List[Bad]]:
     return entries, bad
 
 
-@dataclass(frozen=True)
-class RttmLine:
+class RttmLine(NamedTuple):
     """A SPEAKER line: the turn (channel as written) and the number of fields."""
 
     turn: Turn

@@ -1,6 +1,5 @@
 import math
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +13,7 @@ from espnet2_tsdia.data.rttm import read_rttm
 from espnet2_tsdia.data.uem import UemSegment, read_uem, write_uem
 from espnet2_tsdia.data.validate import KNOWN_FILES, read_raw, validate_data_dir
 
-from .test_validate import DURS, edit, make_dir, set_field, write_wav
+from .test_validate import DURS, edit, make_dir, set_field
 
 FILE_LEVEL = ("sorted", "crlf", "final_newline")
 
@@ -309,7 +308,10 @@ def test_report_format_and_bad_arguments(tmp_path):
         FixEntry("f", 1, "moved", "", "", "", "")
     with pytest.raises(ValueError, match=r"min_turn must be a finite number >= 0 \(seconds\), got -0.5"):
         fix_data_dir(tmp_path, min_turn=-0.5)
-    with pytest.raises(FileNotFoundError, match="not a data dir"):
+    with pytest.raises(FileNotFoundError, match=r"not a data dir \(no wav.scp\)"):
+        fix_data_dir(tmp_path)
+    (tmp_path / "wav.scp").write_text("r r.wav\n")
+    with pytest.raises(FileNotFoundError, match=r"not a data dir \(no utt2spk\); nothing to fix from"):
         fix_data_dir(tmp_path)
 
 
