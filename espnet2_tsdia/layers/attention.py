@@ -347,13 +347,16 @@ class CausalFavorKernel(FavorKernel):
         chunk_kv = torch.einsum("bhnjm,bhnje->bhnme", phi_k * to_end[..., None], v)
         if n > 1:
             # Exclusive prefix over chunks: state before chunk i, relative to end_max[i - 1].
-            shrink = (end_max[..., :-1] - end_max[..., 1:]).exp()[..., None, None]  # <= 1
-            states = [torch.zeros_like(chunk_kv[:, :, 0])]
-            running = chunk_kv[:, :, 0]
+            # unbind once: indexing chunk_kv[:, :, i] inside the loop would make autograd
+            # build a full-size zero gradient per chunk (quadratic in the number of chunks).
+            kv_chunks = chunk_kv.unbind(dim=2)
+            shrink = (end_max[..., :-1] - end_max[..., 1:]).exp()[..., None, None].unbind(dim=2)
+            states = [torch.zeros_like(kv_chunks[0])]
+            running = kv_chunks[0]
             for i in range(1, n):
                 states.append(running)
                 if i < n - 1:
-                    running = running * shrink[:, :, i - 1] + chunk_kv[:, :, i]
+                    running = running * shrink[i - 1] + kv_chunks[i]  # shrink <= 1
             prev = torch.stack(states, dim=2)  # (B, H, n, m, e)
             prev_max = torch.cat([run_max[..., :1, 0], end_max[..., :-1]], dim=-1)  # (B, H, n)
             carry = (prev_max[..., None] - run_max).exp()  # (B, H, n, C), <= 1
