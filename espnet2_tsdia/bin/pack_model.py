@@ -8,6 +8,9 @@ Usage:
         --results_md exp/tsdia_train/decode_test/score/RESULTS.md \\
         --outpath exp/tsdia_train/model.zip
 
+    A model trained on stored features (``frontend: null``) needs the feature settings at
+    inference: add ``--frontend_conf conf/fbank.yaml`` (written into the packed config).
+
     The zip holds meta.yaml, exp/<name>/config.yaml (its normalize_conf.stats_file pointing at
     the packed exp/<name>/feats_stats.npz), exp/<name>/model.pth, RESULTS.md and any --option
     files. Load it with ``Speech2TSDiarization.from_pretrained("model.zip")``,
@@ -35,6 +38,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stats_file", default=None, help="feature statistics (default: the config's normalize_conf.stats_file)")
     parser.add_argument("--results_md", default=None, help="RESULTS.md to include")
     parser.add_argument("--option", action="append", default=[], help="another file to include (repeatable)")
+    parser.add_argument(
+        "--frontend_conf", default=None,
+        help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml), packed into the config",
+    )
     parser.add_argument("--name", default=None, help="folder name under exp/ in the zip (default: the model file's folder)")
     parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
     return parser
@@ -57,6 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             results_md=args.results_md,
             extra_files=args.option,
             name=args.name,
+            frontend_conf=args.frontend_conf,
         )
     except (ModelLoadError, ModelArchiveError, FileNotFoundError, ValueError) as e:
         parser.error(str(e))

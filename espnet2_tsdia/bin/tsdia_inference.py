@@ -66,6 +66,10 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--model_tag", default=None, help="packed model: a local zip from pack_model, or a model-zoo tag")
     group.add_argument("--cachedir", default=None, help="where --model_tag is unpacked (default ~/.cache/espnet2_tsdia)")
     group.add_argument("--ngpu", type=int, default=0, help="0: CPU; 1: the first CUDA device")
+    group.add_argument(
+        "--frontend_conf", default=None,
+        help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml)",
+    )
 
     group = parser.add_argument_group("data")
     group.add_argument(
@@ -166,15 +170,20 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
         oracle_enrollments,
         read_enroll_scp,
     )
-    from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
+    from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization, read_train_config
 
     channel = parse_channel(args.channel)
     overrides = {k: getattr(args, k) for k in OVERRIDES}
     device = "cuda" if args.ngpu > 0 else "cpu"
+    fconf = read_train_config(args.frontend_conf, what="frontend config") if args.frontend_conf else None
     if args.model_tag is not None:
-        s2d = Speech2TSDiarization.from_pretrained(args.model_tag, cachedir=args.cachedir, device=device, overrides=overrides)
+        s2d = Speech2TSDiarization.from_pretrained(
+            args.model_tag, cachedir=args.cachedir, device=device, overrides=overrides, frontend_conf=fconf
+        )
     else:
-        s2d = Speech2TSDiarization.from_files(args.train_config, args.model_file, device=device, overrides=overrides)
+        s2d = Speech2TSDiarization.from_files(
+            args.train_config, args.model_file, device=device, overrides=overrides, frontend_conf=fconf
+        )
     logger.info(
         "model: %s attention, %s; window %s frames (overlap %d), batch %d, scheme %s, %s",
         "softmax" if s2d.quadratic else "linear", "windows" if s2d.window else "one pass",

@@ -68,6 +68,7 @@ def pack_model(
     results_md: Optional[PathLike] = None,
     extra_files: Iterable[PathLike] = (),
     name: Optional[str] = None,
+    frontend_conf: Optional[PathLike] = None,
 ) -> Path:
     """Write a model-zoo zip of a trained model (layout in the module docstring).
 
@@ -80,6 +81,10 @@ def pack_model(
         results_md: a RESULTS.md to include.
         extra_files: more files, stored next to the others under their base names.
         name: the folder under ``exp/`` (default: the model file's folder name).
+        frontend_conf: for a model trained on stored features (``frontend: null``), a yaml of
+            the TSDiaFbankFrontend arguments they were extracted with (the recipe's
+            ``conf/fbank.yaml``); written into the packed config's ``frontend_conf``, which
+            the task ignores without a frontend and inference uses to compute the features.
 
     Returns:
         ``outpath``.
@@ -101,6 +106,12 @@ def pack_model(
     if "/" in name or name in (".", ".."):
         raise ValueError(f"name must be a plain folder name, got {name!r}")
 
+    if frontend_conf is not None:
+        fconf = read_train_config(frontend_conf, what="frontend config")
+        if config.get("frontend"):
+            logger.warning("%s has a frontend (%s); --frontend_conf %s is not packed", train_config, config["frontend"], frontend_conf)
+        else:
+            config["frontend_conf"] = fconf
     stats = Path(stats_file) if stats_file is not None else None
     if stats is None and _stats_file(config) is not None:
         declared = Path(_stats_file(config))

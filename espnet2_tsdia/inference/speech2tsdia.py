@@ -249,14 +249,28 @@ class Speech2TSDiarization:
         device: str = "cpu",
         overrides: Optional[Mapping[str, Any]] = None,
         build_model: Optional[Callable[[argparse.Namespace], torch.nn.Module]] = None,
+        frontend_conf: Optional[Mapping[str, Any]] = None,
     ) -> "Speech2TSDiarization":
-        """Build from a training's ``config.yaml`` and model file (``eval_knobs`` from the config,
-        ``overrides`` winning; ``build_model`` defaults to the ESPnet task's)."""
+        """Build from a training's ``config.yaml`` and model file.
+
+        Args:
+            train_config / model_file: the training's files.
+            device: torch device.
+            overrides: eval_knobs / post-processing values that win over the config's
+                ``eval_knobs`` (None values are ignored).
+            build_model: config namespace -> model; default the ESPnet task's ``build_model``.
+            frontend_conf: for a model trained on stored features (``frontend: null``), the
+                TSDiaFbankFrontend arguments the features were extracted with (the recipe's
+                ``conf/fbank.yaml``); default the config's ``frontend_conf``, else the standard.
+                Ignored, with a warning, for a model with its own frontend.
+        """
         model, config = load_model(train_config, model_file, device=device, build_model=build_model)
         knobs, post = resolve_options(config.get("eval_knobs"), overrides, source=f"{train_config}: eval_knobs")
         frontend = None
         if getattr(model, "frontend", None) is None:
-            frontend = _standard_frontend(config)
+            frontend = _standard_frontend(frontend_conf if frontend_conf is not None else config.get("frontend_conf"))
+        elif frontend_conf is not None:
+            logger.warning("the model has its own frontend; frontend_conf %s is ignored", dict(frontend_conf))
         return cls(
             model=model,
             knobs=knobs,
@@ -275,6 +289,7 @@ class Speech2TSDiarization:
         device: str = "cpu",
         overrides: Optional[Mapping[str, Any]] = None,
         build_model: Optional[Callable[[argparse.Namespace], torch.nn.Module]] = None,
+        frontend_conf: Optional[Mapping[str, Any]] = None,
     ) -> "Speech2TSDiarization":
         """Build from a packed model: a local zip written by ``pack_model`` or a model-zoo tag.
 
@@ -287,7 +302,12 @@ class Speech2TSDiarization:
 
         files = unpack_model(model_tag, cachedir=cachedir)
         return cls.from_files(
-            files["train_config"], files["model_file"], device=device, overrides=overrides, build_model=build_model
+            files["train_config"],
+            files["model_file"],
+            device=device,
+            overrides=overrides,
+            build_model=build_model,
+            frontend_conf=frontend_conf,
         )
 
     # ------------------------------------------------------------------ features
@@ -436,19 +456,23 @@ def _pad(seqs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------- loading
-def read_train_config(path: PathLike) -> Dict[str, Any]:
-    """``config.yaml`` -> dict. Raises ModelLoadError naming the file."""
+def read_train_config(path: PathLike, *, what: str = "train config") -> Dict[str, Any]:
+    """``config.yaml`` (or another yaml mapping, named ``what`` in errors) -> dict.
+
+    Raises:
+        ModelLoadError: missing file, invalid YAML, not a mapping; the message names the file.
+    """
     import yaml
 
     p = Path(path)
     if not p.is_file():
-        raise ModelLoadError(f"{p}: no such train config")
+        raise ModelLoadError(f"{p}: no such {what}")
     try:
         config = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise ModelLoadError(f"{p}: not valid YAML ({' '.join(str(e).split())})") from None
     if not isinstance(config, dict):
-        raise ModelLoadError(f"{p}: expected a mapping of training options, got {type(config).__name__}")
+        raise ModelLoadError(f"{p}: expected a mapping of options ({what}), got {type(config).__name__}")
     return config
 
 
@@ -533,11 +557,14 @@ def load_model(
     return model.to(device).eval(), config
 
 
-def _standard_frontend(config: Mapping[str, Any]) -> torch.nn.Module:
-    """The waveform frontend for a model trained on stored features: TSDiaFbankFrontend with the
-    config's ``frontend_conf`` (the standard 345-dim feature by default)."""
+def _standard_frontend(conf: Optional[Mapping[str, Any]]) -> torch.nn.Module:
+    """The waveform frontend for a model trained on stored features: TSDiaFbankFrontend with
+    ``conf`` (None or empty: the standard 345-dim feature)."""
     from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
 
-    conf = config.get("frontend_conf") or {}
-    logger.info("the model has no frontend; computing features with TSDiaFbankFrontend(%s)", conf)
-    return TSDiaFbankFrontend(**conf)
+    conf = dict(conf or {})
+    logger.info("the model reads stored features; computing them with TSDiaFbankFrontend(%s)", conf)
+    try:
+        return TSDiaFbankFrontend(**conf)
+    except TypeError as e:
+        raise ModelLoadError(f"frontend_conf {conf} does not fit TSDiaFbankFrontend: {e}") from None

@@ -196,3 +196,20 @@ def test_incomplete_meta_is_refused(tmp_path):
     dangling = _zip(tmp_path / "c.zip", {"exp/m/config.yaml": b"a: 1\n"}, META)
     with pytest.raises(ModelArchiveError, match="names model_file='exp/m/model.pth', which is not in the archive"):
         check_model_archive(dangling)
+
+
+def test_stored_feature_model_gets_its_frontend_from_the_packed_config(tmp_path):
+    from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
+
+    cfg = {**tiny_config("unused"), "frontend": None, "input_size": 345, "normalize": None, "normalize_conf": {}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    import argparse
+
+    torch.save(TSDiarizationTask.build_model(argparse.Namespace(**cfg)).state_dict(), tmp_path / "model.pth")
+    (tmp_path / "fbank.yaml").write_text("fs: 8000\nhop_length: 80\nsubsampling: 10\nmean_norm: false\n")
+    zip_path = pack_model(train_config=tmp_path / "config.yaml", model_file=tmp_path / "model.pth",
+                          outpath=tmp_path / "m.zip", frontend_conf=tmp_path / "fbank.yaml")
+    s2d = Speech2TSDiarization.from_pretrained(zip_path, cachedir=tmp_path / "cache")
+    assert s2d.model.frontend is None and s2d.frontend.mean_norm is False and s2d.fs == 8000
+    plain = Speech2TSDiarization.from_files(tmp_path / "config.yaml", tmp_path / "model.pth")
+    assert plain.frontend.mean_norm is True  # nothing packed: the standard frontend
