@@ -175,7 +175,7 @@ def _job(args: Tuple[Dict[str, Any], str, int, int, str]) -> List[int]:
             reco = rec["id"]
             f_spec.write(encode_record(rec) + "\n")
             f_rttm.write("".join(format_turn(t) + "\n" for t in turns))
-            f_reco.write(f"{reco}\t{pipe.format(reco=shlex.quote(reco))}\t{_fmt_dur(dur_s)}\t{len(rec['spk'])}\n")
+            f_reco.write(f"{reco}\t{pipe}{shlex.quote(reco)} |\t{_fmt_dur(dur_s)}\t{len(rec['spk'])}\n")
             seen = set()
             for t in turns:
                 u = utt_id(t.speaker, reco, t.onset, t.end)
@@ -322,7 +322,7 @@ def _generate(
     if tables.rirs is not None:
         tables.rirs.write(work / "rirs.tsv")
     spec_final = out_dir / "specs.jsonl"
-    pipe = f"{python} -m espnet2_tsdia.bin.render_mixture {shlex.quote(str(spec_final))} {{reco}} |"
+    pipe = f"{python} -m espnet2_tsdia.bin.render_mixture {shlex.quote(str(spec_final))} "  # + "<reco> |" per line
 
     # how many conversations
     if cfg.num_conversations is not None:

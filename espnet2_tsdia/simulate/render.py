@@ -165,6 +165,11 @@ class MixtureReader(collections.abc.Mapping):
             raise DataFormatError(spec_path, None, f"byte {offset} holds {rec.get('id')!r}, expected {reco!r} (stale mixture.scp?)")
         return self._tables_of(spec_path).resolve(rec)
 
+    def num_samples(self, reco: str) -> int:
+        """Length of ``reco`` at the output rate, from its spec line alone (nothing rendered)."""
+        spec_path, offset = self._index[reco]
+        return int(read_record(spec_path, offset)["dur"]) * self.fs_of(reco) // 1000
+
     def fs_of(self, reco: str) -> int:
         return self._fs if self._fs is not None else self._tables_of(self._index[reco][0]).fs
 

@@ -51,8 +51,9 @@ def md5sum(path: PathLike, *, chunk: int = _CHUNK) -> str:
 
 
 def _target(url: str, dest: PathLike) -> Path:
+    as_dir = str(dest).endswith(("/", os.sep))  # before Path() drops the trailing separator
     dest = Path(dest)
-    if dest.is_dir() or str(dest).endswith(os.sep):
+    if dest.is_dir() or as_dir:
         name = Path(urllib.parse.urlparse(url).path).name
         if not name:
             raise ValueError(f"cannot name the file of {url!r}: give dest as a file path")
@@ -83,7 +84,8 @@ def download(
 
     Args:
         url: http(s), ftp or file URL.
-        dest: the file to write, or a folder (the URL's file name is used).
+        dest: the file to write, or a folder (an existing one, or a path ending with ``/``,
+            created): the URL's file name is used.
         md5: expected md5 hex digest (checked after the download, and on an existing file).
         size: expected size in bytes.
         retries: how many times a dropped connection is resumed before giving up.

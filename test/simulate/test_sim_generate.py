@@ -11,7 +11,7 @@ import soundfile as sf
 from sim_tone_corpus import write_tone_corpus
 from espnet2_tsdia.data.errors import DataFormatError
 from espnet2_tsdia.data.kaldi import read_reco2dur, read_segments, read_spk2utt, read_utt2spk
-from espnet2_tsdia.data.rttm import group_by_reco, read_rttm
+from espnet2_tsdia.data.rttm import group_by_reco, read_rttm, self_overlaps
 from espnet2_tsdia.data.stats import recording_stats
 from espnet2_tsdia.simulate import generate as gen
 from espnet2_tsdia.simulate.config import SimulationConfig
@@ -30,8 +30,14 @@ def cfg(**kw):
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("sim")
     src = write_tone_corpus(root / "corpus", n_speakers=4, n_utts=4)
+    before = {p: p.read_bytes() for p in sorted((root / "corpus" / "audio").iterdir())}
     out = root / "out"
     generate_set(cfg(gain_db=(-2, 2), noise_snrs=(20,)), src, out, python=sys.executable)
+    reader = MixtureReader(str(out / "mixture.scp"))
+    for reco in reader:
+        reader[reco]
+    # the source audio is only ever read
+    assert {p: p.read_bytes() for p in sorted((root / "corpus" / "audio").iterdir())} == before
     return src, out
 
 
@@ -61,7 +67,8 @@ def test_render_twice_identical(built):
         a, b, c = r1[reco], r1[reco], r2[reco]
         assert a.dtype == np.float32
         assert a.tobytes() == b.tobytes() == c.tobytes()
-        assert a.size == round(read_reco2dur(out / "reco2dur")[reco] * 8000)
+        assert a.size == round(read_reco2dur(out / "reco2dur")[reco] * 8000) == r1.num_samples(reco)
+    assert MixtureReader(str(out / "specs.jsonl"), fs=16000).num_samples("sim-0000001") == 2 * r1.num_samples("sim-0000001")
 
 
 def test_kaldi_dir_consistent(built):
@@ -76,6 +83,7 @@ def test_kaldi_dir_consistent(built):
         assert u.startswith(spk + "-") and segs[u].end > segs[u].start
     rttm = read_rttm(out / "rttm")
     assert len(rttm) == len(segs)
+    assert self_overlaps(rttm) == []  # a speaker never overlaps themselves
     # ESPnet/Kaldi conventions: every file ends with a newline
     for f in FILES:
         assert (out / f).read_bytes().endswith(b"\n"), f

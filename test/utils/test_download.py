@@ -79,6 +79,8 @@ def test_download_into_folder_with_md5(server, tmp_path):
     # complete and correct: not fetched again
     download(server.url, tmp_path, md5=MD5)
     assert server.ranges == [None]
+    # a folder that does not exist yet, named with a trailing slash
+    assert download(server.url, f"{tmp_path}/new/", md5=MD5) == tmp_path / "new" / "train-clean-5.tar.gz"
 
 
 def test_resume_partial_file_from_earlier_run(server, tmp_path):

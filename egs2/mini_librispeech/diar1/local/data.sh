@@ -19,6 +19,7 @@ help_message="Usage: $0 [options]
   --noise_dir ''                 noise audio (Kaldi dir or folder); default: white noise at the yaml's SNRs
   --rir_dir ''                   room impulse responses (Kaldi dir or folder); default: none
   --download_rirs false          true: fetch OpenSLR 26 sim_rir_8k.zip and use it as --rir_dir
+  --download_noise false         true: fetch MUSAN (OpenSLR 17, about 11 GB) and use musan/noise/free-sound as --noise_dir
   --data_dir data                where source/ and the simulated sets go
   --python python3               the Python with espnet2_tsdia installed"
 
@@ -32,13 +33,14 @@ nj=4
 noise_dir=
 rir_dir=
 download_rirs=false
+download_noise=false
 data_dir=data
 python=python3
 
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) echo "${help_message}"; exit 0 ;;
-        --stage|--stop_stage|--local_tree|--simu_conf|--sets|--num_conversations|--nj|--noise_dir|--rir_dir|--download_rirs|--data_dir|--python)
+        --stage|--stop_stage|--local_tree|--simu_conf|--sets|--num_conversations|--nj|--noise_dir|--rir_dir|--download_rirs|--download_noise|--data_dir|--python)
             [ $# -ge 2 ] || { log "option $1 needs a value"; exit 2; }
             printf -v "${1#--}" '%s' "$2"; shift 2 ;;
         *) log "unknown option $1"; echo "${help_message}" >&2; exit 2 ;;
@@ -63,9 +65,17 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
         ${python} -m espnet2_tsdia.utils.download http://www.openslr.org/resources/26/sim_rir_8k.zip \
             "${MINI_LIBRISPEECH}/" --extract "${MINI_LIBRISPEECH}/sim_rir_8k"
     fi
+    if [ "${download_noise}" = true ]; then
+        log "Stage 1: downloading MUSAN (OpenSLR 17, about 11 GB; EEND uses its noise/free-sound part)"
+        ${python} -m espnet2_tsdia.utils.download https://www.openslr.org/resources/17/musan.tar.gz \
+            "${MINI_LIBRISPEECH}/" --extract "${MINI_LIBRISPEECH}"
+    fi
 fi
 if [ "${download_rirs}" = true ] && [ -z "${rir_dir}" ]; then
     rir_dir=${MINI_LIBRISPEECH}/sim_rir_8k
+fi
+if [ "${download_noise}" = true ] && [ -z "${noise_dir}" ]; then
+    noise_dir=${MINI_LIBRISPEECH}/musan/noise/free-sound
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
