@@ -218,6 +218,16 @@ class CheckReport:
         return "\n".join(lines)
 
 
+def eval_knob_consumer():
+    """(accepted eval_knobs keys, validator) from the inference code when it is installed; else
+    the plan's five keys and no value validation."""
+    try:
+        from espnet2_tsdia.inference.speech2tsdia import OPTION_NAMES, resolve_options
+    except ImportError:  # pragma: no cover - inference is another package part
+        return EVAL_KNOB_KEYS, None
+    return tuple(OPTION_NAMES), resolve_options
+
+
 def _signature_keys(obj) -> List[str]:
     params = inspect.signature(obj).parameters
     return [p for p, v in params.items() if p not in ("self", "optimizer", "params") and v.kind != v.VAR_KEYWORD]
@@ -294,7 +304,14 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
     from espnet2_tsdia.losses.tsdia_loss import build_loss
 
     check_fields("loss_conf", _signature_keys(build_loss), "build_loss")
-    check_fields("eval_knobs", list(EVAL_KNOB_KEYS), "eval_knobs (consumed at inference time)")
+    knob_names, resolve_knobs = eval_knob_consumer()
+    check_fields("eval_knobs", list(knob_names), "eval_knobs (consumed at inference time)")
+    knobs = cfg.get("eval_knobs") or {}
+    if resolve_knobs is not None and isinstance(knobs, dict) and set(knobs) <= set(knob_names):
+        try:
+            resolve_knobs(knobs)
+        except ValueError as e:
+            issues.append(str(e))
     check_fields("tuning", list(TUNING_KEYS), "tuning (consumed at tuning time)")
     tuning = cfg.get("tuning") or {}
     issues += validate_tuning(tuning.get("library"), tuning.get("search_space"))

@@ -61,7 +61,7 @@ LOSS = "espnet2_tsdia.losses.tsdia_loss.TSDiaLoss via build_loss"
 OPTIM = "torch.optim.<optim> via espnet2 AbsTask.build_optimizers"
 SCHED = "espnet2_tsdia.train.schedulers.build_tsdia_scheduler (scheduler: tsdia)"
 CKPT = "espnet2_tsdia.train.checkpoint (TSDiaTrainer)"
-INFER = "espnet2_tsdia.inference (Speech2TSDiarization), from config.yaml eval_knobs"
+INFER = "espnet2_tsdia.inference.speech2tsdia.resolve_options (EvalKnobs), from config.yaml eval_knobs"
 TUNE = "espnet2_tsdia.bin.tune, from config.yaml tuning"
 
 
@@ -523,9 +523,6 @@ def validate_plan_values(flat: Dict[str, Any]) -> List[str]:
     mt = flat.get("model_type")
     if mt is not None and mt not in MODEL_TYPES:
         issues.append(f"model_type: unknown model type {mt!r}; expected one of {list(MODEL_TYPES)}{suggest(str(mt), MODEL_TYPES)}")
-    lt = flat.get("eval_knobs.label_type")
-    if lt is not None and lt not in EVAL_LABEL_TYPES:
-        issues.append(f"eval_knobs.label_type: expected one of {list(EVAL_LABEL_TYPES)}, got {lt!r}")
     for key in ("eval_knobs.batch_size", "eval_knobs.beam_width", "eval_knobs.sliding_window"):
         v = flat.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
