@@ -224,30 +224,35 @@ class FavorKernel(nn.Module):
             return self.redraw_projection()
         return False
 
-    def _exponents(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, H, T, d) scaled inputs -> (B, H, T, m) exponents w_j^T x - |x|^2 / 2."""
-        proj = self.projection.to(torch.float32)
-        return torch.einsum("bhtd,md->bhtm", x, proj) - 0.5 * (x * x).sum(-1, keepdim=True)
+    def _exponents(self, x: torch.Tensor, valid: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Exponents w_j^T x' - |x'|^2 / 2 with x' = x d^-1/4: (B, H, T, d) -> (B, H, T, m).
+
+        The d^-1/4 scale is folded into the projection. Frames where ``valid`` (B, T) is
+        False get -inf, so their features exp(.) are exactly 0 and their gradient is 0.
+        Built in place (autograd-safe: neither op needs its overwritten input).
+        """
+        scale = self.d_head**-0.25
+        a = torch.einsum("bhtd,md->bhtm", x, self.projection.to(torch.float32) * scale)
+        a -= (0.5 * scale * scale) * (x * x).sum(-1, keepdim=True)
+        if valid is not None:
+            a.masked_fill_(~valid[:, None, :, None], float("-inf"))
+        return a
 
     def _query_features(self, q: torch.Tensor) -> torch.Tensor:
         """phi(q) with a per-query stabiliser (it cancels in the ratio). (B, H, T, m)."""
         a = self._exponents(q)
-        return torch.exp(a - a.amax(dim=-1, keepdim=True).detach())
+        return a.sub_(a.amax(dim=-1, keepdim=True).detach()).exp_()
 
     def _prepare(self, q, k, v, key_valid):
-        """Cast to float32, scale q and k by d^-1/4, zero padded values, append a ones column
-        to v so that one product gives numerator and denominator."""
+        """Cast to float32, zero padded values (they may hold anything, and 0 * NaN is NaN),
+        append a ones column to v so that one product gives numerator and denominator."""
         if self.auto_check_redraw:
             self.maybe_redraw()
-        scale = self.d_head**-0.25
-        q = q.to(torch.float32) * scale
-        k = k.to(torch.float32) * scale
-        v = v.to(torch.float32)
-        if key_valid is None:
-            key_valid = torch.ones(k.shape[0], k.shape[2], dtype=torch.bool, device=k.device)
-        v = v.masked_fill(~key_valid[:, None, :, None], 0.0)
+        q, k, v = q.to(torch.float32), k.to(torch.float32), v.to(torch.float32)
+        if key_valid is not None:
+            v = v.masked_fill(~key_valid[:, None, :, None], 0.0)
         v = torch.cat([v, v.new_ones(v.shape[:-1] + (1,))], dim=-1)
-        return q, k, v, key_valid
+        return q, k, v
 
     def forward(
         self,
@@ -260,15 +265,12 @@ class FavorKernel(nn.Module):
         """Args: q (B, H, T, d); k, v (B, H, S, d); key_valid (B, S) bool or None (all real);
         suffix_padding: unused. Returns (B, H, T, d) in the dtype of v."""
         out_dtype = v.dtype
-        q, k, v, key_valid = self._prepare(q, k, v, key_valid)
+        q, k, v = self._prepare(q, k, v, key_valid)
         phi_q = self._query_features(q)
-        a_k = self._exponents(k)
-        valid = key_valid[:, None, :, None]
-        # Per sequence and head, over real keys only: (B, H, 1, 1).
-        key_max = a_k.amax(dim=-1).masked_fill(~key_valid[:, None, :], float("-inf"))
-        stab = key_max.amax(dim=-1)[..., None, None].detach()
-        # Padded keys: exponent -inf -> phi(k) = 0 exactly, and a zero (not NaN) gradient.
-        phi_k = torch.where(valid, a_k - stab, float("-inf")).exp()
+        a_k = self._exponents(k, key_valid)  # padded keys: -inf
+        # Per sequence and head, over real keys only: (B, H, 1, 1); finite even with no real key.
+        stab = a_k.amax(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(torch.float32).min)
+        phi_k = a_k.sub_(stab.detach()).exp_()  # padded keys: exp(-inf) = 0
         kv = torch.einsum("bhsm,bhse->bhme", phi_k, v)
         out = torch.einsum("bhtm,bhme->bhte", phi_q, kv)
         return (out[..., :-1] / out[..., -1:].clamp_min(_MIN_DENOMINATOR)).to(out_dtype)
@@ -310,7 +312,7 @@ class CausalFavorKernel(FavorKernel):
         """Args: q (B, H, T, d); k, v (B, H, T, d) (self-attention: same length);
         key_valid (B, T) bool or None; suffix_padding: unused. Returns (B, H, T, d)."""
         out_dtype = v.dtype
-        q, k, v, key_valid = self._prepare(q, k, v, key_valid)
+        q, k, v = self._prepare(q, k, v, key_valid)
         b, h, t, _ = q.shape
         c = min(self.chunk_size, t)
         n = math.ceil(t / c)
@@ -319,15 +321,16 @@ class CausalFavorKernel(FavorKernel):
             q = F.pad(q, (0, 0, 0, pad))
             k = F.pad(k, (0, 0, 0, pad))
             v = F.pad(v, (0, 0, 0, pad))
+            if key_valid is None:
+                key_valid = torch.ones(b, t, dtype=torch.bool, device=q.device)
             key_valid = F.pad(key_valid, (0, pad), value=False)
 
         phi_q = self._query_features(q)
-        a_k = self._exponents(k)
-        valid = key_valid[:, None, :]
+        a_k = self._exponents(k, key_valid)  # padded keys: -inf
         lowest = torch.finfo(torch.float32).min  # finite: lowest - lowest = 0, never NaN
-        key_max = a_k.amax(dim=-1).masked_fill(~valid, lowest)
+        key_max = a_k.amax(dim=-1).clamp_min(lowest)
         run_max = torch.cummax(key_max, dim=-1).values.detach()  # (B, H, T) causal stabiliser
-        phi_k = torch.where(valid[..., None], a_k - run_max[..., None], float("-inf")).exp()
+        phi_k = a_k.sub_(run_max[..., None]).exp_()  # padded keys: exp(-inf) = 0
 
         # Chunk views: (B, H, n, C, .)
         phi_q = phi_q.view(b, h, n, c, -1)
@@ -337,8 +340,9 @@ class CausalFavorKernel(FavorKernel):
 
         # Inside each chunk: A_ij = phi(q_i) . phi(k_j) exp(c_j - c_i), j <= i.
         tril = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
-        decay = torch.where(tril, run_max[..., None, :] - run_max[..., :, None], float("-inf")).exp()
-        scores = torch.einsum("bhnim,bhnjm->bhnij", phi_q, phi_k) * decay
+        decay = torch.where(tril, run_max[..., None, :] - run_max[..., :, None], float("-inf")).exp_()
+        # In place is autograd-safe: decay carries no gradient (the stabiliser is detached).
+        scores = torch.einsum("bhnim,bhnjm->bhnij", phi_q, phi_k).mul_(decay)
         out = torch.einsum("bhnij,bhnje->bhnie", scores, v)
 
         # Each chunk's sum of phi(k) [v, 1]^T, relative to the running max at its end.
