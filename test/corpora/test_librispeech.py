@@ -163,6 +163,14 @@ def test_download_librispeech_from_local_server(tmp_path, monkeypatch):
             download_librispeech(tmp_path / "dl2", parts=["dev-clean-2"], downloads={"dev-clean-2": (url, "0" * 32, len(data))})
         with pytest.raises(ValueError, match="no download known for LibriSpeech part 'test-other'"):
             download_librispeech(tmp_path / "dl", parts=["test-other"], downloads=table)
+        # the CLI data.sh calls (stage 1), then stage 2 on what it fetched
+        from espnet2_tsdia.bin import prepare_librispeech as cli
+
+        monkeypatch.setitem(ls.MINI_DOWNLOADS, "dev-clean-2", table["dev-clean-2"])
+        assert cli.main([str(tmp_path / "dl3"), "--download_only", "--parts", "dev-clean-2"]) == 0
+        assert cli.main([str(tmp_path / "dl3"), str(tmp_path / "data"), "--parts", "dev-clean-2"]) == 0
+        assert read_utt2spk(tmp_path / "data" / "dev_clean_2" / "utt2spk") == {"7-10-0000": "7", "7-11-0000": "7"}
+        assert cli.main([str(tmp_path / "dl3"), str(tmp_path / "data"), "--parts", "dev-other"]) == 1
     finally:
         httpd.shutdown()
         httpd.server_close()
