@@ -26,7 +26,6 @@ In one run:
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import subprocess

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import shlex
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Union
 
 from espnet2_tsdia.data.audio_info import audio_info, is_pipe
 from espnet2_tsdia.data.datadir import write_data_dir
