@@ -1,0 +1,11 @@
+# shellcheck shell=bash
+# Corpus roots, one variable per corpus (set them here, or export them before ./run.sh).
+# An empty root means "not available here": that corpus's local/data.sh stops and says so.
+# Download stages fill the root they are given.
+AMI=${AMI:-}
+ICSI=${ICSI:-}
+AISHELL4=${AISHELL4:-}
+VOXCONVERSE=${VOXCONVERSE:-}
+AVA_AVD=${AVA_AVD:-}
+MSDWILD=${MSDWILD:-}
+MINI_LIBRISPEECH=${MINI_LIBRISPEECH:-}

@@ -1,0 +1,396 @@
+#!/usr/bin/env bash
+# Target-speaker diarization stages, from a corpus to a packed model and a DER table.
+# Every recipe links this file and calls it from run.sh:
+#
+#   ./tsdia.sh --train_set ami_train --valid_set ami_dev --test_sets "ami_test" \
+#       --train_config conf/train.yaml "$@"
+#
+# Stages (--stage N --stop_stage M runs N..M; each logs what it did and where):
+#   1 data preparation   local/data.sh ${local_data_opts}, then dataset descriptions
+#   2 format             data/<set> -> ${dumpdir}/<set> (text files; the audio stays where it
+#                        is and the loaders resample it to the standard on read), validated
+#   3 examples           target-speaker labels, enrollment specs and chunks for every set
+#                        (make_tsdia_examples); stored features of the train/valid sets
+#   4 collect stats      feature statistics of the train set (tsdia_train --collect_stats)
+#   5 train              tsdia_train
+#   6 inference          tsdia_inference on the test sets -> RTTM per set
+#   7 score              DER/JER per test set, with the trivial baselines, and a summary table
+#   8 pack               a zip of the model, its config and results (pack_model)
+# A stage that finished writes a marker holding its settings; a rerun with the same settings
+# skips it, changed settings redo it. Resume from any stage with --stage N.
+set -euo pipefail
+
+log() {
+    printf '%s (tsdia.sh:%s) %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${BASH_LINENO[0]}" "$*" >&2
+}
+die() {
+    log "Error: $*"
+    exit 1
+}
+
+# ------------------------------------------------------------------------------ options
+stage=1                  # first stage to run
+stop_stage=8             # last stage to run
+nj=4                     # parallel jobs: examples, features, statistics
+inference_nj=4           # parallel jobs of inference
+ngpu=0                   # GPUs for training (0: CPU)
+gpu_inference=false      # run inference on a GPU
+train_threads=0          # torch threads of CPU training (0: all cores)
+expdir=exp               # experiments
+dumpdir=dump             # formatted data dirs and their examples/features
+python=python            # the Python of path.sh
+local_data_opts=""       # options of local/data.sh
+describe=true            # write dataset descriptions after stage 1
+validate_opts=""         # options of validate_data_dir in stage 2 (e.g. --global_speakers)
+train_set=""             # training set (a dir under data/)
+valid_set=""             # validation set
+test_sets=""             # sets to decode and score (space separated)
+feats_conf=conf/fbank.yaml  # the preprocessing standard
+feats_type=fbank         # fbank: stored features; raw: waveforms through the model's frontend
+label_scheme=powerset    # label scheme of the examples and of the model
+feats_normalize=global_mvn  # normalisation in the model: global_mvn (stats of stage 4), utterance_mvn, none
+example_opts=""          # options of make_tsdia_examples (chunks, enrollment), every set
+train_config=""          # training yaml
+train_args=""            # extra tsdia_train options (override the yaml)
+tag=""                   # experiment name (default: the train config's name)
+tsdia_exp=""             # experiment dir (default: ${expdir}/tsdia_${tag})
+stats_dir=""             # statistics dir (default: ${expdir}/tsdia_stats_${train_set})
+inference_config=conf/decode.yaml  # inference options
+inference_args=""        # extra tsdia_inference options
+inference_model=valid.loss.ave.pth  # model file in the experiment dir
+inference_tag=""         # decoding dir name (default: <inference config name>_<model name>)
+num_plots=0              # timeline/posterior plots per test set
+score_opts=""            # tsdia_score options (--collar C --skip_overlap)
+baselines=true           # also score "all silence" and "every target always speaking"
+packed_model=""          # zip of stage 8 (default: ${tsdia_exp}/${tag}.zip)
+
+help_message="Usage: $0 --train_set SET --valid_set SET --test_sets 'SET ...' --train_config YAML [options]
+Options (name, default, meaning):
+$(awk '/^# -+ options/ {f = 1; next} /^help_message=/ {exit} f && match($0, /^[a-z_]+=/) {
+    name = substr($0, 1, RLENGTH - 1); rest = substr($0, RLENGTH + 1); c = index(rest, "#")
+    val = c ? substr(rest, 1, c - 1) : rest; sub(/ +$/, "", val)
+    printf "  --%-18s %-22s %s\n", name, val, c ? substr(rest, c + 2) : "" }' "$0")"
+
+log "$0 $*"
+. ./path.sh
+. ./cmd.sh
+# shellcheck disable=SC1091
+. utils/parse_options.sh
+[ $# -eq 0 ] || die "unexpected arguments: $* (options are --name value)"
+
+for v in gpu_inference describe baselines; do
+    case "${!v}" in true | false) ;; *) die "--${v} must be true or false, got '${!v}'" ;; esac
+done
+case "${feats_type}" in fbank | raw) ;; *) die "--feats_type must be fbank or raw, got '${feats_type}'" ;; esac
+case "${feats_normalize}" in global_mvn | utterance_mvn | none) ;;
+    *) die "--feats_normalize must be global_mvn, utterance_mvn or none, got '${feats_normalize}'" ;; esac
+for v in nj inference_nj ngpu train_threads num_plots stage stop_stage; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "--${v} must be a non-negative integer, got '${!v}'"
+done
+[ -n "${train_set}" ] || die "--train_set is required"
+[ -n "${valid_set}" ] || die "--valid_set is required"
+[ -n "${test_sets}" ] || die "--test_sets is required"
+[ -f "${feats_conf}" ] || die "--feats_conf ${feats_conf}: no such file"
+
+if [ -z "${tag}" ]; then
+    [ -n "${train_config}" ] && tag=$(basename "${train_config%.*}") || tag=default
+fi
+tsdia_exp=${tsdia_exp:-${expdir}/tsdia_${tag}}
+stats_dir=${stats_dir:-${expdir}/tsdia_stats_${train_set}}
+packed_model=${packed_model:-${tsdia_exp}/${tag}.zip}
+inference_tag=${inference_tag:-$(basename "${inference_config%.*}")_${inference_model%.pth}}
+decode_dir=${tsdia_exp}/${inference_tag}
+all_sets=$(printf '%s\n' "${train_set}" "${valid_set}" ${test_sets} | awk '!seen[$0]++' | tr '\n' ' ')
+train_sets=$(printf '%s\n' "${train_set}" "${valid_set}" | awk '!seen[$0]++' | tr '\n' ' ')
+
+# ------------------------------------------------------------------------------ helpers
+run_stage() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
+# is_done MARKER SETTINGS: the step behind MARKER finished with these settings
+is_done() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+mark_done() { mkdir -p "$(dirname "$1")" && printf '%s\n' "$2" > "$1"; }
+# fingerprint FILE...: a checksum of the files that exist (a stage's inputs, in its settings)
+fingerprint() { for f in "$@"; do [ ! -f "${f}" ] || cat "${f}"; done | cksum | cut -d' ' -f1; }
+# need_tool MODULE: stop clearly when a stage's Python tool is not installed yet
+need_tool() {
+    "${python}" -c "import importlib.util as u, sys; sys.exit(u.find_spec('$1') is None)" 2> /dev/null ||
+        die "not available yet: $1 (python -m $1)"
+}
+# conf_value FILE KEY: the value of a top-level "KEY: value" line of a flat yaml
+conf_value() { awk -v k="$2" '{sub(/[ \t]*#.*/, "")} $1 == k":" {print $2; exit}' "$1"; }
+# conf_json FILE: a flat yaml of numbers and true/false as one JSON object
+# conf_args FILE: a flat yaml as command-line options "--key value" (null values left out)
+conf_args() { awk '{sub(/[ \t]*#.*/, "")} NF == 2 && $1 ~ /:$/ && $2 != "null" {sub(/:$/, "", $1); printf "--%s %s ", $1, $2}' "$1"; }
+conf_json() {
+    awk '{sub(/[ \t]*#.*/, "")} NF == 2 && $1 ~ /:$/ {sub(/:$/, "", $1); s = s (s ? ", " : "") "\"" $1 "\": " $2}
+         END {print "{" s "}"}' "$1"
+}
+grid_opts=(--fs "$(conf_value "${feats_conf}" fs)" --hop_length "$(conf_value "${feats_conf}" hop_length)"
+    --subsampling "$(conf_value "${feats_conf}" subsampling)")
+# data_opts PREFIX DIR MODE: tsdia_train data options of an example dir (MODE train: random
+# enrollment draws; fixed: one enrollment per example)
+data_opts() {
+    local p=$1 d=$2 fixed=""
+    [ "$3" = fixed ] && fixed=_fixed
+    if [ "${feats_type}" = fbank ]; then
+        echo "--${p}_data_path_and_name_and_type ${d}/chunks,speech,tsdia_feats"
+        echo "--${p}_data_path_and_name_and_type ${d}/chunks,enroll,tsdia_enroll_feats${fixed}"
+    else
+        echo "--${p}_data_path_and_name_and_type ${d}/chunks,speech,tsdia_audio"
+        echo "--${p}_data_path_and_name_and_type ${d}/chunks,enroll,tsdia_enroll${fixed}"
+        echo "--${p}_data_path_and_name_and_type ${d}/chunks,speech_mean,tsdia_mean"
+        echo "--${p}_data_path_and_name_and_type ${d}/chunks,enroll_mean,tsdia_enroll_mean${fixed}"
+    fi
+    echo "--${p}_data_path_and_name_and_type ${d}/chunks,labels,tsdia_labels"
+}
+# table_row RESULTS.md NAME: "| NAME | DER | miss | FA | confusion |" from the OVERALL row
+table_row() {
+    awk -F'|' -v n="$2" '/^\|---/ {getline; printf "| %s | %s | %s | %s | %s |\n", n, $3, $4, $5, $6; exit}' "$1"
+}
+
+# ------------------------------------------------------------------------------ stages
+if run_stage 1; then
+    settings="local/data.sh ${local_data_opts}"
+    if is_done data/.stage1.done "${settings}"; then
+        log "Stage 1: data preparation already done (data/.stage1.done: ${settings}); skipped"
+    else
+        [ -x local/data.sh ] || die "local/data.sh is missing or not executable"
+        log "Stage 1: data preparation: ${settings}"
+        # shellcheck disable=SC2086
+        local/data.sh ${local_data_opts}
+        for dset in ${all_sets}; do
+            [ -f "data/${dset}/wav.scp" ] || die "local/data.sh did not write data/${dset} (no wav.scp)"
+        done
+        if [ "${describe}" = true ]; then
+            desc=${expdir}/data_description
+            log "Stage 1: describing ${all_sets}-> ${desc}"
+            # shellcheck disable=SC2046
+            "${python}" -m espnet2_tsdia.bin.describe $(printf 'data/%s ' ${all_sets}) \
+                --out_dir "${desc}" --name "$(basename "$(dirname "${PWD}")")" --log_level WARNING
+        fi
+        mark_done data/.stage1.done "${settings}"
+    fi
+fi
+
+if run_stage 2; then
+    for dset in ${all_sets}; do
+        src=data/${dset} dst=${dumpdir}/${dset}
+        settings="format ${validate_opts} input=$(fingerprint "${src}"/{wav.scp,segments,utt2spk,rttm,uem,reco2dur,mixture.scp})"
+        if is_done "${dst}/.format.done" "${settings}"; then
+            log "Stage 2: ${dst} already formatted; skipped"
+            continue
+        fi
+        [ -f "${src}/wav.scp" ] || die "${src}: no wav.scp (run stage 1)"
+        log "Stage 2: formatting ${src} -> ${dst} (audio read in place, resampled to $(conf_value "${feats_conf}" fs) Hz on load)"
+        rm -rf "${dst}"
+        mkdir -p "${dst}"
+        for f in wav.scp segments utt2spk spk2utt rttm uem reco2dur reco2num_spk mixture.scp; do
+            [ ! -f "${src}/${f}" ] || cp "${src}/${f}" "${dst}/${f}"
+        done
+        # shellcheck disable=SC2086
+        "${python}" -m espnet2_tsdia.bin.validate_data_dir --quiet ${validate_opts} "${dst}" > "${dst}/validate.log" 2>&1 ||
+            { cat "${dst}/validate.log" >&2; die "${dst} is not a valid data dir (see ${dst}/validate.log)"; }
+        log "Stage 2: ${dst}: $(tail -n 1 "${dst}/validate.log")"
+        mark_done "${dst}/.format.done" "${settings}"
+    done
+fi
+
+if run_stage 3; then
+    for dset in ${all_sets}; do
+        dir=${dumpdir}/${dset} ex=${dumpdir}/${dset}/tsdia
+        opts=(--scheme "${label_scheme}" "${grid_opts[@]}")
+        [ ! -f "${dir}/mixture.scp" ] || opts+=(--mixture_scp "${dir}/mixture.scp")
+        # shellcheck disable=SC2206
+        opts+=(${example_opts})
+        settings="make_tsdia_examples ${opts[*]} input=$(fingerprint "${dir}/.format.done")"
+        if is_done "${ex}/.examples.done" "${settings}"; then
+            log "Stage 3: ${ex} already made; skipped"
+        else
+            [ -f "${dir}/.format.done" ] || die "${dir} is not formatted (run stage 2)"
+            log "Stage 3: target-speaker examples of ${dir} -> ${ex}"
+            ${train_cmd} "${ex}/log/make_examples.log" "${python}" -m espnet2_tsdia.bin.make_tsdia_examples \
+                "${dir}" "${ex}" "${opts[@]}" || die "make_tsdia_examples failed (see ${ex}/log/make_examples.log)"
+            log "Stage 3: ${ex}: $(wc -l < "${ex}/examples") examples, $(wc -l < "${ex}/chunks") chunks, $(grep -vc '^#' "${ex}/skipped.txt" || true) speakers skipped (${ex}/skipped.txt)"
+            mark_done "${ex}/.examples.done" "${settings}"
+            rm -f "${ex}/.feats.done"
+        fi
+        # Stored features: the train/valid sets only (inference reads the waveforms).
+        [[ " ${train_sets} " == *" ${dset} "* ]] || continue
+        fconf=$(conf_json "${feats_conf}")
+        settings="extract_feats ${fconf} input=$(fingerprint "${ex}/.examples.done")"
+        if is_done "${ex}/.feats.done" "${settings}"; then
+            log "Stage 3: features of ${ex} already extracted; skipped"
+            continue
+        fi
+        n=$(($(wc -l < "${dir}/wav.scp") < nj ? $(wc -l < "${dir}/wav.scp") : nj))
+        log "Stage 3: features of ${ex} (${n} jobs; logs ${ex}/log/extract_feats.*.log)"
+        ${train_cmd} JOB=0:$((n - 1)) "${ex}/log/extract_feats.JOB.log" "${python}" -m espnet2_tsdia.bin.extract_feats \
+            "${ex}" --frontend_conf "${fconf}" --num_parts "${n}" --part JOB || die "feature extraction failed"
+        "${python}" -m espnet2_tsdia.bin.extract_feats "${ex}" --merge "${n}" --log_level WARNING
+        mark_done "${ex}/.feats.done" "${settings}"
+    done
+fi
+
+train_ex=${dumpdir}/${train_set}/tsdia
+valid_ex=${dumpdir}/${valid_set}/tsdia
+if run_stage 4 || run_stage 5; then
+    [ -n "${train_config}" ] || die "--train_config is required for stages 4 and 5"
+    [ -f "${train_config}" ] || die "--train_config ${train_config}: no such file"
+    for ex in "${train_ex}" "${valid_ex}"; do
+        [ -f "${ex}/.feats.done" ] || die "${ex} has no features (run stage 3)"
+    done
+    need_tool espnet2_tsdia.bin.tsdia_train
+fi
+
+if run_stage 4; then
+    settings="collect_stats ${feats_type} ${train_args} input=$(fingerprint "${train_config}" "${train_ex}/.feats.done" "${valid_ex}/.feats.done")"
+    if is_done "${stats_dir}/.done" "${settings}"; then
+        log "Stage 4: statistics in ${stats_dir} already collected; skipped"
+    else
+        logdir=${stats_dir}/logdir
+        rm -rf "${logdir}"
+        mkdir -p "${logdir}"
+        n=$(($(wc -l < "${train_ex}/chunks.shape") < nj ? $(wc -l < "${train_ex}/chunks.shape") : nj))
+        n=$((n < $(wc -l < "${valid_ex}/chunks.shape") ? n : $(wc -l < "${valid_ex}/chunks.shape")))
+        for s in train valid; do
+            [ "${s}" = train ] && f=${train_ex}/chunks.shape || f=${valid_ex}/chunks.shape
+            for ((i = 1; i <= n; i++)); do awk -v n="${n}" -v i="${i}" 'NR % n == i % n' "${f}" > "${logdir}/${s}.${i}.shape"; done
+        done
+        log "Stage 4: collecting statistics of ${train_ex} (${n} jobs) -> ${stats_dir}; logs ${logdir}/stats.*.log"
+        # shellcheck disable=SC2046,SC2086
+        ${train_cmd} JOB=1:"${n}" "${logdir}/stats.JOB.log" "${python}" -m espnet2_tsdia.bin.tsdia_train \
+            --collect_stats true --config "${train_config}" --ngpu 0 --num_workers 0 --label_scheme "${label_scheme}" \
+            --normalize none \
+            $(data_opts train "${train_ex}" fixed) $(data_opts valid "${valid_ex}" fixed) \
+            --train_shape_file "${logdir}/train.JOB.shape" --valid_shape_file "${logdir}/valid.JOB.shape" \
+            --output_dir "${logdir}/stats.JOB" ${train_args} || die "collecting statistics failed"
+        # shellcheck disable=SC2046
+        "${python}" -m espnet2.bin.aggregate_stats_dirs $(printf -- "--input_dir ${logdir}/stats.%d " $(seq "${n}")) \
+            --output_dir "${stats_dir}"
+        mark_done "${stats_dir}/.done" "${settings}"
+    fi
+fi
+
+if run_stage 5; then
+    settings="train ${feats_type} ${feats_normalize} ${train_args} ngpu=${ngpu} input=$(fingerprint "${train_config}" "${stats_dir}/.done")"
+    if is_done "${tsdia_exp}/.train.done" "${settings}"; then
+        log "Stage 5: ${tsdia_exp} already trained; skipped (delete ${tsdia_exp}/.train.done to train again)"
+    else
+        [ -f "${stats_dir}/.done" ] || die "no statistics in ${stats_dir} (run stage 4)"
+        opts=(--normalize "${feats_normalize}")
+        [ "${feats_normalize}" != global_mvn ] || opts+=(--normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz")
+        [ "${ngpu}" -le 1 ] || opts+=(--multiprocessing_distributed true)
+        threads=${train_threads}
+        # (nproc itself obeys OMP_NUM_THREADS, which path.sh sets to 1)
+        [ "${threads}" -gt 0 ] || { [ "${ngpu}" -gt 0 ] && threads=1 || threads=$(env -u OMP_NUM_THREADS nproc); }
+        # An interrupted training resumes from its checkpoint, but never with other inputs.
+        if [ -f "${tsdia_exp}/.train.settings" ] && ! is_done "${tsdia_exp}/.train.settings" "${settings}"; then
+            die "${tsdia_exp} was trained with other data or settings; choose another --tag or remove it"
+        fi
+        mark_done "${tsdia_exp}/.train.settings" "${settings}"
+        log "Stage 5: training ${tsdia_exp} with ${train_config} (${ngpu} GPUs, ${threads} threads); log ${tsdia_exp}/train.log"
+        # shellcheck disable=SC2046,SC2086
+        ${cuda_cmd} --gpu "${ngpu}" --num_threads "${threads}" "${tsdia_exp}/train.log" \
+            env OMP_NUM_THREADS="${threads}" MKL_NUM_THREADS="${threads}" \
+            "${python}" -m espnet2_tsdia.bin.tsdia_train --config "${train_config}" --output_dir "${tsdia_exp}" \
+            --ngpu "${ngpu}" --resume true --label_scheme "${label_scheme}" \
+            $(data_opts train "${train_ex}" train) $(data_opts valid "${valid_ex}" fixed) \
+            --train_shape_file "${train_ex}/chunks.shape" --valid_shape_file "${valid_ex}/chunks.shape" \
+            "${opts[@]}" ${train_args} || die "training failed (see ${tsdia_exp}/train.log)"
+        [ -e "${tsdia_exp}/${inference_model}" ] || die "training wrote no ${tsdia_exp}/${inference_model}"
+        mark_done "${tsdia_exp}/.train.done" "${settings}"
+        log "Stage 5: trained ${tsdia_exp}/${inference_model}"
+    fi
+fi
+
+if run_stage 6; then
+    need_tool espnet2_tsdia.bin.tsdia_inference
+    [ -e "${tsdia_exp}/${inference_model}" ] || die "no model ${tsdia_exp}/${inference_model} (run stage 5)"
+    for dset in ${test_sets}; do
+        dir=${dumpdir}/${dset} out=${decode_dir}/${dset}
+        settings="inference ${inference_args} input=$(fingerprint "${inference_config}" "${dir}/.format.done" "${tsdia_exp}/.train.done" "${tsdia_exp}/${inference_model}")"
+        if is_done "${out}/.done" "${settings}"; then
+            log "Stage 6: ${out} already decoded; skipped"
+            continue
+        fi
+        [ -f "${dir}/.format.done" ] || die "${dir} is not formatted (run stage 2)"
+        rm -rf "${out}"
+        mkdir -p "${out}/logdir"
+        n=$(($(wc -l < "${dir}/wav.scp") < inference_nj ? $(wc -l < "${dir}/wav.scp") : inference_nj))
+        for ((i = 1; i <= n; i++)); do awk -v n="${n}" -v i="${i}" 'NR % n == i % n' "${dir}/wav.scp" > "${out}/logdir/keys.${i}.scp"; done
+        gpu=0
+        [ "${gpu_inference}" = false ] || gpu=1
+        log "Stage 6: inference on ${dir} (${n} jobs) -> ${out}; logs ${out}/logdir/inference.*.log"
+        # shellcheck disable=SC2046,SC2086
+        ${decode_cmd} --gpu "${gpu}" JOB=1:"${n}" "${out}/logdir/inference.JOB.log" \
+            "${python}" -m espnet2_tsdia.bin.tsdia_inference --train_config "${tsdia_exp}/config.yaml" \
+            --model_file "${tsdia_exp}/${inference_model}" --ngpu "${gpu}" \
+            --data_path_and_name_and_type "${dir}/wav.scp,speech,sound" \
+            --data_path_and_name_and_type "${dir}/rttm,rttm,rttm" --key_file "${out}/logdir/keys.JOB.scp" \
+            --output_dir "${out}/logdir/output.JOB" --num_plots "${num_plots}" \
+            $(conf_args "${inference_config}") ${inference_args} || die "inference failed (see ${out}/logdir)"
+        for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/rttm"; done | sort -k2,2 -k4,4n > "${out}/hyp.rttm"
+        for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/posteriors.scp"; done | sort > "${out}/posteriors.scp"
+        if [ "${num_plots}" -gt 0 ]; then
+            mkdir -p "${out}/plots"
+            cp "${out}"/logdir/output.*/plots/* "${out}/plots/" 2> /dev/null || true
+        fi
+        mark_done "${out}/.done" "${settings}"
+        log "Stage 6: ${out}/hyp.rttm: $(wc -l < "${out}/hyp.rttm") turns"
+    done
+fi
+
+if run_stage 7; then
+    summary=${tsdia_exp}/RESULTS.md
+    {
+        echo "# RESULTS of ${tsdia_exp}"
+        echo "- model: ${tsdia_exp}/${inference_model}, inference: ${inference_config} ${inference_args}"
+        echo "- scoring: tsdia_score ${score_opts:-(collar 0, overlap scored)}; per-recording tables in each score dir"
+    } > "${summary}"
+    for dset in ${test_sets}; do
+        dir=${dumpdir}/${dset} out=${decode_dir}/${dset}
+        [ -f "${out}/hyp.rttm" ] || die "no ${out}/hyp.rttm (run stage 6)"
+        uem=()
+        [ ! -f "${dir}/uem" ] || uem=(--uem "${dir}/uem")
+        systems=("model ${out}/hyp.rttm")
+        if [ "${baselines}" = true ]; then
+            # The target-speaker framing: each target's activity, labelled with its name.
+            : > "${out}/baseline_silence.rttm"
+            awk 'NR == FNR {dur[$1] = $2; next} !seen[$2 " " $8]++ && ($2 in dur) {
+                     printf "SPEAKER %s 1 0.000 %.3f <NA> <NA> %s <NA> <NA>\n", $2, dur[$2], $8 }' \
+                "${dir}/reco2dur" "${dir}/rttm" > "${out}/baseline_always.rttm"
+            systems+=("all silence ${out}/baseline_silence.rttm" "every target always speaking ${out}/baseline_always.rttm")
+        fi
+        {
+            echo
+            echo "## ${dset}"
+            echo
+            echo "| system | DER | miss | FA | confusion |"
+            echo "|---|---|---|---|---|"
+        } >> "${summary}"
+        for sys in "${systems[@]}"; do
+            name=${sys% *} hyp=${sys##* }
+            sdir=${out}/score_$(basename "${hyp%.rttm}")
+            # shellcheck disable=SC2086
+            "${python}" -m espnet2_tsdia.bin.tsdia_score --ref "${dir}/rttm" --hyp "${hyp}" "${uem[@]}" ${score_opts} \
+                --out_dir "${sdir}" --log_level WARNING || die "scoring ${hyp} failed"
+            table_row "${sdir}/RESULTS.md" "${name}" >> "${summary}"
+        done
+        log "Stage 7: scored ${out} -> ${out}/score_*"
+    done
+    log "Stage 7: summary ${summary}:"
+    cat "${summary}" >&2
+fi
+
+if run_stage 8; then
+    need_tool espnet2_tsdia.bin.pack_model
+    [ -e "${tsdia_exp}/${inference_model}" ] || die "no model ${tsdia_exp}/${inference_model} (run stage 5)"
+    log "Stage 8: packing ${tsdia_exp}/${inference_model} -> ${packed_model}"
+    opts=()
+    [ ! -f "${tsdia_exp}/RESULTS.md" ] || opts+=(--results_md "${tsdia_exp}/RESULTS.md")
+    "${python}" -m espnet2_tsdia.bin.pack_model --train_config "${tsdia_exp}/config.yaml" \
+        --model_file "${tsdia_exp}/${inference_model}" "${opts[@]}" --option "${feats_conf}" \
+        --option "${inference_config}" --outpath "${packed_model}" || die "packing failed"
+    log "Stage 8: packed ${packed_model} ($(du -h "${packed_model}" | cut -f1))"
+fi
+
+log "Successfully finished stages ${stage}-${stop_stage} [elapsed=${SECONDS}s]"
