@@ -3,8 +3,8 @@
 #
 # Usage: egs2/TEMPLATE/tsdia1/utils/link_recipe.sh egs2/<corpus>/diar1 [...]
 #
-# Shared: tsdia.sh path.sh cmd.sh db.sh, the utils/ folder, and every file in the template's
-# conf/ (the preprocessing standard, decoding, Slurm and training configs). A recipe keeps its
+# Shared: tsdia.sh path.sh cmd.sh db.sh, the utils/ folder, and every entry of the template's
+# conf/ (the preprocessing standard, decoding, Slurm and training configs, conf/plan/). A recipe keeps its
 # own run.sh, local/ and conf files under other names; test/recipes/test_template_drift.py
 # fails when a shared file is a copy or points elsewhere.
 set -euo pipefail
@@ -18,7 +18,6 @@ for recipe in "$@"; do
         ln -sfn "${rel}/${f}" "${recipe}/${f}"
     done
     for f in "${template}"/conf/*; do
-        [ -f "${f}" ] || continue
         ln -sfn "../${rel}/conf/$(basename "${f}")" "${recipe}/conf/$(basename "${f}")"
     done
     echo "linked ${recipe} -> ${rel}"
