@@ -8,6 +8,9 @@ Usage:
     python -m espnet2_tsdia.bin.extract_feats data/train/tsdia --num_parts 4 --part 0   # ... --part 3
     python -m espnet2_tsdia.bin.extract_feats data/train/tsdia --merge 4
 
+    Only the per-recording means (for on-the-fly features of waveform chunks):
+    python -m espnet2_tsdia.bin.extract_feats data/train/tsdia --mean_only
+
 Writes ``feats.ark/.scp`` (float32 (T, 345) per recording, mean-normalised over the whole
 recording) and ``mean.ark/.scp`` (the (23,) log-mel mean per recording) into the example dir
 (the .ark files into ``--ark_dir`` if given). The data types ``tsdia_feats``,
@@ -38,6 +41,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--part", type=int, default=0, help="this job's part (0-based)")
     parser.add_argument("--merge", type=int, default=None, metavar="N", help="only join the scp files of N parts")
     parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--mean_only", action="store_true", help="write only mean.ark/.scp (on-the-fly features)")
     parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
     return parser
 
@@ -52,7 +56,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         if args.merge is not None:
-            files = merge_parts(args.example_dir, args.merge)
+            files = merge_parts(args.example_dir, args.merge, what=("mean",) if args.mean_only else ("feats", "mean"))
             logger.info("joined %d parts -> %s", args.merge, ", ".join(files))
             return 0
         conf = json.loads(args.frontend_conf)
@@ -66,7 +70,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             grid = load_meta(args.example_dir).grid
             frontend = TSDiaFbankFrontend(**{"fs": grid["fs"], "hop_length": grid["hop_length"], "subsampling": grid["subsampling"], **conf})
         report = extract_example_dir(
-            args.example_dir, frontend=frontend, ark_dir=args.ark_dir, part=args.part, num_parts=args.num_parts, device=args.device
+            args.example_dir,
+            frontend=frontend,
+            ark_dir=args.ark_dir,
+            part=args.part,
+            num_parts=args.num_parts,
+            device=args.device,
+            write_feats=not args.mean_only,
         )
     except (DataFormatError, FileNotFoundError, ValueError, TypeError) as e:
         logger.error("%s", e)

@@ -35,6 +35,22 @@ stock ESPnet type prefixes; ESPnet matches types with ``re.match`` in insertion 
 draws of each example in the process and seed their generator with (example id, seed, count,
 DataLoader worker seed).
 
+The two feature paths (both normalise with the mean of the whole recording, DESIGN.md section 4):
+
+(a) stored features, exact and simplest (after ``extract_feats``): ``speech`` = ``tsdia_feats``,
+    ``enroll`` = ``tsdia_enroll_feats`` (``_fixed`` for validation), ``labels`` =
+    ``tsdia_labels``; the model has no frontend (input size 345).
+(b) waveforms with the frontend in the model: ``speech`` = ``tsdia_audio``, ``speech_mean`` =
+    ``tsdia_mean``, ``enroll`` = ``tsdia_enroll``, ``enroll_mean`` = ``tsdia_enroll_mean`` (both
+    ``_fixed`` for validation), ``labels`` = ``tsdia_labels``; the model calls
+    ``frontend(speech, speech_lengths, feats_mean=speech_mean)`` and
+    ``frontend(enroll, enroll_lengths, feats_mean=enroll_mean)`` (``mean.scp`` comes from
+    ``extract_feats --mean_only``). Chunk features
+    equal the stored ones except the first and last frame of each chunk, whose outer splice
+    context is reflected instead of read from the neighbouring audio.
+
+Batch with :class:`espnet2_tsdia.data.collate.TSDiaCollateFn` (means are stacked, not padded).
+
 Lengths are never trimmed: a stored feature or label array whose length differs from the frames
 of its recording raises ValueError naming the file and the key.
 """

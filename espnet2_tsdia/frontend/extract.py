@@ -49,6 +49,7 @@ def extract_example_dir(
     part: int = 0,
     num_parts: int = 1,
     device: str = "cpu",
+    write_feats: bool = True,
 ) -> ExtractReport:
     """Write ``feats`` and ``mean`` ark/scp of the recordings of ``example_dir``.
 
@@ -59,6 +60,7 @@ def extract_example_dir(
             to the example dir, where the data types look for them.
         part, num_parts: this job's share of the recordings.
         device: torch device for the analysis.
+        write_feats: False writes only the means (what on-the-fly features of chunks need).
 
     Raises:
         ValueError: a recording whose feature count differs from its stored sample count (the
@@ -106,29 +108,38 @@ def extract_example_dir(
 
     feats_scp = example_dir / f"feats{suffix}.scp"
     mean_scp = example_dir / f"mean{suffix}.scp"
-    write_ark(ark_dir / f"feats{suffix}.ark", feats_scp, feats())
+    files = [str(mean_scp)]
+    if write_feats:
+        write_ark(ark_dir / f"feats{suffix}.ark", feats_scp, feats())
+        files.insert(0, str(feats_scp))
+    else:
+        for _ in feats():  # the same checks; the features are dropped
+            pass
     write_ark(ark_dir / f"mean{suffix}.ark", mean_scp, ((r, means[r]) for r in recos))
-    return ExtractReport(recordings=len(recos), frames=total[0], files=[str(feats_scp), str(mean_scp)])
+    return ExtractReport(recordings=len(recos), frames=total[0], files=files)
 
 
-def merge_parts(example_dir: PathLike, num_parts: int) -> List[str]:
-    """Join ``feats.<j>.scp`` / ``mean.<j>.scp`` (j < num_parts) into ``feats.scp`` / ``mean.scp``.
+def merge_parts(example_dir: PathLike, num_parts: int, *, what: Tuple[str, ...] = WHAT) -> List[str]:
+    """Join ``feats.<j>.scp`` / ``mean.<j>.scp`` (j < num_parts) into ``feats.scp`` / ``mean.scp``
+    (``what=("mean",)`` after ``write_feats=False`` jobs).
 
     Raises:
         FileNotFoundError: a part is missing (naming it).
     """
     example_dir = Path(example_dir)
     out = []
-    for what in WHAT:
+    for name in what:
+        if name not in WHAT:
+            raise ValueError(f"what must be among {WHAT}, got {name!r}")
         lines: List[str] = []
         for j in range(num_parts):
-            p = example_dir / f"{what}.{j}.scp"
+            p = example_dir / f"{name}.{j}.scp"
             if not p.is_file():
                 raise FileNotFoundError(f"{p}: part {j} of {num_parts} is missing (run extract_feats --part {j})")
             lines += [line + "\n" for _, line in iter_lines(p)]
         lines.sort(key=lambda s: c_sort_key(s.split(maxsplit=1)[0]))
-        _atomic_write(example_dir / f"{what}.scp", "".join(lines))
-        out.append(str(example_dir / f"{what}.scp"))
+        _atomic_write(example_dir / f"{name}.scp", "".join(lines))
+        out.append(str(example_dir / f"{name}.scp"))
     return out
 
 

@@ -22,6 +22,16 @@ from espnet2_tsdia.frontend.storage import read_ark_scp, read_array
 from ..frontend.synth import make_data_dir
 
 
+def copy_example_dir(src, dest, *, without=("feats*", "mean*")):
+    """A copy of an example dir elsewhere, still reading the original wav.scp."""
+    import shutil
+
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(*without))
+    meta = (dest / "tsdia.json").read_text()
+    (dest / "tsdia.json").write_text(meta.replace('"wav_scp": "../wav.scp"', f'"wav_scp": "{src.parent / "wav.scp"}"'))
+    return dest
+
+
 @pytest.fixture(scope="module")
 def example_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("dt")
@@ -120,11 +130,7 @@ def test_fixed_enrollment_is_the_same_in_a_fresh_loader(example_dir):
 
 
 def test_label_length_mismatch_raises(example_dir, tmp_path):
-    import shutil
-
-    bad = tmp_path / "bad"
-    shutil.copytree(example_dir, bad)
-    (bad / "tsdia.json").write_text((bad / "tsdia.json").read_text().replace('"wav_scp": "../wav.scp"', f'"wav_scp": "{example_dir.parent / "wav.scp"}"'))
+    bad = copy_example_dir(example_dir, tmp_path / "bad", without=())
     (bad / "reco2num_samples").write_text("r1 480000\nr2 240000\n")
     with pytest.raises(ValueError, match=r"labels of 'r1__A' have 620 frames, the recording has 600"):
         LabelsLoader(str(bad / "examples"))["r1__A"]
@@ -146,11 +152,7 @@ def test_missing_features_and_wrong_source_are_clear(tmp_path):
 
 
 def test_extract_in_parts_equals_one_job(example_dir, tmp_path):
-    import shutil
-
-    parts = tmp_path / "parts"
-    shutil.copytree(example_dir, parts, ignore=shutil.ignore_patterns("feats*", "mean*"))
-    (parts / "tsdia.json").write_text((parts / "tsdia.json").read_text().replace('"wav_scp": "../wav.scp"', f'"wav_scp": "{example_dir.parent / "wav.scp"}"'))
+    parts = copy_example_dir(example_dir, tmp_path / "parts")
     for j in range(2):
         extract_example_dir(parts, part=j, num_parts=2)
     merge_parts(parts, 2)
@@ -202,14 +204,21 @@ def test_mixture_examples_wrap_the_renderer(tmp_path, monkeypatch):
 
 
 def test_extract_feats_cli(example_dir, tmp_path, caplog):
-    import shutil
-
     from espnet2_tsdia.bin.extract_feats import main
 
-    copy = tmp_path / "copy"
-    shutil.copytree(example_dir, copy, ignore=shutil.ignore_patterns("feats*", "mean*"))
-    (copy / "tsdia.json").write_text((copy / "tsdia.json").read_text().replace('"wav_scp": "../wav.scp"', f'"wav_scp": "{example_dir.parent / "wav.scp"}"'))
+    copy = copy_example_dir(example_dir, tmp_path / "copy")
     assert main([str(copy), "--frontend_conf", '{"context": 3}', "--log_level", "ERROR"]) == 0
     assert read_array(read_ark_scp(copy / "feats.scp")["r2"]).shape == (300, 23 * 7)
     assert main([str(copy), "--frontend_conf", '{"subsampling": 5}', "--log_level", "ERROR"]) == 1
     assert "differs from the example dir's" in caplog.text
+
+
+def test_mean_only_extraction(example_dir, tmp_path):
+    from espnet2_tsdia.bin.extract_feats import main
+
+    copy = copy_example_dir(example_dir, tmp_path / "m")
+    assert main([str(copy), "--mean_only", "--log_level", "ERROR"]) == 0
+    assert not (copy / "feats.scp").exists()
+    a, b = read_ark_scp(example_dir / "mean.scp"), read_ark_scp(copy / "mean.scp")
+    for k in ("r1", "r2"):
+        np.testing.assert_allclose(read_array(a[k]), read_array(b[k]), atol=1e-6)
