@@ -8,7 +8,7 @@ Usage:
     --model     a zip written by ``python -m espnet2_tsdia.bin.pack_model`` (or a model-zoo tag)
     --enroll    NAME=AUDIO, once per speaker: a few seconds of that speaker alone (0.5 s or more)
     -o          the RTTM to write (one line per turn; speaker field = NAME)
-    --plot      optional timeline picture (PNG) of the turns found
+    --plot      optional picture (PNG): who talks when, and each speaker's probability
 
 Audio: any format libsndfile reads, at any sample rate at or above the model's (8 kHz for the
 standard model; higher rates are resampled, lower ones refused). A file with several channels
@@ -166,23 +166,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_picture(png: Path, reco: str, result, s2d, duration: float) -> None:
-    """The timeline of the turns; without any turn, the speakers' probabilities instead."""
-    import numpy as np
+    """Who talks when (a row per enrolled speaker) above each speaker's probability of talking."""
+    from espnet2_tsdia.inference.result_picture import plot_result
 
-    from espnet2_tsdia.inference.plots import plot_posteriors, plot_timeline
-
-    if result.turns:
-        plot_timeline([], result.turns, png, reco=reco, start=0.0, end=max(duration, result.turns[-1].end))
-    else:
-        speakers = list(result.target_prob)
-        table = np.stack([result.target_prob[s] for s in speakers], axis=1)
-        if table.shape[0] == 0:
-            logger.warning("the recording is shorter than one frame; no picture written")
-            return
-        plot_posteriors(
-            table, png, frame_rate=1.0 / s2d.grid.shift_seconds, class_names=speakers,
-            threshold=s2d.postprocess.threshold, title=f"{reco}: probability that each speaker talks",
-        )
+    threshold = s2d.postprocess.threshold if s2d.postprocess.beam_width == 1 else None
+    plot_result(
+        result.turns, png, reco=reco, duration=max(duration, 1.0 / s2d.grid.fs), speakers=list(result.posteriors),
+        probabilities=result.target_prob, frame_rate=1.0 / s2d.grid.shift_seconds, threshold=threshold,
+    )
     logger.info("picture: %s", png)
 
 

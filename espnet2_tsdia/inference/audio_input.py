@@ -5,7 +5,8 @@ Policy (what the ``diarize`` command promises):
 - **Sample rate**: any rate at or above the model's (8 kHz for the standard frontend) is
   resampled to it (``torchaudio.functional.resample``). A lower rate is refused: upsampling
   cannot restore the band the model was trained on, so the answer would be silently worse.
-- **Channels**: a mono file is read as is. A file with several channels needs a choice:
+- **Channels**: a mono file is read as is (whatever ``channel`` says: one ``--channel`` serves a
+  stereo recording and mono enrollment clips). A file with several channels needs a choice:
   ``channel=<index>`` (0-based) or ``channel="mean"`` (the average of all channels); without it
   the error says how to choose.
 - **Empty or silent**: a file with no samples, shorter than one output frame, or with only
@@ -49,9 +50,7 @@ def parse_channel(value: Optional[str]) -> Channel:
 
 def _select_channel(data: np.ndarray, channel: Channel, what: str) -> np.ndarray:
     n = data.shape[1]
-    if n == 1:
-        if isinstance(channel, int) and channel != 0:
-            raise AudioInputError(f"{what} is mono; --channel {channel} does not exist (use 0 or leave it out)")
+    if n == 1:  # --channel picks among several channels; a mono file is read as it is
         return data[:, 0]
     if channel is None:
         raise AudioInputError(

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -86,7 +87,11 @@ def test_diarize_writes_rttm_and_picture(model_zip, corpus, tmp_path):
         assert len(line.split()) == 10
     assert {t.reco for t in turns} <= {"meeting"} and {t.speaker for t in turns} <= set(clips)
     assert all(0 <= t.onset and t.end <= duration + 1e-6 for t in turns)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    from espnet2_tsdia.inference.result_picture import picture_height_px
+
+    assert struct.unpack(">II", head[16:24]) == (1600, picture_height_px(3))  # a row per enrolled speaker
 
 
 def _run_main(argv, capsys):

@@ -115,3 +115,8 @@ def test_parse_channel():
     assert parse_channel(None) is None and parse_channel("mean") == "mean" and parse_channel("1") == 1
     with pytest.raises(AudioInputError, match="0-based channel index or 'mean', got 'left'"):
         parse_channel("left")
+
+
+def test_mono_files_ignore_the_channel_choice(tmp_path):
+    path = _write(tmp_path / "mono.wav", np.full(800, 0.25), 8000)
+    np.testing.assert_allclose(load_audio(path, fs=8000, channel=1), 0.25, atol=1e-4)
