@@ -55,11 +55,32 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> 
 
 
 def peak_rss_of(fn: Callable[[], object]) -> Tuple[object, int]:
-    """Run ``fn`` in a forked child and return (its result, the child's peak RSS growth in bytes).
+    """Run ``fn()`` and return (its result, the growth of peak RSS while it ran, in bytes).
 
-    Peak RSS is read from ``resource.getrusage`` of the child, minus the RSS at fork time, so
-    what the parent already holds is not counted.
+    In-process: the kernel's peak-RSS mark (VmHWM) is reset through ``/proc/self/clear_refs``
+    before the call and read after it, so memory the process already held is not counted and
+    no fork is needed (forking after torch has run parallel work can hang the child). Where
+    the reset is not permitted, ``fn`` runs in a forked child instead.
     """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return _peak_rss_in_child(fn)
+    base = _current_rss()
+    res = fn()
+    return res, max(0, _status_bytes("VmHWM") - base)
+
+
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _peak_rss_in_child(fn: Callable[[], object]) -> Tuple[object, int]:
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
