@@ -12,11 +12,13 @@ Usage:
 
 Audio: any format libsndfile reads, at any sample rate at or above the model's (8 kHz for the
 standard model; higher rates are resampled, lower ones refused). A file with several channels
-needs ``--channel N`` (0-based) or ``--channel mean``. Long recordings show a progress bar
-(``--quiet`` hides it).
+needs ``--channel N`` (0-based) or ``--channel mean``; mono files ignore ``--channel``. Recordings
+of a minute or more show a progress bar over the model's passes (targets x windows, in batches of
+``--batch_size``); ``--quiet`` hides it.
 
 Every problem with the input (missing or unreadable file, a rate below the model's, several
-channels without --channel, an empty or silent enrollment clip, a corrupt or unsafe model zip)
+channels without --channel, an empty or silent enrollment clip, a recording shorter than one
+frame, a corrupt or unsafe model zip)
 ends with one line ``diarize: error: ...`` and exit status 2; ``--debug`` shows the traceback.
 """
 
@@ -103,7 +105,7 @@ def _probe(path: str, *, what: str, channel) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from espnet2_tsdia.inference.audio_input import check_enrollment_clip, load_audio, parse_channel
+    from espnet2_tsdia.inference.audio_input import AudioInputError, check_enrollment_clip, load_audio, parse_channel
 
     enroll = parse_enroll(args.enroll)
     channel = parse_channel(args.channel)
@@ -132,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
         clips[name] = check_enrollment_clip(x, fs=s2d.fs, frame_samples=s2d.grid.shift, what=what)
     reco = Path(args.audio).stem.replace(" ", "_") or "recording"
     duration = len(speech) / s2d.fs
+    if s2d.num_frames(len(speech)) == 0:
+        raise AudioInputError(
+            f"{args.audio}: the recording lasts {duration:.3f} s, shorter than one frame ({s2d.grid.shift_seconds:g} s)"
+        )
 
     bar = None
     progress = None

@@ -328,6 +328,8 @@ class Speech2TSDiarization:
             raise ValueError(f"expected a 1-D waveform, got shape {tuple(x.shape)}")
         lens = torch.tensor([x.numel()], device=self.device)
         feats, flens = self.frontend(x[None], lens)
+        if int(flens[0]) == 0:  # shorter than one frame: nothing to normalise
+            return feats.new_zeros(0, self.frontend.output_size())
         normalize = getattr(self.model, "normalize", None)
         if normalize is not None:
             feats, flens = normalize(feats, flens)

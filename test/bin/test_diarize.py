@@ -158,3 +158,12 @@ def test_corrupt_zip_in_a_fresh_process(inputs):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"diarize: error: {bad}: not a valid zip archive (File is not a zip file)"
     assert not (tmp / "o.rttm").exists()
+
+
+def test_recording_shorter_than_one_frame(model_zip, inputs, capsys):
+    tmp, ok = inputs
+    short = tmp / "short.wav"
+    soundfile.write(short, 0.1 * np.ones(500), 8000, subtype="PCM_16")
+    rc, err = _run_main(["--model", str(model_zip), str(short), "--enroll", f"a={ok}", "-o", str(tmp / "o.rttm"),
+                         "--cachedir", str(tmp / "cache")], capsys)
+    assert rc == 2 and err == f"diarize: error: {short}: the recording lasts 0.062 s, shorter than one frame (0.1 s)"

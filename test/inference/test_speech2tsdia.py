@@ -202,3 +202,17 @@ def test_load_model_is_strict(tmp_path):
 
     with pytest.raises(ModelLoadError, match="do not fit the model.*network.head.bias"):
         load_model(tmp_path / "config.yaml", tmp_path / "model.pth", build_model=build)
+
+
+def test_a_recording_shorter_than_one_frame_gives_empty_results(tmp_path):
+    from espnet2.layers.global_mvn import GlobalMVN
+
+    np.savez(tmp_path / "stats.npz", count=np.array(10.0), sum=np.zeros(345), sum_square=np.full(345, 10.0))
+    model = make_model("linear")
+    model.normalize = GlobalMVN(tmp_path / "stats.npz")  # crashes on 0 frames: must not be reached
+    s2d = Speech2TSDiarization(model=model)
+    result = s2d(np.zeros(799, np.float32), reco="r", enroll_clips=CLIPS)
+    assert {k: v.shape for k, v in result.posteriors.items()} == {"alice": (0, 4), "bob": (0, 4)}
+    assert result.turns == [] and all(a.shape == (0,) for a in result.activity.values())
+    with pytest.raises(ValueError, match=r"enrollment clip of 'alice' \(799 samples\) is shorter than one frame"):
+        s2d(SPEECH, reco="r", enroll_clips={"alice": np.ones(799, np.float32)})
