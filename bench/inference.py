@@ -114,11 +114,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     # Imports (no torch op yet) and the recording belong to the parent: not counted in the peaks.
-    import torch  # noqa: F401
+    import importlib
 
-    import espnet2_tsdia.inference.speech2tsdia  # noqa: F401
-    import espnet2_tsdia.model  # noqa: F401
-    import espnet2_tsdia.networks.registry  # noqa: F401
+    for module in ("torch", "espnet2_tsdia.inference.speech2tsdia", "espnet2_tsdia.model", "espnet2_tsdia.networks.registry"):
+        importlib.import_module(module)
 
     seconds = args.minutes * 60
     speech, turns = make_recording(seconds)

@@ -146,10 +146,12 @@ def run(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=0, unit="pass", desc=f"{reco} ({duration / 60:.1f} min)", file=sys.stderr)
 
-        def progress(done: int, total: int) -> None:
+        def update(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()
+
+        progress = update
 
     try:
         result = s2d(speech, reco=reco, enroll_clips=clips, progress=progress)

@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import io
 import logging
-import os
 import shutil
 import stat
 import tempfile
@@ -243,9 +242,10 @@ def unpack_model(model_tag: PathLike, *, cachedir: Optional[PathLike] = None) ->
     (at least ``train_config`` and ``model_file``).
 
     A local zip is checked (:func:`check_model_archive`) and unpacked by
-    ``ModelDownloader.download_and_unpack`` into ``<cachedir>/<sha256[:16]>/``. A tag that is not
-    a local file is downloaded by ``ModelDownloader.download`` (this needs a network), checked
-    the same way, then unpacked.
+    ``ModelDownloader.download_and_unpack`` into ``<cachedir>/<sha256[:16]>/``. Anything else that
+    does not look like a path (``user/model_name``, a URL) is a model-zoo tag: it is downloaded by
+    ``ModelDownloader.download`` (this needs a network), checked the same way, then unpacked. A
+    missing file that looks like a path (``*.zip``, absolute, ``./...``) is reported as missing.
 
     Raises:
         ModelArchiveError: the archive fails the checks, or the tag cannot be fetched.
@@ -254,10 +254,14 @@ def unpack_model(model_tag: PathLike, *, cachedir: Optional[PathLike] = None) ->
     local = Path(model_tag)
     if local.is_file():
         archive = local.absolute()
-    elif str(model_tag).endswith(".zip") or os.sep in str(model_tag):
+    elif str(model_tag).endswith((".zip", ".tar.gz", ".tgz")) or local.is_absolute() or str(model_tag).startswith("."):
         raise ModelArchiveError(f"{model_tag}: no such model archive")
     else:
-        archive = _download(str(model_tag), root / "downloads")
+        downloads = root / "downloads"
+        fetched = _download(str(model_tag), downloads)
+        if fetched.is_dir():  # a Hugging Face snapshot: the hub client has already unpacked it
+            return _hub_files(str(model_tag), downloads)
+        archive = fetched
     check_model_archive(archive)
     return _unpack_checked(archive, root / file_sha256(archive)[:16])
 
@@ -278,9 +282,25 @@ def _download(tag: str, cachedir: Path) -> Path:
         path = Path(_downloader(cachedir).download(tag, quiet=True))
     except Exception as e:  # network, unknown tag, zenodo/huggingface errors
         raise ModelArchiveError(f"cannot fetch model tag {tag!r}: {' '.join(str(e).split())[:300]}") from None
-    if not path.is_file():
-        raise ModelArchiveError(f"model tag {tag!r} did not give a zip archive (got {path})")
+    if not path.exists():
+        raise ModelArchiveError(f"model tag {tag!r} gave no file (expected a zip archive, got {path})")
     return path
+
+
+def _hub_files(tag: str, cachedir: Path) -> Dict[str, str]:
+    """meta.yaml's files of a downloaded Hugging Face snapshot, checked to lie inside ``cachedir``."""
+    try:
+        files = {k: str(v) for k, v in _downloader(cachedir).download_and_unpack(tag, quiet=True).items()}
+    except Exception as e:
+        raise ModelArchiveError(f"cannot unpack model tag {tag!r}: {' '.join(str(e).split())[:300]}") from None
+    for key in (CONFIG_KEY, MODEL_KEY):
+        if key not in files:
+            raise ModelArchiveError(f"model tag {tag!r}: its meta.yaml has no {key!r} entry (keys: {sorted(files)})")
+    root = cachedir.resolve()
+    for key, value in files.items():
+        if not Path(value).resolve().is_relative_to(root):
+            raise ModelArchiveError(f"model tag {tag!r}: {key} at {value} lies outside {root}")
+    return files
 
 
 def _unpack_checked(archive: Path, outdir: Path) -> Dict[str, str]:

@@ -186,7 +186,8 @@ class Speech2TSDiarization:
     Args:
         model: the trained model (put in eval mode and moved to ``device`` here).
         knobs: evaluation knobs.
-        postprocess: post-processing options (``beam_width`` is taken from ``knobs``).
+        postprocess: post-processing options (``beam_width`` may be set here or in ``knobs``;
+            two different values > 1 raise).
         device: torch device.
         frontend: the waveform frontend when the model has none (trained on stored features);
             default the model's own.
@@ -219,7 +220,13 @@ class Speech2TSDiarization:
         self.frontend = self.frontend.eval().to(self.device)
         self.grid = _frame_grid(self.frontend)
         self.knobs = knobs
-        self.postprocess = dataclasses.replace(postprocess, beam_width=knobs.beam_width)
+        if 1 not in (knobs.beam_width, postprocess.beam_width) and knobs.beam_width != postprocess.beam_width:
+            raise ValueError(
+                f"beam_width differs between the knobs ({knobs.beam_width}) and the post-processing options "
+                f"({postprocess.beam_width})"
+            )
+        beam = knobs.beam_width if knobs.beam_width != 1 else postprocess.beam_width
+        self.postprocess = dataclasses.replace(postprocess, beam_width=beam)
 
         scheme = resolve_scheme(knobs.label_type, label_scheme or getattr(model, "label_scheme", None))
         self.readout: TargetReadout = target_readout(scheme, int(model.network.num_classes))
