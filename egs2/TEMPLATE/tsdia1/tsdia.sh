@@ -149,14 +149,17 @@ table_row() {
 
 # ------------------------------------------------------------------------------ stages
 if run_stage 1; then
-    settings="local/data.sh ${local_data_opts}"
+    # The corpus roots of db.sh (as the environment may set them) are inputs of stage 1 too.
+    roots=$(. ./db.sh && for v in $(grep -oE '^[A-Z][A-Z0-9_]*=' db.sh | tr -d =); do printf '%s=%s ' "${v}" "${!v}"; done)
+    settings="local/data.sh ${local_data_opts} ${roots}input=$(fingerprint local/data.sh)"
     if is_done data/.stage1.done "${settings}"; then
         log "Stage 1: data preparation already done (data/.stage1.done: ${settings}); skipped"
     else
         [ -x local/data.sh ] || die "local/data.sh is missing or not executable"
         log "Stage 1: data preparation: ${settings}"
-        # shellcheck disable=SC2086
-        local/data.sh ${local_data_opts}
+        # Shell quoting in the options is kept: --local_data_opts "--splits 'train val'"
+        eval "data_opts=(${local_data_opts})"
+        local/data.sh "${data_opts[@]}"
         for dset in ${all_sets}; do
             [ -f "data/${dset}/wav.scp" ] || die "local/data.sh did not write data/${dset} (no wav.scp)"
         done
@@ -225,7 +228,8 @@ if run_stage 3; then
         log "Stage 3: features of ${ex} (${n} jobs; logs ${ex}/log/extract_feats.*.log)"
         ${train_cmd} JOB=0:$((n - 1)) "${ex}/log/extract_feats.JOB.log" "${python}" -m espnet2_tsdia.bin.extract_feats \
             "${ex}" --frontend_conf "${fconf}" --num_parts "${n}" --part JOB || die "feature extraction failed"
-        "${python}" -m espnet2_tsdia.bin.extract_feats "${ex}" --merge "${n}" --log_level WARNING
+        # one part writes feats.scp itself; several write feats.<part>.scp to be joined
+        [ "${n}" -eq 1 ] || "${python}" -m espnet2_tsdia.bin.extract_feats "${ex}" --merge "${n}" --log_level WARNING
         mark_done "${ex}/.feats.done" "${settings}"
     done
 fi

@@ -1,0 +1,110 @@
+"""Every corpus recipe's ``./run.sh --stage 1 --stop_stage 3`` on a tiny corpus in its native
+layout, built by the corpus tests' own builders (test/corpora): data preparation through
+local/data.sh with the root from the db.sh variable, format and validation, target-speaker
+examples and stored features. An unset root stops the recipe with the corpus's message.
+
+Dataset descriptions (part of stage 1) are left out here (``--describe false``) to save time;
+test_tsdia_stages.py runs them."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Callable, Dict, List, NamedTuple
+
+import pytest
+
+from test.recipes.helpers import check, corpora_tests_dir, need_install, run, scratch_recipe
+
+MINI_YAML = """# tiny sets with the names run.sh uses
+common:
+  fs: 8000
+  min_utts: 2
+  max_utts: 3
+  turn_model: {type: histogram, pause_same: {edges: [0, 0.5], counts: [1]}, pause_diff: {edges: [0, 0.5, 1.0], counts: [2, 1]}, overlap: {edges: [0, 0.5], counts: [1]}}
+sets:
+  - {name: train, source: train_clean_5, num_conversations: 2, speaker_counts: {2: 1}, seed: 1}
+  - {name: dev_ns2_ov5-15, source: dev_clean_2, num_conversations: 1, speaker_counts: {2: 1}, seed: 2}
+  - {name: test_ns2_ov5-15, source: dev_clean_2, num_conversations: 1, speaker_counts: {2: 1}, seed: 3}
+"""
+
+
+class Case(NamedTuple):
+    env_var: str
+    build: Callable[[Path, Path], Path]  # (corpus root, recipe dir) -> corpus root
+    local_opts: str
+    extra: List[str]  # tsdia.sh options where the tiny corpus lacks a split
+
+
+def _module(name: str):
+    corpora_tests_dir()
+    return importlib.import_module(name)
+
+
+def _ava(root: Path, recipe: Path) -> Path:
+    m = _module("test_ava_avd")
+    movies = root.parent / "movies"
+    movies.mkdir()
+    src = m.write_movie(movies / "Ma2hgTmveKQ.mkv", 1510.0, sample_rate=48000)
+    m.write_movie(movies / "Ov0za6Xb1LM.mp4", 1501.0, source=src)
+    m.write_movie(movies / "-FaXLcSFjUI.mkv", 1170.0, source=src)
+    return m.build_ava(root, movies)
+
+
+def _mini(root: Path, recipe: Path) -> Path:
+    m = _module("test_librispeech")
+    m.write_tree(root, "train-clean-5", m.tone_readers(3, 4))
+    m.write_tree(root, "dev-clean-2", m.tone_readers(2, 4, first=200))
+    (recipe / "conf" / "simu" / "tiny.yaml").write_text(MINI_YAML)
+    return root
+
+
+CASES: Dict[str, Case] = {
+    "ami": Case("AMI", lambda root, rec: _module("test_ami").build_ami(root), "--skip_download true", []),
+    "icsi": Case("ICSI", lambda root, rec: _module("test_icsi").build_icsi(root), "--skip_download true", []),
+    "aishell4": Case(
+        "AISHELL4", lambda root, rec: _module("test_aishell4").build_aishell4(root, root.parent), "--skip_download true --num_dev 1", []
+    ),
+    "voxconverse": Case("VOXCONVERSE", lambda root, rec: _module("test_voxconverse").build_voxconverse(root), "--skip_download true", []),
+    "msdwild": Case("MSDWILD", lambda root, rec: _module("test_msdwild").build_msdwild(root), "--skip_download true", []),
+    "ava_avd": Case("AVA_AVD", _ava, "--skip_download true --nj 1 --splits 'train val'", ["--test_sets", "ava_avd_val"]),  # no test clip
+    "mini_librispeech": Case(
+        "MINI_LIBRISPEECH", _mini, "--local_tree {root} --simu_conf conf/simu/tiny.yaml --nj 1", ["--test_sets", "test_ns2_ov5-15"]
+    ),
+}
+
+
+def sets_of(run_sh: str, extra: List[str]) -> List[str]:
+    """train, valid and test sets named in run.sh (with the test's overrides)."""
+    import re
+
+    found = dict(re.findall(r'^(train_set|valid_set|test_sets)="?([^"\n]+)"?$', run_sh, re.M))
+    if "--test_sets" in extra:
+        found["test_sets"] = extra[extra.index("--test_sets") + 1]
+    return [found["train_set"], found["valid_set"], *found["test_sets"].split()]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_run_sh_stages_1_to_3(name, tmp_path):
+    need_install()
+    case = CASES[name]
+    recipe = scratch_recipe(tmp_path, name)
+    (tmp_path / "corpus").mkdir()
+    root = case.build(tmp_path / "corpus" / name, recipe)
+    opts = ["--local_data_opts", case.local_opts.format(root=root), "--describe", "false", "--nj", "1", *case.extra]
+    proc = run(["./run.sh", "--stage", "1", "--stop_stage", "3", *opts], recipe, env={case.env_var: str(root)})
+    check(proc)
+    sets = sets_of((recipe / "run.sh").read_text(), case.extra)
+    train, valid = sets[0], sets[1]
+    for s in dict.fromkeys(sets):
+        assert (recipe / "dump" / s / ".format.done").is_file(), s
+        examples = (recipe / "dump" / s / "tsdia" / "examples").read_text().splitlines()
+        assert examples and all("__" in ln.split()[0] for ln in examples), s
+        assert (recipe / "dump" / s / "tsdia" / "feats.scp").is_file() == (s in (train, valid)), s
+    assert "Successfully finished stages 1-3" in proc.stderr
+
+    # the root unset: local/data.sh stops and says which variable to set (mini_librispeech's
+    # root defaults to downloads/, where its download stage puts the corpus)
+    if name != "mini_librispeech":
+        proc = run(["./run.sh", "--stage", "1", "--stop_stage", "1", "--local_data_opts", "--skip_download true"], recipe, env={case.env_var: ""})
+        assert proc.returncode != 0 and f"{case.env_var} is not set" in proc.stderr

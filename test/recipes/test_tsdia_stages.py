@@ -1,0 +1,183 @@
+"""tsdia.sh on a toy corpus (16 kHz noise-band "speakers", written here): stages 1-3, resuming and
+skipping, redoing a stage whose inputs or settings changed, scoring with the baselines (stage 7),
+option errors, and a stage whose tool is missing."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from espnet2_tsdia.data.datadir import write_data_dir
+from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.data.uem import UemSegment
+from test.recipes.helpers import EGS2, TEMPLATE, check, need_install, run
+
+FS = 16000  # not the standard's 8 kHz: the loaders resample
+DUR = 12.0
+#: set -> recording -> [(speaker, onset, duration)]; every speaker also talks alone for >= 1 s
+SETS: Dict[str, Dict[str, List[tuple]]] = {
+    "tr": {
+        "tr1": [("a", 0.5, 3.0), ("b", 3.0, 4.0), ("a", 7.5, 2.0), ("c", 9.5, 2.0)],
+        "tr2": [("b", 0.0, 2.5), ("c", 3.0, 3.0), ("b", 5.5, 3.0)],
+    },
+    "dv": {"dv1": [("a", 1.0, 4.0), ("c", 5.5, 4.0)]},
+    "ts": {
+        "ts1": [("d", 0.5, 4.0), ("e", 4.0, 3.0), ("d", 8.0, 3.5)],
+        "ts2": [("e", 1.0, 3.0), ("d", 5.0, 2.0)],
+    },
+}
+DATA_SH = """#!/usr/bin/env bash
+# toy corpus: copy the prepared dirs into data/ and count the runs
+set -euo pipefail
+echo run >> data_sh_runs.txt
+mkdir -p data
+for s in tr dv ts; do rm -rf "data/${s}"; cp -r "SRC/${s}" "data/${s}"; done
+"""
+OPTS = ["--train_set", "tr", "--valid_set", "dv", "--test_sets", "ts", "--nj", "2", "--example_opts", "--chunk_frames 40 --chunk_hop 20"]
+
+
+def turns_of(name: str, reco: str) -> List[Turn]:
+    return [Turn(reco, on, dur, f"{reco}_{spk}") for spk, on, dur in SETS[name][reco]]
+
+
+def write_set(root: Path, name: str, recos=None) -> None:
+    rng = np.random.default_rng(len(name))
+    wav, turns = {}, []
+    for reco in recos or SETS[name]:
+        x = 0.001 * rng.standard_normal(int(DUR * FS))
+        for k, t in enumerate(turns_of(name, reco)):
+            a, b = int(t.onset * FS), int(t.end * FS)
+            x[a:b] += 0.1 * np.sin(2 * np.pi * (300 + 150 * k) * np.arange(b - a) / FS)
+        path = root / "audio" / f"{reco}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, x.astype(np.float32), FS, subtype="PCM_16")
+        wav[reco] = str(path)
+        turns += turns_of(name, reco)
+    durs = {r: DUR for r in wav}
+    uem = {r: [UemSegment(r, 0.0, DUR)] for r in wav}
+    write_data_dir(root / name, wav_scp=wav, turns=turns, reco2dur=durs, uem=uem)
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory) -> Path:
+    """A toy recipe linked to the template like the real ones, with its own local/data.sh."""
+    need_install()
+    tmp = tmp_path_factory.mktemp("toy")
+    for name in SETS:
+        write_set(tmp / "corpus", name)
+    egs2 = tmp / "egs2"
+    egs2.mkdir()
+    os.symlink(EGS2 / "TEMPLATE", egs2 / "TEMPLATE")
+    rec = egs2 / "toy" / "diar1"
+    (rec / "local").mkdir(parents=True)
+    (rec / "local" / "data.sh").write_text(DATA_SH.replace("SRC", str(tmp / "corpus")))
+    (rec / "local" / "data.sh").chmod(0o755)
+    subprocess.run(["bash", str(TEMPLATE / "utils" / "link_recipe.sh"), str(rec)], check=True, capture_output=True)
+    return rec
+
+
+def lines(p: Path) -> List[str]:
+    return p.read_text().splitlines()
+
+
+def test_stages_1_to_3_then_resume_and_skip(recipe):
+    proc = check(run(["./tsdia.sh", *OPTS, "--stage", "1", "--stop_stage", "3"], recipe))
+    log = proc.stderr
+    assert lines(recipe / "data_sh_runs.txt") == ["run"]
+    assert (recipe / "exp" / "data_description" / "toy.md").is_file()
+    for s in ("tr", "dv", "ts"):
+        assert (recipe / "dump" / s / ".format.done").is_file()
+        assert lines(recipe / "dump" / s / "wav.scp") == lines(recipe / "data" / s / "wav.scp")  # audio read in place
+        pairs = sorted({f"{t.reco}__{t.speaker}" for r in SETS[s] for t in turns_of(s, r)})
+        assert [ln.split()[0] for ln in lines(recipe / "dump" / s / "tsdia" / "examples")] == pairs
+        assert (recipe / "dump" / s / "tsdia" / "feats.scp").is_file() == (s != "ts")  # test sets: inference reads audio
+    # 12 s at 16 kHz -> 120 frames at the standard's 10 frames per second; chunks of 40, hop 20
+    assert set(lines(recipe / "dump" / "tr" / "tsdia" / "reco2num_samples")) == {"tr1 96000", "tr2 96000"}
+    assert len(lines(recipe / "dump" / "tr" / "tsdia" / "chunks")) == 5 * 5
+    for stage in ("Stage 1: data preparation: local/data.sh", "Stage 2: formatting data/tr -> dump/tr", "Stage 3: features of dump/dv/tsdia (1 jobs"):
+        assert stage in log
+    feats = recipe / "dump" / "tr" / "tsdia" / "feats.scp"
+    stamp = feats.stat().st_mtime_ns
+
+    # resume at stage 3: stages 1-2 do not run, stage 3 finds its work done
+    log = check(run(["./tsdia.sh", *OPTS, "--stage", "3", "--stop_stage", "3"], recipe)).stderr
+    assert lines(recipe / "data_sh_runs.txt") == ["run"]
+    assert "Stage 1" not in log and "Stage 2" not in log
+    assert "Stage 3: dump/tr/tsdia already made; skipped" in log and "Stage 3: features of dump/tr/tsdia already extracted; skipped" in log
+    assert feats.stat().st_mtime_ns == stamp
+
+    # from stage 1 again with the same settings: everything is skipped
+    log = check(run(["./tsdia.sh", *OPTS, "--stage", "1", "--stop_stage", "3"], recipe)).stderr
+    assert lines(recipe / "data_sh_runs.txt") == ["run"]
+    assert "Stage 1: data preparation already done" in log and "Stage 2: dump/ts already formatted; skipped" in log
+
+    # other example options: the examples and the features that depend on them are redone
+    opts = OPTS[:-1] + ["--chunk_frames 60 --chunk_hop 60"]
+    log = check(run(["./tsdia.sh", *opts, "--stage", "3", "--stop_stage", "3"], recipe)).stderr
+    assert "Stage 3: target-speaker examples of dump/tr -> dump/tr/tsdia" in log
+    assert len(lines(recipe / "dump" / "tr" / "tsdia" / "chunks")) == 5 * 2
+    assert feats.stat().st_mtime_ns != stamp
+
+    # changed data: only that set is formatted again
+    write_set(recipe.parent.parent.parent / "corpus", "ts", recos=["ts1"])
+    check(run(["bash", "local/data.sh"], recipe))
+    log = check(run(["./tsdia.sh", *opts, "--stage", "2", "--stop_stage", "3"], recipe)).stderr
+    assert "Stage 2: dump/tr already formatted; skipped" in log and "Stage 2: formatting data/ts -> dump/ts" in log
+    assert [ln.split()[0] for ln in lines(recipe / "dump" / "ts" / "tsdia" / "examples")] == ["ts1__ts1_d", "ts1__ts1_e"]
+
+
+def test_score_stage_with_baselines(recipe):
+    """Stage 7 on a hypothesis equal to the reference: DER 0 for the model, 100 % miss for all
+    silence, and for "every target always speaking" FA = (speakers x duration - speech) / speech."""
+    if not (recipe / "dump" / "ts" / ".format.done").is_file():
+        check(run(["./tsdia.sh", *OPTS, "--stage", "1", "--stop_stage", "2"], recipe))
+    exp = recipe / "exp" / "tsdia_x"
+    out = exp / "decode_valid.loss.ave" / "ts"
+    out.mkdir(parents=True)
+    (out / "hyp.rttm").write_text((recipe / "dump" / "ts" / "rttm").read_text())
+    log = check(run(["./tsdia.sh", *OPTS, "--tag", "x", "--stage", "7", "--stop_stage", "7"], recipe)).stderr
+    table = [ln for ln in lines(exp / "RESULTS.md") if ln.startswith("| ") and "system" not in ln]
+    turns = [t for r in sorted({ln.split()[1] for ln in lines(recipe / "dump" / "ts" / "rttm")}) for t in turns_of("ts", r)]
+    speech = sum(t.duration for t in turns)
+    n_targets = len({(t.reco, t.speaker) for t in turns})
+    fa = 100 * (n_targets * DUR - speech) / speech
+    assert table == [
+        "| model | 0.00 | 0.00 | 0.00 | 0.00 |",
+        "| all silence | 100.00 | 100.00 | 0.00 | 0.00 |",
+        f"| every target always speaking | {fa:.2f} | 0.00 | {fa:.2f} | 0.00 |",
+    ]
+    assert "Stage 7: summary" in log and (out / "score_baseline_always" / "result.json").is_file()
+
+
+def test_option_errors(recipe):
+    proc = run(["./tsdia.sh", "--valid_set", "dv", "--test_sets", "ts"], recipe)
+    assert proc.returncode == 1 and "Error: --train_set is required" in proc.stderr
+    proc = run(["./tsdia.sh", *OPTS, "--feats_type", "mfcc"], recipe)
+    assert proc.returncode == 1 and "--feats_type must be fbank or raw, got 'mfcc'" in proc.stderr
+    proc = run(["./tsdia.sh", *OPTS, "--stage", "two"], recipe)
+    assert proc.returncode == 1 and "--stage must be a non-negative integer, got 'two'" in proc.stderr
+    proc = run(["./tsdia.sh", *OPTS, "--trainset", "tr"], recipe)
+    assert proc.returncode == 2 and "unknown option --trainset" in proc.stderr
+    proc = run(["./tsdia.sh", *OPTS, "--stage", "4", "--stop_stage", "4"], recipe)
+    assert proc.returncode == 1 and "--train_config is required for stages 4 and 5" in proc.stderr
+    help_text = run(["./tsdia.sh", "--help"], recipe).stdout
+    assert re.search(r"^  --example_opts\s+\"\"\s+options of make_tsdia_examples", help_text, re.M)
+
+
+def test_missing_tool_is_reported(recipe, tmp_path):
+    """A stage whose Python tool is not installed stops and names it (never passes silently)."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    (recipe / "exp" / "tsdia_y").mkdir(parents=True, exist_ok=True)
+    (recipe / "exp" / "tsdia_y" / "valid.loss.ave.pth").write_bytes(b"")
+    for stage, tool in ((6, "tsdia_inference"), (8, "pack_model")):
+        proc = run(["./tsdia.sh", *OPTS, "--tag", "y", "--python", str(fake), "--stage", str(stage), "--stop_stage", str(stage)], recipe)
+        assert proc.returncode == 1 and f"Error: not available yet: espnet2_tsdia.bin.{tool}" in proc.stderr
