@@ -59,7 +59,7 @@ inference_config=conf/decode.yaml  # inference options
 inference_args=""        # extra tsdia_inference options
 inference_model=valid.loss.ave.pth  # model file in the experiment dir
 inference_tag=""         # decoding dir name (default: <inference config name>_<model name>)
-num_plots=0              # timeline/posterior plots per test set
+num_plots=0              # timeline/posterior plots of the first N recordings of each inference job
 score_opts=""            # tsdia_score options (--collar C --skip_overlap)
 baselines=true           # also score "all silence" and "every target always speaking"
 packed_model=""          # zip of stage 8 (default: ${tsdia_exp}/${tag}.zip)
@@ -153,10 +153,10 @@ if run_stage 1; then
     roots=$(. ./db.sh && for v in $(grep -oE '^[A-Z][A-Z0-9_]*=' db.sh | tr -d =); do printf '%s=%s ' "${v}" "${!v}"; done)
     settings="local/data.sh ${local_data_opts} ${roots}input=$(fingerprint local/data.sh)"
     if is_done data/.stage1.done "${settings}"; then
-        log "Stage 1: data preparation already done (data/.stage1.done: ${settings}); skipped"
+        log "Stage 1: data preparation already done with these options and roots (data/.stage1.done); skipped"
     else
         [ -x local/data.sh ] || die "local/data.sh is missing or not executable"
-        log "Stage 1: data preparation: ${settings}"
+        log "Stage 1: data preparation: local/data.sh ${local_data_opts}"
         # Shell quoting in the options is kept: --local_data_opts "--splits 'train val'"
         eval "data_opts=(${local_data_opts})"
         local/data.sh "${data_opts[@]}"
