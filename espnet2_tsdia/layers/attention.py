@@ -227,13 +227,17 @@ class FavorKernel(nn.Module):
     def _exponents(self, x: torch.Tensor, valid: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Exponents w_j^T x' - |x'|^2 / 2 with x' = x d^-1/4: (B, H, T, d) -> (B, H, T, m).
 
-        The d^-1/4 scale is folded into the projection. Frames where ``valid`` (B, T) is
-        False get -inf, so their features exp(.) are exactly 0 and their gradient is 0.
-        Built in place (autograd-safe: neither op needs its overwritten input).
+        One GEMM computes both terms: [x, |x|^2] @ [d^-1/4 W, -d^-1/2 / 2]^T, so the
+        gradient of the |x|^2 term comes out of the GEMM's backward instead of two more passes
+        over the (T x m) tensor. ``matmul`` rather than einsum: its result is not an autograd
+        view, and the in-place ops that follow would make the backward of a view clone and
+        zero-fill the whole base (measured 20% slower). Frames where ``valid`` (B, T) is False
+        get -inf, so their features exp(.) are exactly 0 and their gradient is 0.
         """
         scale = self.d_head**-0.25
-        a = torch.einsum("bhtd,md->bhtm", x, self.projection.to(torch.float32) * scale)
-        a -= (0.5 * scale * scale) * (x * x).sum(-1, keepdim=True)
+        proj = self.projection.to(torch.float32) * scale
+        proj = torch.cat([proj, proj.new_full((proj.size(0), 1), -0.5 * scale * scale)], dim=1)
+        a = torch.matmul(torch.cat([x, (x * x).sum(-1, keepdim=True)], dim=-1), proj.T)
         if valid is not None:
             a.masked_fill_(~valid[:, None, :, None], float("-inf"))
         return a
@@ -271,8 +275,8 @@ class FavorKernel(nn.Module):
         # Per sequence and head, over real keys only: (B, H, 1, 1); finite even with no real key.
         stab = a_k.amax(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(torch.float32).min)
         phi_k = a_k.sub_(stab.detach()).exp_()  # padded keys: exp(-inf) = 0
-        kv = torch.einsum("bhsm,bhse->bhme", phi_k, v)
-        out = torch.einsum("bhtm,bhme->bhte", phi_q, kv)
+        kv = torch.matmul(phi_k.transpose(-1, -2), v)  # sum_s phi(k_s) [v_s, 1]^T: (B, H, m, e)
+        out = torch.matmul(phi_q, kv)  # (B, H, T, e)
         return (out[..., :-1] / out[..., -1:].clamp_min(_MIN_DENOMINATOR)).to(out_dtype)
 
 
