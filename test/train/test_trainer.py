@@ -150,3 +150,19 @@ def test_atomic_save_keeps_previous_on_failure(tmp_path):
         atomic_save({"v": torch.zeros(10**6), "x": Boom()}, path)
     assert torch.equal(load(path)["v"], torch.arange(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pth"]
+
+
+def test_snapshot_switches_shape_the_checkpoint_and_resume_redraws(tmp_path, data):
+    cfg = tiny_config("encoder", "linear", max_epoch=1, snapshot_features=False, snapshot_optimizer=False, snapshot_scheduler=False)
+    out = train(tmp_path, cfg, data=data)
+    ckpt = load(out / "checkpoint.pth")
+    assert ckpt["optimizers"] is None and ckpt["schedulers"] is None
+    assert not [k for k in ckpt["model"] if k.endswith(".projection")]
+    snapshot = load(out / "1epoch.pth")
+    proj = [k for k in snapshot if k.endswith(".projection")]
+    assert proj  # round snapshots keep the projections (deterministic inference)
+    cfg["max_epoch"] = 2
+    train(tmp_path, dict(cfg, resume=True), data=data)
+    after = load(out / "checkpoint.pth")
+    assert sorted(after["reporter"]["stats"]) == [1, 2]
+    assert not torch.equal(load(out / "2epoch.pth")[proj[0]], snapshot[proj[0]])  # redrawn on resume
