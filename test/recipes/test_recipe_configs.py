@@ -1,0 +1,112 @@
+"""Every yaml under egs2/*/diar1/conf/ is built by the code that reads it: training configs
+through the task (``--dry_run``), the decoding options by tsdia_inference's parser and option
+check, the preprocessing standard by the frontend, simulation sets by the simulator's config and
+corpus facts by their loader. A yaml no test knows fails here.
+
+Training configs linked from the template are built by test/tasks/test_tsdia_task.py (every
+shipped config, both layouts); the recipes' own ones are built here."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import yaml
+
+from test.recipes.helpers import EGS2, TEMPLATE
+
+
+def recipe_yamls() -> Dict[Path, List[Path]]:
+    """Resolved yaml file -> the recipe paths that name it."""
+    out: Dict[Path, List[Path]] = {}
+    for conf in sorted(EGS2.glob("*/diar1/conf")):
+        if conf.parent.parent.name == "TEMPLATE":
+            continue
+        for p in sorted(list(conf.rglob("*.yaml")) + list(conf.rglob("*.yml"))):
+            out.setdefault(p.resolve(), []).append(p)
+    return out
+
+
+def kind(path: Path) -> str:
+    rel = path.relative_to(EGS2)
+    name = path.name
+    if path.is_relative_to(TEMPLATE.resolve() / "conf") and (name.startswith("train") or "plan" in rel.parts):
+        return "template_train"
+    if name.startswith("train"):
+        return "train"
+    if name == "decode.yaml" or name.startswith("decode_"):
+        return "decode"
+    if name == "fbank.yaml":
+        return "fbank"
+    if "simu" in rel.parts:
+        return "simu"
+    if name == "corpus.yaml":
+        return "corpus"
+    return "unknown"
+
+
+YAMLS = recipe_yamls()
+OWN_TRAIN = [p for p in YAMLS if kind(p) == "train"]
+
+
+def test_every_yaml_has_a_known_kind():
+    assert OWN_TRAIN, "the demo's own training configs should be found"
+    assert [str(p) for p in YAMLS if kind(p) == "unknown"] == []
+
+
+@pytest.mark.parametrize("path", OWN_TRAIN, ids=lambda p: str(p.relative_to(EGS2)))
+def test_recipe_train_config_builds(path, tmp_path):
+    from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
+
+    out = tmp_path / "exp"
+    TSDiarizationTask.main(cmd=["--config", str(path), "--dry_run", "true", "--ngpu", "0", "--output_dir", str(out)])
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert written["model_type"] == yaml.safe_load(path.read_text())["model_type"]
+
+
+def conf_args(path: Path) -> List[str]:
+    """The options tsdia.sh makes of a flat yaml (its conf_args function)."""
+    script = f'source <(sed -n "/^conf_args()/p" {TEMPLATE / "tsdia.sh"}); conf_args "$1"'
+    out = subprocess.run(["bash", "-c", script, "x", str(path)], capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+@pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "decode"], ids=lambda p: str(p.relative_to(EGS2)))
+def test_decode_config_is_accepted_by_tsdia_inference(path):
+    from espnet2_tsdia.bin.tsdia_inference import OVERRIDES, get_parser
+    from espnet2_tsdia.inference.speech2tsdia import resolve_options
+
+    args = conf_args(path)
+    assert args and len(args) == 2 * len(yaml.safe_load(path.read_text()))
+    ns = get_parser().parse_args(["--model_tag", "m.zip", "--data_path_and_name_and_type", "w,speech,sound", "--output_dir", "o", *args])
+    knobs, post = resolve_options({}, {k: getattr(ns, k) for k in OVERRIDES})
+    assert post.median_filter == yaml.safe_load(path.read_text())["median_filter"]
+
+
+@pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "fbank"], ids=lambda p: str(p.relative_to(EGS2)))
+def test_fbank_config_is_the_345_dim_standard(path):
+    from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
+
+    conf = yaml.safe_load(path.read_text())
+    frontend = TSDiaFbankFrontend(**conf)
+    assert frontend.output_size() == 345 and (conf["fs"], conf["hop_length"], conf["subsampling"]) == (8000, 80, 10)
+    # tsdia.sh hands it to extract_feats as JSON
+    script = f'source <(sed -n "/^conf_json()/,/^}}/p" {TEMPLATE / "tsdia.sh"}); conf_json "$1"'
+    out = subprocess.run(["bash", "-c", script, "x", str(path)], capture_output=True, text=True, check=True).stdout
+    import json
+
+    assert json.loads(out) == conf
+
+
+@pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "simu"], ids=lambda p: str(p.relative_to(EGS2)))
+def test_simulation_config_loads(path):
+    from espnet2_tsdia.simulate.config import load_set_configs
+
+    assert load_set_configs(path)
+
+
+@pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "corpus"], ids=lambda p: str(p.relative_to(EGS2)))
+def test_corpus_facts_name_their_recipe(path):
+    assert yaml.safe_load(path.read_text())["name"] == path.parent.parent.parent.name
