@@ -342,17 +342,19 @@ class CausalFavorKernel(FavorKernel):
         v = v.view(b, h, n, c, -1)
         run_max = run_max.view(b, h, n, c)
 
-        # Inside each chunk: A_ij = phi(q_i) . phi(k_j) exp(c_j - c_i), j <= i.
+        # Inside each chunk: A_ij = phi(q_i) . phi(k_j) exp(c_j - c_i), j <= i. matmul, not
+        # einsum: in-place ops on an einsum result (an autograd view) make backward copy.
         tril = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
         decay = torch.where(tril, run_max[..., None, :] - run_max[..., :, None], float("-inf")).exp_()
         # In place is autograd-safe: decay carries no gradient (the stabiliser is detached).
-        scores = torch.einsum("bhnim,bhnjm->bhnij", phi_q, phi_k).mul_(decay)
-        out = torch.einsum("bhnij,bhnje->bhnie", scores, v)
+        scores = torch.matmul(phi_q, phi_k.transpose(-1, -2)).mul_(decay)  # (B, H, n, C, C)
+        out = torch.matmul(scores, v)  # (B, H, n, C, e)
 
         # Each chunk's sum of phi(k) [v, 1]^T, relative to the running max at its end.
         end_max = run_max[..., -1]  # (B, H, n)
         to_end = (run_max - end_max[..., None]).exp()
-        chunk_kv = torch.einsum("bhnjm,bhnje->bhnme", phi_k * to_end[..., None], v)
+        # (T x e) scaling of v rather than (T x m) of phi(k): same sum, 4x less work.
+        chunk_kv = torch.matmul(phi_k.transpose(-1, -2), v * to_end[..., None])  # (B, H, n, m, e)
         if n > 1:
             # Exclusive prefix over chunks: state before chunk i, relative to end_max[i - 1].
             # unbind once: indexing chunk_kv[:, :, i] inside the loop would make autograd
@@ -368,7 +370,7 @@ class CausalFavorKernel(FavorKernel):
             prev = torch.stack(states, dim=2)  # (B, H, n, m, e)
             prev_max = torch.cat([run_max[..., :1, 0], end_max[..., :-1]], dim=-1)  # (B, H, n)
             carry = (prev_max[..., None] - run_max).exp()  # (B, H, n, C), <= 1
-            out = out + torch.einsum("bhnim,bhnme->bhnie", phi_q, prev) * carry[..., None]
+            out = out + torch.matmul(phi_q, prev) * carry[..., None]
 
         out = out.reshape(b, h, n * c, -1)[:, :, :t]
         return (out[..., :-1] / out[..., -1:].clamp_min(_MIN_DENOMINATOR)).to(out_dtype)
