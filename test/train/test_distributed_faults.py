@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from test.train.tiny_data import data_args, make_dataset, tiny_config, write_config
+from test.train.tiny_data import data_args, make_dataset, tiny_config, train, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.multiprocess
@@ -75,11 +75,15 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_model(tmp_path):
     data = make_dataset(tmp_path / "data", n_train=16, n_valid=4)
     base = tiny_config("encoder", max_epoch=2, batch_size=2, checkpoint_interval_steps=1)
     base["encoder_conf"]["dropout"] = 0.2  # exercises the RNG state in the checkpoint
-    conf_ref = write_config(tmp_path / "ref.yaml", base)
-    ref = subprocess.run(command(conf_ref, tmp_path / "ref", data), env=env(), capture_output=True, text=True, timeout=240)
-    assert ref.returncode == 0, ref.stderr[-3000:]
+    # The uninterrupted reference runs in this process (one thread, like the subprocesses).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(tmp_path, base, out="ref", data=data)
+    finally:
+        torch.set_num_threads(threads)
 
-    slow = dict(base, callbacks=["test_slow"], callback_conf={"test_slow": {"seconds": 0.3}})
+    slow = dict(base, callbacks=["test_slow"], callback_conf={"test_slow": {"seconds": 0.15}})
     conf = write_config(tmp_path / "run.yaml", slow)
     out = tmp_path / "run"
     proc = subprocess.Popen(command(conf, out, data), env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
