@@ -181,3 +181,13 @@ def test_missing_tool_is_reported(recipe, tmp_path):
     for stage, tool in ((6, "tsdia_inference"), (8, "pack_model")):
         proc = run(["./tsdia.sh", *OPTS, "--tag", "y", "--python", str(fake), "--stage", str(stage), "--stop_stage", str(stage)], recipe)
         assert proc.returncode == 1 and f"Error: not available yet: espnet2_tsdia.bin.{tool}" in proc.stderr
+
+
+def test_raw_features_store_only_the_means(recipe):
+    """--feats_type raw (waveforms through the model's frontend): stage 3 stores the
+    per-recording means the frontend subtracts, not the features."""
+    check(run(["./tsdia.sh", *OPTS, "--dumpdir", "dump_raw", "--feats_type", "raw", "--stage", "1", "--stop_stage", "3"], recipe))
+    for s in ("tr", "dv"):
+        ex = recipe / "dump_raw" / s / "tsdia"
+        assert (ex / "mean.scp").is_file() and not (ex / "feats.scp").exists()
+    assert len(lines(recipe / "dump_raw" / "tr" / "tsdia" / "mean.scp")) == len(SETS["tr"])

@@ -216,20 +216,23 @@ if run_stage 3; then
             mark_done "${ex}/.examples.done" "${settings}"
             rm -f "${ex}/.feats.done"
         fi
-        # Stored features: the train/valid sets only (inference reads the waveforms).
+        # Stored features of the train/valid sets (inference reads the waveforms); with
+        # --feats_type raw only the per-recording log-mel means the on-the-fly frontend needs.
         [[ " ${train_sets} " == *" ${dset} "* ]] || continue
         fconf=$(conf_json "${feats_conf}")
-        settings="extract_feats ${fconf} input=$(fingerprint "${ex}/.examples.done")"
+        fopts=()
+        [ "${feats_type}" = fbank ] || fopts=(--mean_only)
+        settings="extract_feats ${fconf} ${fopts[*]} input=$(fingerprint "${ex}/.examples.done")"
         if is_done "${ex}/.feats.done" "${settings}"; then
             log "Stage 3: features of ${ex} already extracted; skipped"
             continue
         fi
         n=$(($(wc -l < "${dir}/wav.scp") < nj ? $(wc -l < "${dir}/wav.scp") : nj))
-        log "Stage 3: features of ${ex} (${n} jobs; logs ${ex}/log/extract_feats.*.log)"
+        log "Stage 3: features${fopts:+ (means only)} of ${ex} (${n} jobs; logs ${ex}/log/extract_feats.*.log)"
         ${train_cmd} JOB=0:$((n - 1)) "${ex}/log/extract_feats.JOB.log" "${python}" -m espnet2_tsdia.bin.extract_feats \
-            "${ex}" --frontend_conf "${fconf}" --num_parts "${n}" --part JOB || die "feature extraction failed"
-        # one part writes feats.scp itself; several write feats.<part>.scp to be joined
-        [ "${n}" -eq 1 ] || "${python}" -m espnet2_tsdia.bin.extract_feats "${ex}" --merge "${n}" --log_level WARNING
+            "${ex}" --frontend_conf "${fconf}" --num_parts "${n}" --part JOB "${fopts[@]}" || die "feature extraction failed"
+        # one part writes the scp files itself; several write <name>.<part>.scp to be joined
+        [ "${n}" -eq 1 ] || "${python}" -m espnet2_tsdia.bin.extract_feats "${ex}" --merge "${n}" "${fopts[@]}" --log_level WARNING
         mark_done "${ex}/.feats.done" "${settings}"
     done
 fi
