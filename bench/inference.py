@@ -26,6 +26,7 @@ speakers taking turns (the cost does not depend on the content).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -166,6 +167,8 @@ def main(argv=None) -> int:
         "the recording length, at the price of a context limited to the window; the linear model sees the whole "
         "recording in every pass.",
     ]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += ["", f"Load average at the end of the run (1/5/15 min): {load} on {os.cpu_count()} cores."]
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
