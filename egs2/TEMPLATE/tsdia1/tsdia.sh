@@ -246,6 +246,9 @@ if run_stage 4 || run_stage 5; then
         [ -f "${ex}/.feats.done" ] || die "${ex} has no features (run stage 3)"
     done
     need_tool espnet2_tsdia.bin.tsdia_train
+    # raw: the model computes the standard features itself (the train config's frontend is replaced)
+    model_opts=()
+    [ "${feats_type}" = fbank ] || model_opts=(--frontend tsdia_fbank --frontend_conf "$(conf_json "${feats_conf}")")
 fi
 
 if run_stage 4; then
@@ -266,7 +269,7 @@ if run_stage 4; then
         # shellcheck disable=SC2046,SC2086
         ${train_cmd} JOB=1:"${n}" "${logdir}/stats.JOB.log" "${python}" -m espnet2_tsdia.bin.tsdia_train \
             --collect_stats true --config "${train_config}" --ngpu 0 --num_workers 0 --label_scheme "${label_scheme}" \
-            --normalize none \
+            --normalize none "${model_opts[@]}" \
             $(data_opts train "${train_ex}" fixed) $(data_opts valid "${valid_ex}" fixed) \
             --train_shape_file "${logdir}/train.JOB.shape" --valid_shape_file "${logdir}/valid.JOB.shape" \
             --output_dir "${logdir}/stats.JOB" ${train_args} || die "collecting statistics failed"
@@ -283,7 +286,7 @@ if run_stage 5; then
         log "Stage 5: ${tsdia_exp} already trained; skipped (delete ${tsdia_exp}/.train.done to train again)"
     else
         [ -f "${stats_dir}/.done" ] || die "no statistics in ${stats_dir} (run stage 4)"
-        opts=(--normalize "${feats_normalize}")
+        opts=(--normalize "${feats_normalize}" "${model_opts[@]}")
         [ "${feats_normalize}" != global_mvn ] || opts+=(--normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz")
         [ "${ngpu}" -le 1 ] || opts+=(--multiprocessing_distributed true)
         threads=${train_threads}
