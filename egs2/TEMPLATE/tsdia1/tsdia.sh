@@ -54,7 +54,7 @@ train_config=""          # training yaml
 train_args=""            # extra tsdia_train options (override the yaml)
 tag=""                   # experiment name (default: the train config's name)
 tsdia_exp=""             # experiment dir (default: ${expdir}/tsdia_${tag})
-stats_dir=""             # statistics dir (default: ${expdir}/tsdia_stats_${train_set})
+stats_dir=""             # statistics dir (default: ${expdir}/tsdia_stats_${feats_type}_${train_set})
 inference_config=conf/decode.yaml  # inference options
 inference_args=""        # extra tsdia_inference options
 inference_model=valid.loss.ave.pth  # model file in the experiment dir
@@ -96,7 +96,7 @@ if [ -z "${tag}" ]; then
     [ -n "${train_config}" ] && tag=$(basename "${train_config%.*}") || tag=default
 fi
 tsdia_exp=${tsdia_exp:-${expdir}/tsdia_${tag}}
-stats_dir=${stats_dir:-${expdir}/tsdia_stats_${train_set}}
+stats_dir=${stats_dir:-${expdir}/tsdia_stats_${feats_type}_${train_set}}
 packed_model=${packed_model:-${tsdia_exp}/${tag}.zip}
 inference_tag=${inference_tag:-$(basename "${inference_config%.*}")_${inference_model%.pth}}
 decode_dir=${tsdia_exp}/${inference_tag}
