@@ -15,11 +15,13 @@ The three Performer defects that DESIGN.md section 5 lists are avoided here:
    gives 0 and no gradient), hence they never enter the normaliser; in the public code the
    keys are zeroed *before* the feature map, and phi(0) is not 0;
 2. the numerical stabiliser subtracted inside exp is computed per sequence and per head over
-   the real keys only (non-causal), or as a running maximum over past keys (causal), never
-   one scalar for the whole batch;
+   the real keys only (non-causal), or as a running maximum over past keys only (causal),
+   never one scalar for the whole batch (early releases) nor a maximum that includes padded
+   or future keys (performer-pytorch 1.1.4 takes it per sequence, but over padded keys, and
+   in the causal path over future keys too);
 3. the random projection is a persistent buffer (it is saved in the checkpoint) and is
    redrawn only in training mode, every ``feature_redraw_interval`` training forward passes,
-   never in eval.
+   never in eval; the step counter is a Python int (no device sync per step).
 
 Stabilisers cancel exactly between numerator and denominator, so the outputs equal the
 unstabilised FAVOR+ estimator; no epsilon is added to the features (an epsilon of 1e-4 as
