@@ -138,7 +138,8 @@ ESPNET_CONSUMERS: Dict[str, str] = {
 }
 #: Options of ESPnet's parser no code of this task reads (must keep their defaults).
 NOT_CONSUMED = {
-    "num_att_plot", "sharded_ddp", "use_deepspeed", "deepspeed_config", "use_adapter", "adapter",
+    "num_att_plot",  # TSDiaTrainer draws no attention plots; the task's default is 0
+    "sharded_ddp", "use_deepspeed", "deepspeed_config", "use_adapter", "adapter",
     "save_strategy", "adapter_conf", "pretrain_path", "num_iters_per_epoch", "category_sample_size",
     "upsampling_factor", "category_upsampling_factor", "dataset_upsampling_factor",
     "dataset_scaling_factor", "multiple_iterator", "chunk_length", "chunk_shift_ratio",

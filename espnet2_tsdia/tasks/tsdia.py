@@ -122,7 +122,9 @@ class TSDiarizationTask(AbsTask):
             class_choices.add_arguments(group)
         # Our defaults where ESPnet's do not fit: the model reports loss/accuracy, not acc;
         # no clipping is "null" (ESPnet's --grad_clip is a float).
-        parser.set_defaults(best_model_criterion=[("valid", "loss", "min")])
+        # num_att_plot 0: TSDiaTrainer plots no attention maps, so ESPnet need not build the
+        # iterator for them.
+        parser.set_defaults(best_model_criterion=[("valid", "loss", "min")], num_att_plot=0)
         action = parser._option_string_actions["--grad_clip"]
         action.type = _float_or_none_arg
 
@@ -229,6 +231,14 @@ class TSDiarizationTask(AbsTask):
             prefetch_factor=args.prefetch_factor if workers > 0 else None,
             persistent_workers=bool(args.persistent_workers) and workers > 0,
         )
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace):
+        """ESPnet's main_worker; the plan's ``name`` (``--exp_name``) names the wandb run
+        unless ``--wandb_name`` does."""
+        if getattr(args, "wandb_name", None) is None and getattr(args, "exp_name", None):
+            args.wandb_name = args.exp_name
+        return super().main_worker(args)
 
     @classmethod
     def main(cls, args: Optional[argparse.Namespace] = None, cmd: Optional[Sequence[str]] = None):

@@ -66,8 +66,9 @@ def test_shipped_config_builds_with_dry_run(name, layout, tmp_path):
     assert written["model_type"] == esp["model_type"]
     assert written["scheduler"] == "tsdia" and written["scheduler_conf"]["type"] == "cosine"
     assert written["eval_knobs"] == esp["eval_knobs"] and written["tuning"] == esp["tuning"]
-    model, _ = TSDiarizationTask.build_model_from_file(out / "config.yaml", None, "cpu")
-    assert model.network.num_classes == 4
+    if layout == "espnet":  # the stored config.yaml rebuilds the model through the task
+        model, _ = TSDiarizationTask.build_model_from_file(out / "config.yaml", None, "cpu")
+        assert model.network.num_classes == 4
 
 
 def test_print_config_builds_as_printed(tmp_path):

@@ -7,7 +7,6 @@ import torch
 from test.train.offline_corpus import build_offline_sets, offline_data_args
 from test.train.tiny_data import write_config
 
-pytestmark = pytest.mark.multiprocess  # minutes on a busy machine: one module, tiny sizes
 
 
 @pytest.fixture(scope="module")

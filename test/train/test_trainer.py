@@ -130,10 +130,12 @@ def test_wandb_offline(tmp_path, data, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")
-    cfg = tiny_config(max_epoch=1, use_wandb=True, wandb_project="tsdia_test", wandb_model_log_interval=1, exp_name="w")
+    cfg = tiny_config(max_epoch=1, use_wandb=True, wandb_project="tsdia_test", wandb_model_log_interval=1, exp_name="tsdia_wandb_probe_name")
     out = train(tmp_path, cfg, data=data)
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
+    # The plan's name (exp_name) names the run: it is in the run's record file.
+    assert b"tsdia_wandb_probe_name" in next(runs[0].glob("*.wandb")).read_bytes()
     assert list(runs[0].glob("*.wandb"))
     wandb.finish()
 
