@@ -72,10 +72,20 @@ class TSDiarizationModel(AbsESPnetModel):
         self.loss = loss
         self.label_scheme = label_scheme
 
-    def _features(self, x: torch.Tensor, x_lens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(B, L) waveforms or (B, T, F) features -> normalised features (B, T, F), lengths."""
+    def _features(
+        self, x: torch.Tensor, x_lens: torch.Tensor, mean: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) waveforms or (B, T, F) features -> normalised features (B, T, F), lengths.
+
+        ``mean`` (B, n_mels) is the per-recording log-mel mean that chunked waveform training
+        supplies (data names ``speech_mean`` / ``enroll_mean``): a chunk is normalised with its
+        recording's mean, as the whole recording is at inference (DESIGN.md section 4).
+        """
         if self.frontend is not None:
-            x, x_lens = self.frontend(x, x_lens)
+            if mean is not None:
+                x, x_lens = self.frontend(x, x_lens, feats_mean=mean)
+            else:
+                x, x_lens = self.frontend(x, x_lens)
         if self.normalize is not None:
             x, x_lens = self.normalize(x, x_lens)
         return x, x_lens
@@ -99,6 +109,8 @@ class TSDiarizationModel(AbsESPnetModel):
             enroll_lengths: (B,).
             labels: (B, T) class indices (-1 padding) or (B, T, C) multi-hot floats.
             labels_lengths: (B,) label frames; must equal the feature frame counts.
+            kwargs: optional ``speech_mean`` / ``enroll_mean`` (B, n_mels) per-recording
+                log-mel means for the frontend (chunked waveform training).
 
         Returns:
             (loss, stats, weight) made gatherable; stats: loss, accuracy, loss_main and the
@@ -108,8 +120,8 @@ class TSDiarizationModel(AbsESPnetModel):
             ValueError: when the feature frame counts differ from ``labels_lengths`` (it
                 never trims; reading the counts costs one device sync per batch).
         """
-        feats, feats_lens = self._features(speech, speech_lengths)
-        enroll_feats, enroll_lens = self._features(enroll, enroll_lengths)
+        feats, feats_lens = self._features(speech, speech_lengths, kwargs.get("speech_mean"))
+        enroll_feats, enroll_lens = self._features(enroll, enroll_lengths, kwargs.get("enroll_mean"))
         if feats_lens.shape != labels_lengths.shape or not torch.equal(
             feats_lens.cpu(), labels_lengths.cpu()
         ):
@@ -173,9 +185,12 @@ class TSDiarizationModel(AbsESPnetModel):
     ) -> Dict[str, torch.Tensor]:
         """Features of the mixture before normalisation, for ESPnet's ``collect_stats``
         (the statistics GlobalMVN uses). Returns {"feats": (B, T, F), "feats_lengths": (B,)}."""
-        feats, feats_lens = (
-            self.frontend(speech, speech_lengths) if self.frontend is not None else (speech, speech_lengths)
-        )
+        if self.frontend is None:
+            feats, feats_lens = speech, speech_lengths
+        elif kwargs.get("speech_mean") is not None:
+            feats, feats_lens = self.frontend(speech, speech_lengths, feats_mean=kwargs["speech_mean"])
+        else:
+            feats, feats_lens = self.frontend(speech, speech_lengths)
         return {"feats": feats, "feats_lengths": feats_lens}
 
     def maybe_redraw_projections(self) -> bool:

@@ -159,3 +159,36 @@ def test_redraw_hooks_are_exposed_for_the_trainer():
     assert model.maybe_redraw_projections() is True
     assert not torch.equal(before, net.stack.layers.blocks[0].self_attn.kernel.projection)
     assert model.redraw_projections() == 1
+
+
+def test_recording_mean_reaches_the_frontend_for_chunks():
+    """Chunked waveform training: a chunk is normalised with its recording's log-mel mean
+    (``speech_mean``), so its features equal the same frames of the whole recording's features."""
+    from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
+
+    frontend = TSDiaFbankFrontend()
+    g = torch.Generator().manual_seed(0)
+    wave = torch.randn(1, 8000 * 4, generator=g) * torch.linspace(0.1, 1.0, 8000 * 4)  # 4 s, 40 frames
+    whole, _ = frontend(wave, torch.tensor([wave.size(1)]))
+    _, mean = frontend.extract(wave[0])
+    chunk = wave[:, 8000:16000]  # frames 10..19
+    model = TSDiarizationModel(
+        frontend=frontend,
+        normalize=None,
+        network=build_network("encoder", input_size=345, num_classes=4, encoder_conf=STACK),
+        loss=build_loss(),
+    )
+    lens = torch.tensor([chunk.size(1)])
+    with_mean = model.collect_feats(speech=chunk, speech_lengths=lens, speech_mean=mean[None])["feats"]
+    own_mean = model.collect_feats(speech=chunk, speech_lengths=lens)["feats"]
+    # Inner frames (whose splicing context lies inside the chunk) match the whole recording.
+    assert torch.allclose(with_mean[0, 1:-1], whole[0, 11:19], atol=1e-4)
+    assert not torch.allclose(own_mean[0, 1:-1], whole[0, 11:19], atol=1e-2)
+    batch = dict(
+        speech=chunk, speech_lengths=lens, enroll=chunk[:, :4000], enroll_lengths=torch.tensor([4000]),
+        labels=torch.zeros(1, 10, dtype=torch.long), labels_lengths=torch.tensor([10]),
+    )
+    model.eval()
+    loss_mean, _, _ = model(**batch, speech_mean=mean[None], enroll_mean=mean[None])
+    loss_own, _, _ = model(**batch)
+    assert not torch.allclose(loss_mean, loss_own)
