@@ -27,6 +27,7 @@ install_requires = [
     "matplotlib",
     "soundfile",
     "scipy",
+    "tqdm",
     "PyYAML",
     # ESPnet 202511's chunk iterator does int(state.choice(..., 1)), which numpy>=2.4
     # rejects; we also avoid that iterator, but pin so stock ESPnet paths keep working.
@@ -34,7 +35,7 @@ install_requires = [
 ]
 
 extras_require = {
-    "test": ["pytest", "hypothesis", "lhotse", "librosa"],
+    "test": ["pytest", "hypothesis", "lhotse", "librosa", "wandb"],
     "bench": ["performer-pytorch==1.1.4", "librosa"],
     "tune": ["optuna", "ray[tune]"],
     "wandb": ["wandb"],
