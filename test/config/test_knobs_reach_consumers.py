@@ -51,7 +51,12 @@ def ddp_flags(b):
 
     from espnet2.train.distributed_utils import DistributedOption
 
-    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:29761", rank=0, world_size=1)
+    import socket
+
+    with socket.socket() as sock:  # a free port: other test sessions may share the machine
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
     saved = b.loop.dist
     try:
         b.loop.dist = DistributedOption(distributed=True, ngpu=0)  # CPU DDP here
