@@ -627,9 +627,13 @@ class _Loop:
             return False
         self.pos.step += 1
         self.pos.round_steps += 1
-        maybe_redraw = getattr(self.model, "maybe_redraw_projections", None)
-        if maybe_redraw is not None:
-            maybe_redraw()
+        # FAVOR+ kernels built with auto_check_redraw=False count optimizer steps here; the
+        # others count their own forward passes (calling them too would count twice).
+        from espnet2_tsdia.layers.attention import favor_kernels
+
+        for kernel in favor_kernels(self.model):
+            if not kernel.auto_check_redraw:
+                kernel.maybe_redraw()
         for cb in self.callbacks:
             cb.on_step_end(self.model, self.optimizers, self.pos.step, loss_value)
         sub.register(

@@ -168,3 +168,26 @@ def test_snapshot_switches_shape_the_checkpoint_and_resume_redraws(tmp_path, dat
     after = load(out / "checkpoint.pth")
     assert sorted(after["reporter"]["stats"]) == [1, 2]
     assert not torch.equal(load(out / "2epoch.pth")[proj[0]], snapshot[proj[0]])  # redrawn on resume
+
+
+@pytest.mark.parametrize("auto", [True, False])
+def test_feature_redraw_interval_counts_each_step_once(tmp_path, data, auto):
+    # 4 batches per epoch, interval 2 -> 2 redraws per kernel whoever counts (auto: the
+    # kernel's own forward passes; otherwise the trainer's optimizer steps).
+    cfg = tiny_config("encoder", "linear", max_epoch=1)
+    cfg["encoder_conf"].update(feature_redraw_interval=2, auto_check_redraw=auto)
+    from espnet2_tsdia.layers import attention
+
+    calls = []
+    original = attention.FavorKernel.redraw_projection
+
+    def counting(self):
+        calls.append(1)
+        return original(self)
+
+    attention.FavorKernel.redraw_projection = counting
+    try:
+        train(tmp_path, cfg, data=data)
+    finally:
+        attention.FavorKernel.redraw_projection = original
+    assert len(calls) == 2  # one encoder layer, one kernel
