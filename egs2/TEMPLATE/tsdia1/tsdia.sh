@@ -117,9 +117,9 @@ need_tool() {
 }
 # conf_value FILE KEY: the value of a top-level "KEY: value" line of a flat yaml
 conf_value() { awk -v k="$2" '{sub(/[ \t]*#.*/, "")} $1 == k":" {print $2; exit}' "$1"; }
-# conf_json FILE: a flat yaml of numbers and true/false as one JSON object
 # conf_args FILE: a flat yaml as command-line options "--key value" (null values left out)
 conf_args() { awk '{sub(/[ \t]*#.*/, "")} NF == 2 && $1 ~ /:$/ && $2 != "null" {sub(/:$/, "", $1); printf "--%s %s ", $1, $2}' "$1"; }
+# conf_json FILE: a flat yaml of numbers and true/false as one JSON object
 conf_json() {
     awk '{sub(/[ \t]*#.*/, "")} NF == 2 && $1 ~ /:$/ {sub(/:$/, "", $1); s = s (s ? ", " : "") "\"" $1 "\": " $2}
          END {print "{" s "}"}' "$1"
