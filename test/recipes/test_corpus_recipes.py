@@ -100,7 +100,11 @@ def test_run_sh_stages_1_to_3(name, tmp_path):
         assert (recipe / "dump" / s / ".format.done").is_file(), s
         examples = (recipe / "dump" / s / "tsdia" / "examples").read_text().splitlines()
         assert examples and all("__" in ln.split()[0] for ln in examples), s
-        assert (recipe / "dump" / s / "tsdia" / "feats.scp").is_file() == (s in (train, valid)), s
+        # train/valid get stored features (fbank) or only the recording means (--feats_type raw,
+        # as mini_librispeech's on-the-fly mixtures); test sets get neither
+        assert (recipe / "dump" / s / "tsdia" / ".feats.done").is_file() == (s in (train, valid)), s
+        raw = "--feats_type raw" in (recipe / "run.sh").read_text()
+        assert (recipe / "dump" / s / "tsdia" / "feats.scp").is_file() == (s in (train, valid) and not raw), s
     assert "Successfully finished stages 1-3" in proc.stderr
 
     # the root unset: local/data.sh stops and says which variable to set (mini_librispeech's
