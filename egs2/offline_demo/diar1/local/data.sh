@@ -15,11 +15,12 @@ simu_conf=conf/simu/offline_demo.yaml
 db=db/offline_speech    # where the corpus audio goes
 python=python
 
-# Speakers by role; test speakers are never in training or validation. The training voices
-# also come pitch-shifted (sox) as extra pseudo-speakers in the default size.
-train_spk="en_allison fr_armelle it_carlo ru_ivrvoice flite_awb flite_slt"
-dev_spk="es_july flite_rms"
-test_spk="fr_june it_menardi flite_kal"
+# Speakers by role, 7 / 2 / 2 of the 11 voices: test and validation voices are never heard in
+# training, and the test pairs a real female voice with a synthetic male one. The training
+# voices also come pitch-shifted (sox, +-250 cents) as extra pseudo-speakers in the default size.
+train_spk="en_allison fr_armelle it_carlo ru_ivrvoice flite_awb flite_rms flite_slt"
+dev_spk="es_july it_menardi"
+test_spk="fr_june flite_kal"
 
 help_message="Usage: $0 [--demo_size default|tiny] [--nj N] [--stage N --stop_stage N]"
 . utils/parse_options.sh
