@@ -380,9 +380,11 @@ if run_stage 7; then
         for sys in "${systems[@]}"; do
             name=${sys% *} hyp=${sys##* }
             sdir=${out}/score_$(basename "${hyp%.rttm}")
+            level=WARNING
+            [ "${name}" != "all silence" ] || level=ERROR  # it warns that every recording is missing
             # shellcheck disable=SC2086
             "${python}" -m espnet2_tsdia.bin.tsdia_score --ref "${dir}/rttm" --hyp "${hyp}" "${uem[@]}" ${score_opts} \
-                --out_dir "${sdir}" --log_level WARNING || die "scoring ${hyp} failed"
+                --out_dir "${sdir}" --log_level "${level}" || die "scoring ${hyp} failed"
             table_row "${sdir}/RESULTS.md" "${name}" >> "${summary}"
         done
         log "Stage 7: scored ${out} -> ${out}/score_*"

@@ -2,8 +2,8 @@
 # The offline demo: conversations simulated from 11 voices of the Debian speech packages and
 # flite (no download), a tiny encoder-decoder with linear attention trained on CPU, scored on
 # speakers never heard in training next to the trivial baselines, and packed.
-#   ./run.sh                     # the README's main job (about 15 minutes on 2 cores)
-#   ./run.sh --demo_size tiny    # every stage on a handful of conversations (CI, 1-2 minutes)
+#   ./run.sh                     # the README's main job (about 9 minutes on 2 idle cores)
+#   ./run.sh --demo_size tiny    # every stage on a handful of conversations (CI, under a minute)
 #   ./run.sh --stage 5           # resume at training; any tsdia.sh option works
 set -euo pipefail
 
