@@ -72,6 +72,16 @@ class TSDiarizationModel(AbsESPnetModel):
         self.loss = loss
         self.label_scheme = label_scheme
 
+    def _frontend(
+        self, x: torch.Tensor, x_lens: torch.Tensor, mean: Optional[torch.Tensor]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The frontend (if any), given the recording mean when the data supplies one."""
+        if self.frontend is None:
+            return x, x_lens
+        if mean is None:
+            return self.frontend(x, x_lens)
+        return self.frontend(x, x_lens, feats_mean=mean)
+
     def _features(
         self, x: torch.Tensor, x_lens: torch.Tensor, mean: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -81,11 +91,7 @@ class TSDiarizationModel(AbsESPnetModel):
         supplies (data names ``speech_mean`` / ``enroll_mean``): a chunk is normalised with its
         recording's mean, as the whole recording is at inference (DESIGN.md section 4).
         """
-        if self.frontend is not None:
-            if mean is not None:
-                x, x_lens = self.frontend(x, x_lens, feats_mean=mean)
-            else:
-                x, x_lens = self.frontend(x, x_lens)
+        x, x_lens = self._frontend(x, x_lens, mean)
         if self.normalize is not None:
             x, x_lens = self.normalize(x, x_lens)
         return x, x_lens
@@ -185,12 +191,7 @@ class TSDiarizationModel(AbsESPnetModel):
     ) -> Dict[str, torch.Tensor]:
         """Features of the mixture before normalisation, for ESPnet's ``collect_stats``
         (the statistics GlobalMVN uses). Returns {"feats": (B, T, F), "feats_lengths": (B,)}."""
-        if self.frontend is None:
-            feats, feats_lens = speech, speech_lengths
-        elif kwargs.get("speech_mean") is not None:
-            feats, feats_lens = self.frontend(speech, speech_lengths, feats_mean=kwargs["speech_mean"])
-        else:
-            feats, feats_lens = self.frontend(speech, speech_lengths)
+        feats, feats_lens = self._frontend(speech, speech_lengths, kwargs.get("speech_mean"))
         return {"feats": feats, "feats_lengths": feats_lens}
 
     def maybe_redraw_projections(self) -> bool:
