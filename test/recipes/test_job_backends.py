@@ -4,7 +4,9 @@ stand-in sbatch/srun commands) and cmd.sh's backend switch."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from test.recipes.helpers import TEMPLATE
@@ -80,25 +82,32 @@ def test_run_local_failures_and_throttle(tmp_path):
 
 
 FAKE_SBATCH = """#!/usr/bin/env bash
-# stand-in for sbatch --wait --array=A-B[%M] ... SCRIPT: runs the array tasks here
+# stand-in for sbatch --wait [--array=A-B[%M]] ... SCRIPT: runs the job (or the array tasks) here
 echo "sbatch $*" >> "$FAKE_SLURM_LOG"
+case " $* " in *" --partition=nope "*) echo "sbatch: error: invalid partition specified: nope" >&2; exit 1 ;; esac
 array="" ; script=""
 for a in "$@"; do case "$a" in --array=*) array=${a#--array=} ;; -*) ;; *) script=$a ;; esac; done
+echo "Submitted batch job 7"
+[ -n "$array" ] || { SLURM_JOB_ID=7 bash "$script"; exit; }
 array=${array%%%*}; rc=0
 for ((i = ${array%-*}; i <= ${array#*-}; i++)); do SLURM_ARRAY_TASK_ID=$i SLURM_JOB_ID=7 bash "$script" || rc=$?; done
 exit $rc
 """
 FAKE_SRUN = """#!/usr/bin/env bash
+# stand-in for srun [OPTIONS] COMMAND...: runs COMMAND here (inside a job: a job step)
 echo "srun $*" >> "$FAKE_SLURM_LOG"
-for a in "$@"; do script=$a; done
-SLURM_JOB_ID=8 bash "$script"
+while [ $# -gt 0 ] && [[ $1 == -* ]]; do shift; done
+SLURM_JOB_ID=${SLURM_JOB_ID:-8} "$@"
+"""
+FAKE_SCANCEL = """#!/usr/bin/env bash
+echo "scancel $*" >> "$FAKE_SLURM_LOG"
 """
 
 
 def fake_slurm(tmp_path: Path) -> dict:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, text in (("sbatch", FAKE_SBATCH), ("srun", FAKE_SRUN)):
+    for name, text in (("sbatch", FAKE_SBATCH), ("srun", FAKE_SRUN), ("scancel", FAKE_SCANCEL)):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     (tmp_path / "conf").mkdir()
@@ -138,11 +147,78 @@ def test_run_slurm_failures(tmp_path):
     assert out.returncode == 2 and "--gpu 1 given but conf/slurm.conf has no 'gpu' line" in out.stderr
 
 
+def test_run_slurm_multi_node_and_srun_commands(tmp_path):
+    """ESPnet's launcher (--num_nodes N > 1) runs ``slurm.pl ... LOG srun --export=ALL CMD``: one
+    sbatch allocation of N nodes, one task per node, whose script runs the srun (no nested srun)."""
+    env = {**os.environ, **fake_slurm(tmp_path)}
+    calls = tmp_path / "calls.txt"
+    launcher = [str(TEMPLATE / "utils" / "slurm.pl"), "--config", "conf/slurm.conf", "--gpu", "2", "--num_threads", "2", "--num_nodes", "2"]
+    out = subprocess.run([*launcher, "exp/train.log", "srun", "--export=ALL", "echo", "train", "--dist_launcher", "slurm"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    sbatch, srun = calls.read_text().splitlines()
+    assert sbatch.startswith("sbatch --wait --job-name=train --output=exp/q/train.out --export=ALL ")
+    assert " --nodes=2 --ntasks-per-node=1 " in sbatch and "--gres=gpu:2 " in sbatch and "--cpus-per-task=2 " in sbatch
+    assert sbatch.endswith(" exp/q/train.sh") and "--array" not in sbatch
+    assert srun == "srun --export=ALL echo train --dist_launcher slurm"  # the script's own srun, once
+    log = (tmp_path / "exp" / "train.log").read_text().splitlines()
+    assert log[1].endswith("(Slurm job 7)") and log[2] == "train --dist_launcher slurm" and log[-1].endswith("exit status 0")
+
+    # a command starting with srun goes through sbatch even on one node; --num_nodes 1 adds nothing
+    calls.unlink()
+    out = subprocess.run([*launcher[:-1], "1", "exp/one.log", "srun", "echo", "one"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    sbatch, srun = calls.read_text().splitlines()
+    assert sbatch.startswith("sbatch --wait --job-name=one ") and "--nodes" not in sbatch and srun == "srun echo one"
+    # several nodes without srun: one allocation too (the command runs once, on its first node)
+    calls.unlink()
+    out = subprocess.run([str(SLURM), "--num_nodes", "3", "exp/two.log", "echo", "two"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert [c.split()[0] for c in calls.read_text().splitlines()] == ["sbatch"]
+    assert " --nodes=3 --ntasks-per-node=1 " in calls.read_text()
+    # a plain single job with --num_nodes 1 still runs through srun, without node flags
+    calls.unlink()
+    out = subprocess.run([str(SLURM), "--num_nodes", "1", "exp/three.log", "echo", "three"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and calls.read_text().startswith("srun --job-name=three --export=ALL ") and "--nodes" not in calls.read_text()
+
+
+def test_run_slurm_option_errors_and_rejected_jobs(tmp_path):
+    env = {**os.environ, **fake_slurm(tmp_path)}
+    out = subprocess.run([str(SLURM), "--num_nodes", "two", "x.log", "true"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 2 and "--num_nodes must be a non-negative integer, got 'two'" in out.stderr
+    out = subprocess.run([str(SLURM), "JOB=3:1", "x.JOB.log", "true"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 2 and "empty job range JOB=3:1" in out.stderr
+    # a job Slurm refuses: no log was written, so Slurm's own message is shown
+    (tmp_path / "conf" / "nope.conf").write_text("default --partition=nope\n")
+    out = subprocess.run([str(SLURM), "--config", "conf/nope.conf", "JOB=1:2", "x.JOB.log", "true"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 1 and "sbatch exited with status 1; failed: x.1.log x.2.log" in out.stderr
+    assert "sbatch: error: invalid partition specified: nope" in out.stderr
+    (tmp_path / "conf" / "slurm.conf").write_text("default --export=ALL\n")
+    out = subprocess.run([str(SLURM), "--num_nodes", "2", "x.log", "srun", "true"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 2 and "--num_nodes 2 given but conf/slurm.conf has no 'num_nodes' line" in out.stderr
+
+
+def test_run_slurm_interrupt_cancels_the_job(tmp_path):
+    env = {**os.environ, **fake_slurm(tmp_path)}
+    proc = subprocess.Popen([str(SLURM), "JOB=1:1", "x.JOB.log", "sleep", "3"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "x.1.log"
+    for _ in range(100):
+        if log.is_file():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "interrupted; cancelled Slurm job 7 sbatch of x.JOB.log" in err
+    assert (tmp_path / "calls.txt").read_text().splitlines()[-1] == "scancel 7"
+
+
 def test_cmd_sh_backends(tmp_path):
     script = f". {TEMPLATE / 'cmd.sh'} && echo \"$train_cmd|$cuda_cmd|$decode_cmd\""
     assert bash(script, tmp_path, env={"cmd_backend": ""}).stdout == "utils/run_local.sh|utils/run_local.sh|utils/run_local.sh\n"
     out = bash(script, tmp_path, env={"cmd_backend": "slurm"}).stdout
-    assert out == "|".join(["utils/run_slurm.sh --config conf/slurm.conf"] * 3) + "\n"
+    assert out == "|".join(["utils/slurm.pl --config conf/slurm.conf"] * 3) + "\n"
+    # ESPnet's launcher recognises the Slurm backend by the file name slurm.pl
+    link = TEMPLATE / "utils" / "slurm.pl"
+    assert link.is_symlink() and os.readlink(link) == "run_slurm.sh"
     out = bash(script, tmp_path, env={"cmd_backend": "sge"})
     assert out.returncode != 0 and "cmd_backend must be 'local' or 'slurm', got 'sge'" in out.stderr
 

@@ -1,37 +1,63 @@
 #!/usr/bin/env bash
-# The Slurm job backend of cmd.sh: the same interface as utils/run_local.sh.
+# The Slurm job backend of cmd.sh: the same interface as utils/run_local.sh. utils/slurm.pl is a
+# link to this file, so ESPnet's launcher (python -m espnet2.bin.launch --cmd utils/slurm.pl ...)
+# recognises the Slurm backend by that name.
 #
 # Usage: utils/run_slurm.sh [--config conf/slurm.conf] [--gpu N] [--mem M] [--num_threads N] \
-#            [--time T] [--max_jobs N] [JOB=FIRST:LAST] LOG COMMAND [ARGS...]
+#            [--time T] [--num_nodes N] [--max_jobs N] [JOB=FIRST:LAST] LOG COMMAND [ARGS...]
 #   utils/run_slurm.sh --config conf/slurm.conf JOB=1:8 exp/log/feats.JOB.log python -m ...
 #   utils/run_slurm.sh --config conf/slurm.conf --gpu 1 exp/train.log python -m ...
+#   utils/slurm.pl --config conf/slurm.conf --gpu 4 --num_nodes 2 exp/train.log \
+#       srun --export=ALL python -m ... --dist_launcher slurm     (ESPnet's launcher, 2 nodes)
 #
-# A job range becomes one job array submitted with "sbatch --wait --array=FIRST-LAST[%MAX]"; a
-# single command runs with "srun" (both block until the work is done). The job script is
-# written next to the log (q/<name>.sh); it runs in the current directory with the current
-# environment, replaces "JOB" by the array index, and writes the log as run_local.sh does.
+# How the work is submitted (every case blocks until it is done):
+#   JOB=FIRST:LAST   one job array, "sbatch --wait --array=FIRST-LAST[%MAX]"
+#   single command   "srun" (one task)
+#   COMMAND starting with srun, or --num_nodes N > 1: one "sbatch --wait" allocation (N nodes
+#                    with the config's num_nodes line); the job script runs COMMAND once, on the
+#                    allocation's first node, and COMMAND's own srun starts its tasks there (one
+#                    per node). Running such a command through srun would nest one srun in another.
+# The job script is written next to the log (q/<name>.sh), Slurm's own output goes to
+# q/<name>.*.out; the script runs in the current directory with the current environment,
+# replaces "JOB" by the array index, and writes the log as run_local.sh does, its header naming
+# the Slurm job ("(Slurm job N)"). The exit status is 0 only when every job succeeded; otherwise
+# the failed logs are named (or Slurm's message shown when nothing ran). Interrupting this
+# script cancels its jobs.
 # sbatch/srun flags come from the config: "default FLAGS" lines apply to every job, and
 # "OPTION FLAGS" lines map an option to flags, "{}" standing for its value (a value of 0
-# adds nothing: --gpu 0 asks for no GPU).
+# adds nothing: --gpu 0 asks for no GPU; --num_nodes 0 or 1 adds nothing either).
 set -u
 
 config=conf/slurm.conf
 max_jobs=0
+num_nodes=1
 declare -A given=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --config) config=$2; shift 2 ;;
         --max_jobs) max_jobs=$2; shift 2 ;;
+        --num_nodes) num_nodes=$2; shift 2 ;;
         --gpu | --mem | --num_threads | --time) given[${1#--}]=$2; shift 2 ;;
         --*) echo "run_slurm.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
 done
+for v in max_jobs num_nodes; do
+    if ! [[ ${!v} =~ ^[0-9]+$ ]]; then
+        echo "run_slurm.sh: --${v} must be a non-negative integer, got '${!v}'" >&2
+        exit 2
+    fi
+done
+[ "${num_nodes}" -le 1 ] || given[num_nodes]=${num_nodes}
 
 var="" first="" last=""
 if [[ ${1:-} =~ ^([A-Za-z_][A-Za-z0-9_]*)=([0-9]+):([0-9]+)$ ]]; then
     var=${BASH_REMATCH[1]} first=${BASH_REMATCH[2]} last=${BASH_REMATCH[3]}
     shift
+    if [ "${first}" -gt "${last}" ]; then
+        echo "run_slurm.sh: empty job range ${var}=${first}:${last}" >&2
+        exit 2
+    fi
 fi
 if [ $# -lt 2 ]; then
     echo "usage: run_slurm.sh [options] [JOB=FIRST:LAST] LOG COMMAND [ARGS...]" >&2
@@ -83,6 +109,9 @@ script=${qdir}/${name}.sh
         echo "cmd=(\"\${cmd[@]//${var}/\${job}}\")"
         echo "log=\${log//${var}/\${job}}"
     fi
+    # Since Slurm 22.05 srun no longer takes --cpus-per-task from the allocation: pass it on to
+    # a COMMAND's own srun, or its tasks get one CPU each.
+    echo '[ -z "${SLURM_CPUS_PER_TASK:-}" ] || export SRUN_CPUS_PER_TASK=${SLURM_CPUS_PER_TASK}'
     echo 'mkdir -p "$(dirname "${log}")"'
     echo '{ echo "# $(printf "%q " "${cmd[@]}")"; echo "# started $(date "+%Y-%m-%d %H:%M:%S") on $(hostname) (Slurm job ${SLURM_JOB_ID:-?})"; } > "${log}"'
     echo '"${cmd[@]}" >> "${log}" 2>&1 < /dev/null'
@@ -93,16 +122,37 @@ script=${qdir}/${name}.sh
 chmod +x "${script}"
 
 # ---- submit and wait
-if [ -n "${var}" ]; then
-    array="${first}-${last}"
-    [ "${max_jobs}" -gt 0 ] && array+="%${max_jobs}"
-    sbatch --wait --job-name="${name}" --output="${qdir}/${name}.%a.out" --array="${array}" \
-        "${flags[@]}" "${script}" > "${qdir}/${name}.sbatch.out" 2>&1
-    rc=$?
+if [ -n "${var}" ] || [ "${num_nodes}" -gt 1 ] || [ "$1" = srun ] || [ "$(basename "$1")" = srun ]; then
+    submit=sbatch
+    out=${qdir}/${name}.sbatch.out
+    opts=(--wait --job-name="${name}")
+    if [ -n "${var}" ]; then
+        array="${first}-${last}"
+        [ "${max_jobs}" -gt 0 ] && array+="%${max_jobs}"
+        opts+=(--output="${qdir}/${name}.%a.out" --array="${array}")
+    else
+        opts+=(--output="${qdir}/${name}.out")
+    fi
 else
-    srun --job-name="${name}" "${flags[@]}" "${script}" > "${qdir}/${name}.srun.out" 2>&1
-    rc=$?
+    submit=srun
+    out=${qdir}/${name}.srun.out
+    opts=(--job-name="${name}")
 fi
+"${submit}" "${opts[@]}" "${flags[@]}" "${script}" > "${out}" 2>&1 < /dev/null &
+pid=$!
+cancel() {  # on INT/TERM: cancel the submitted job (sbatch --wait alone would leave it queued)
+    local id
+    id=$(sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p' "${out}" 2> /dev/null | head -n 1)
+    [ -z "${id}" ] || scancel "${id}" 2> /dev/null
+    kill -TERM "${pid}" 2> /dev/null
+    wait "${pid}" 2> /dev/null
+    echo "run_slurm.sh: interrupted; cancelled ${id:+Slurm job ${id} }${submit} of ${log}" >&2
+    exit 130
+}
+trap cancel INT TERM
+wait "${pid}"
+rc=$?
+trap - INT TERM
 if [ "${rc}" != 0 ]; then
     failed=()
     for ((job = ${first:-0}; job <= ${last:-0}; job++)); do
@@ -110,8 +160,14 @@ if [ "${rc}" != 0 ]; then
         [ -n "${var}" ] && f=${log//${var}/${job}}
         tail -n 1 "${f}" 2> /dev/null | grep -q 'exit status 0$' || failed+=("${f}")
     done
-    echo "run_slurm.sh: Slurm reported exit status ${rc}; failed: ${failed[*]:-none of the logs} (see ${qdir})" >&2
-    [ ${#failed[@]} -gt 0 ] && [ -f "${failed[0]}" ] && tail -n 20 "${failed[0]}" >&2
+    echo "run_slurm.sh: ${submit} exited with status ${rc}; failed: ${failed[*]:-none of the logs} (job script and Slurm output in ${qdir})" >&2
+    if [ ${#failed[@]} -gt 0 ] && [ -f "${failed[0]}" ]; then
+        echo "---- end of ${failed[0]}:" >&2
+        tail -n 20 "${failed[0]}" >&2
+    else
+        echo "---- ${out}:" >&2
+        tail -n 20 "${out}" >&2
+    fi
     exit 1
 fi
 exit 0
