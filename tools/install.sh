@@ -7,7 +7,8 @@
 #   PYTHON=python3.11 tools/install.sh
 #
 # What it does (idempotent: a second run with nothing changed takes seconds):
-#   1. Debian packages (sox, flite, speech prompt packages): installed when run as root,
+#   1. Debian packages (sox, flite, speech prompt packages, Slurm and munge for the Slurm
+#      backend tests): installed when run as root,
 #      otherwise the exact apt-get line is printed.
 #   2. tools/venv with torch/torchaudio 2.9.1 and this package in editable mode.
 #   3. tools/activate_python.sh, sourced by every recipe's path.sh.
@@ -25,10 +26,13 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (install.sh) $*"; }
 # sox: resampling/format conversion and the GSM prompts; flite: synthetic voices;
 # asterisk-*: real recorded 8 kHz speech for the offline corpus (DESIGN.md section 9);
 # ffmpeg: audio from AVA-AVD videos.
+# slurm-wlm, munge: the Slurm backend tests start a private single-node cluster (no service is
+# configured: the daemons' init scripts and units do nothing without /etc/slurm/slurm.conf).
 apt_pkgs=(sox libsox-fmt-all flite ffmpeg
   asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav
   asterisk-core-sounds-ru-wav asterisk-prompt-it-menardi-wav asterisk-prompt-es-co
-  asterisk-prompt-fr-armelle)
+  asterisk-prompt-fr-armelle
+  slurm-wlm munge)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -37,8 +41,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_log=$(mktemp)
+    # quiet, and never a question (keep changed config files); on failure show apt's end
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"; } \
+        >"${apt_log}" 2>&1; then
+      tail -n 20 "${apt_log}" >&2
+      log "ERROR: apt-get install ${missing[*]} failed (output above)"
+      rm -f "${apt_log}"
+      exit 1
+    fi
+    rm -f "${apt_log}"
   else
     log "WARNING: missing Debian packages; run as root:"
     echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
