@@ -91,7 +91,7 @@ echo "Submitted batch job 7"
 [ -n "$array" ] || { SLURM_JOB_ID=7 bash "$script"; exit; }
 array=${array%%%*}; rc=0
 for ((i = ${array%-*}; i <= ${array#*-}; i++)); do SLURM_ARRAY_TASK_ID=$i SLURM_JOB_ID=7 bash "$script" || rc=$?; done
-exit $rc
+exit ${FAKE_SBATCH_EXIT:-$rc}
 """
 FAKE_SRUN = """#!/usr/bin/env bash
 # stand-in for srun [OPTIONS] COMMAND...: runs COMMAND here (inside a job: a job step)
@@ -140,6 +140,10 @@ def test_run_slurm_failures(tmp_path):
     env = {**os.environ, **fake_slurm(tmp_path)}
     out = subprocess.run([str(SLURM), "JOB=1:2", "x.JOB.log", "bash", "-c", "[ JOB = 1 ]"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 1 and "failed: x.2.log" in out.stderr
+    # sbatch --wait reports success when the failed task's record was already purged (MinJobAge):
+    # the logs still tell
+    out = subprocess.run([str(SLURM), "JOB=1:3", "x.JOB.log", "bash", "-c", "[ JOB != 1 ]"], cwd=tmp_path, env={**env, "FAKE_SBATCH_EXIT": "0"}, capture_output=True, text=True)
+    assert out.returncode == 1 and "sbatch exited with status 0, but these logs do not end with 'exit status 0'; failed: x.1.log" in out.stderr
     out = subprocess.run([str(SLURM), "--num_threads", "2", "--config", "none.conf", "x.log", "true"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 2 and "no Slurm config none.conf" in out.stderr
     (tmp_path / "conf" / "slurm.conf").write_text("default --export=ALL\n")

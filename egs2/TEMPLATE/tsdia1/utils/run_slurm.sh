@@ -20,8 +20,9 @@
 # The job script is written next to the log (q/<name>.sh), Slurm's own output goes to
 # q/<name>.*.out; the script runs in the current directory with the current environment,
 # replaces "JOB" by the array index, and writes the log as run_local.sh does, its header naming
-# the Slurm job ("(Slurm job N)"). The exit status is 0 only when every job succeeded; otherwise
-# the failed logs are named (or Slurm's message shown when nothing ran). Interrupting this
+# the Slurm job ("(Slurm job N)"). The exit status is 0 only when Slurm reports success and every
+# log ends with "exit status 0"; otherwise the failed logs are named (or Slurm's message shown
+# when nothing ran). Interrupting this
 # script cancels its jobs.
 # sbatch/srun flags come from the config: "default FLAGS" lines apply to every job, and
 # "OPTION FLAGS" lines map an option to flags, "{}" standing for its value (a value of 0
@@ -153,14 +154,33 @@ trap cancel INT TERM
 wait "${pid}"
 rc=$?
 trap - INT TERM
-if [ "${rc}" != 0 ]; then
-    failed=()
+# The logs decide, not only Slurm's exit status: "sbatch --wait" reports the highest exit status of
+# the array tasks it still finds, and a task that ended MinJobAge seconds (slurm.conf, default
+# 300) before the last one is no longer found, so its failure would pass unnoticed.
+failed_logs() {  # -> failed (logs not ending with "exit status 0"), unfinished (no exit status)
+    local end
+    failed=() unfinished=0
     for ((job = ${first:-0}; job <= ${last:-0}; job++)); do
         f=${log}
         [ -n "${var}" ] && f=${log//${var}/${job}}
-        tail -n 1 "${f}" 2> /dev/null | grep -q 'exit status 0$' || failed+=("${f}")
+        end=$(tail -n 1 "${f}" 2> /dev/null)
+        [[ ${end} == *"exit status 0" ]] || failed+=("${f}")
+        [[ ${end} == *"exit status "* ]] || unfinished=1
     done
-    echo "run_slurm.sh: ${submit} exited with status ${rc}; failed: ${failed[*]:-none of the logs} (job script and Slurm output in ${qdir})" >&2
+}
+failed_logs
+for _ in 1 2 3 4 5; do  # Slurm says success but a log has no end yet: a shared filesystem may lag
+    [ "${rc}" = 0 ] && [ "${unfinished}" = 1 ] || break
+    sleep 2
+    failed_logs
+done
+if [ "${rc}" != 0 ] || [ ${#failed[@]} -gt 0 ]; then
+    if [ "${rc}" = 0 ]; then
+        why="${submit} exited with status 0, but these logs do not end with 'exit status 0'"
+    else
+        why="${submit} exited with status ${rc}"
+    fi
+    echo "run_slurm.sh: ${why}; failed: ${failed[*]:-none of the logs} (job script and Slurm output in ${qdir})" >&2
     if [ ${#failed[@]} -gt 0 ] && [ -f "${failed[0]}" ]; then
         echo "---- end of ${failed[0]}:" >&2
         tail -n 20 "${failed[0]}" >&2
