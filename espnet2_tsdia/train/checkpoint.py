@@ -9,15 +9,15 @@ atomic on POSIX), so the previous checkpoint stays loadable until the new one is
 from __future__ import annotations
 
 import logging
-import os
 import random
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, Union
 
 import numpy as np
 import torch
+
+from espnet2_tsdia.utils.atomic import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -27,27 +27,7 @@ PROJECTION_SUFFIXES = (".projection",)
 
 def atomic_save(obj: Any, path: Union[str, Path]) -> None:
     """``torch.save`` to ``path`` atomically (temp file + fsync + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:  # pragma: no cover - some filesystems refuse directory fsync
-        pass
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 @dataclass

@@ -18,7 +18,8 @@ scaler state (``snapshot_optimizer`` / ``snapshot_scheduler``), callbacks, RNG s
 FAVOR+ redraw counters and the position in the data, so a killed run resumes to the same
 model. Without ``snapshot_features`` the FAVOR+ projections are left out of checkpoint.pth and
 redrawn on resume (round snapshots ``{n}epoch.pth`` always keep them: inference must be
-deterministic).
+deterministic). Every round end also rewrites ``metrics.json`` (every round's metrics so far,
+:mod:`espnet2_tsdia.train.round_metrics`), which tools follow from outside (``bin.tune``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from espnet2_tsdia.train.checkpoint import (
     strip_projections,
 )
 from espnet2_tsdia.train.early_stopping import EarlyStopping
+from espnet2_tsdia.train.round_metrics import write_round_metrics
 from espnet2_tsdia.train.schedulers import is_batch_stepped, is_validation_stepped
 
 logger = logging.getLogger(__name__)
@@ -736,6 +738,7 @@ class _Loop:
         self.remove_old_snapshots(r)
         if o.nbest_averaging_interval > 0 and r % o.nbest_averaging_interval == 0:
             self.average(suffix=f"till{r}epoch")
+        write_round_metrics(self.output_dir, self.reporter.stats, step=self.pos.step, data_epoch=self.pos.data_epoch)
 
     def monitor_improved(self, r: int) -> bool:
         phase, key, mode = self.monitor

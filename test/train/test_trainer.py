@@ -31,6 +31,26 @@ def test_rounds_follow_validation_interval_and_max_steps(tmp_path, data):
     assert [ckpt["reporter"]["stats"][r]["train"]["total_count"] for r in (1, 2, 3)] == [4, 8, 10]
     assert sorted(p.name for p in out.glob("*epoch.pth")) == ["1epoch.pth", "2epoch.pth", "3epoch.pth"]
     assert (out / "valid.loss.ave.pth").exists()
+    # metrics.json (what bin.tune follows): every round's values as the reporter holds them
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [row["round"] for row in metrics["rounds"]] == [1, 2, 3]
+    assert (metrics["step"], metrics["data_epoch"]) == (5, 3)
+    for row in metrics["rounds"]:
+        stats = ckpt["reporter"]["stats"][row["round"]]
+        assert row["valid"]["loss"] == pytest.approx(float(stats["valid"]["loss"]))
+        assert row["train"]["total_count"] == stats["train"]["total_count"]
+
+
+def test_round_metrics_write_numbers_only_and_null_for_non_finite(tmp_path):
+    from espnet2_tsdia.train.round_metrics import metric_series, read_round_metrics, write_round_metrics
+
+    assert read_round_metrics(tmp_path) is None
+    stats = {2: {"valid": {"loss": np.float32(0.5), "acc": float("nan"), "note": "x"}}, 1: {"valid": {"loss": 1.0}}}
+    write_round_metrics(tmp_path, stats, step=7, data_epoch=1)
+    m = read_round_metrics(tmp_path)
+    assert m == {"rounds": [{"round": 1, "valid": {"loss": 1.0}}, {"round": 2, "valid": {"loss": 0.5, "acc": None}}], "step": 7, "data_epoch": 1}
+    assert metric_series(m, "valid", "loss") == ({1: 1.0, 2: 0.5}, ["valid.acc", "valid.loss"])
+    assert metric_series(m, "valid", "der")[0] == {}
 
 
 def test_validation_loss_falls_and_average_loads_back(tmp_path, data):
