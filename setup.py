@@ -34,10 +34,14 @@ install_requires = [
     "numpy<2.4",
 ]
 
+#: The tuning engines of espnet2_tsdia.bin.tune (the versions its tests ran with; Ray 2.60 has no
+#: local_mode: tests start a Ray instance on the machine).
+tune_requires = ["optuna==5.1.0", "ray[tune]==2.60.0"]
+
 extras_require = {
-    "test": ["pytest", "hypothesis", "lhotse", "librosa", "wandb"],
+    "test": ["pytest", "hypothesis", "lhotse", "librosa", "wandb", *tune_requires],
     "bench": ["performer-pytorch==1.1.4", "librosa"],
-    "tune": ["optuna", "ray[tune]"],
+    "tune": tune_requires,
     "wandb": ["wandb"],
 }
 extras_require["all"] = sorted({p for v in extras_require.values() for p in v})

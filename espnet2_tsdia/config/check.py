@@ -39,13 +39,11 @@ from espnet2_tsdia.config.checklist import (
     read_plan_value,
     suggest,
     validate_plan_values,
-    validate_tuning,
 )
 
 logger = logging.getLogger(__name__)
 
 EVAL_KNOB_KEYS = ("batch_size", "beam_width", "sliding_window", "label_type", "max_duration")
-TUNING_KEYS = ("library", "search_space")
 
 #: ESPnet options (parser dests) -> the code that reads them in this task. Options absent from
 #: this map are read by nothing here and must keep their default (``config check`` says so).
@@ -313,9 +311,9 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
             resolve_knobs(knobs)
         except ValueError as e:
             issues.append(str(e))
-    check_fields("tuning", list(TUNING_KEYS), "tuning (consumed at tuning time)")
-    tuning = cfg.get("tuning") or {}
-    issues += validate_tuning(tuning.get("library"), tuning.get("search_space"))
+    from espnet2_tsdia.tune.settings import section_issues
+
+    issues += section_issues(cfg.get("tuning") or {})
     from espnet2_tsdia.train.callbacks import CALLBACKS, callback_options
 
     names = cfg.get("callbacks") or []

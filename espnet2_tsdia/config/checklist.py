@@ -99,6 +99,13 @@ class Knob:
             raise ValueError(f"Knob {self.key}: stage must be one of {STAGES}, got {self.stage!r}")
 
 
+#: Keys of the ``tuning`` section beyond the plan's two (defaults in espnet2_tsdia.tune.settings).
+TUNING_EXTENSION_KEYS = (
+    "metric", "direction", "n_trials", "pruner", "pruner_conf", "sampler", "seed", "storage",
+    "study_name", "heartbeat_interval", "n_jobs", "resources_per_trial", "ray_address",
+)
+
+
 def _k(key, target, consumer, stage="train", inert=None, note=""):
     return Knob(key=key, target=target, consumer=consumer, stage=stage, inert=inert, note=note)
 
@@ -232,6 +239,10 @@ KNOBS: Tuple[Knob, ...] = tuple(
         # --- tuning (consumed at tuning time)
         _k("tuning.library", "tuning.library", TUNE, stage="tuning"),
         _k("tuning.search_space", "tuning.search_space", TUNE, stage="tuning"),
+        *[
+            _k(f"tuning.{name}", f"tuning.{name}", TUNE, stage="tuning", note="extension (espnet2_tsdia.tune.settings)")
+            for name in TUNING_EXTENSION_KEYS
+        ],
     ]
 )
 
@@ -240,7 +251,10 @@ if len(KNOB_BY_KEY) != len(KNOBS):  # pragma: no cover - guards edits of the tab
     raise RuntimeError("duplicate key in KNOBS")
 
 #: Knobs whose value is a list or mapping (flattening stops there).
-LEAF_CONTAINERS = ("training.optimizer.betas", "training.callbacks", "tuning.search_space")
+LEAF_CONTAINERS = (
+    "training.optimizer.betas", "training.callbacks", "tuning.search_space", "tuning.pruner_conf",
+    "tuning.resources_per_trial",
+)
 
 #: (winner, loser): both write the same ESPnet option; the winner's value is used.
 PRECEDENCE = (
@@ -530,7 +544,9 @@ def validate_plan_values(flat: Dict[str, Any]) -> List[str]:
     v = flat.get("eval_knobs.max_duration")
     if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
         issues.append(f"eval_knobs.max_duration: expected a number > 0 or null, got {v!r}")
-    issues += validate_tuning(flat.get("tuning.library"), flat.get("tuning.search_space"))
+    from espnet2_tsdia.tune.settings import section_issues
+
+    issues += section_issues({k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith("tuning.")})
     for key in ("training.validation.metric_for_best_model", "training.early_stopping.metric", "training.checkpoint.monitor_metric"):
         v = flat.get(key)
         if v is not None:

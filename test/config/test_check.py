@@ -33,7 +33,7 @@ def test_check_passes_and_lists_every_key(tmp_path, capsys):
     assert config_cli.main(["check", str(path)]) == 0
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(("layout", "key", "OK", "FAILED", "ERROR"))}
-    assert "OK: 111 plan keys resolved, every set key has a consumer" in out
+    assert "OK: 124 plan keys resolved, every set key has a consumer" in out
     assert lines["encoder.d_model"].split()[1:3] == ["16", "set"]
     # Defaults are resolved from the constructors / ESPnet's parser.
     assert lines["encoder.use_rezero"].split()[1:3] == ["false", "default"]

@@ -43,13 +43,16 @@ def test_every_key_of_the_plan_is_in_the_table():
 
 
 def test_table_rows_are_complete():
-    assert len(KNOBS) == 111
+    # 111 keys of the plan + 13 keys of the tuning section that bin.tune adds (settings.DEFAULTS)
+    assert len(KNOBS) == 124
     for knob in KNOBS:
         assert knob.consumer and knob.target
     assert {k.key for k in KNOBS if k.stage == "inference"} == {
         f"eval_knobs.{k}" for k in ("batch_size", "beam_width", "sliding_window", "label_type", "max_duration")
     }
-    assert {k.key for k in KNOBS if k.stage == "tuning"} == {"tuning.library", "tuning.search_space"}
+    from espnet2_tsdia.tune.settings import SECTION_KEYS
+
+    assert {k.key for k in KNOBS if k.stage == "tuning"} == {f"tuning.{k}" for k in SECTION_KEYS}
 
 
 def test_metric_names():
