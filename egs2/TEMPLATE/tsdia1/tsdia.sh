@@ -12,7 +12,9 @@
 #   3 examples           target-speaker labels, enrollment specs and chunks for every set
 #                        (make_tsdia_examples); stored features of the train/valid sets
 #   4 collect stats      feature statistics of the train set (tsdia_train --collect_stats)
-#   5 train              tsdia_train
+#   5 train              tsdia_train through ESPnet's launcher (espnet2.bin.launch): --ngpu N
+#                        GPUs per node, --num_nodes M nodes (cmd_backend=slurm; with the local
+#                        backend the M nodes are M processes on this machine, --ngpu 0, gloo)
 #   6 inference          tsdia_inference on the test sets -> RTTM per set
 #   7 score              DER/JER per test set, with the trivial baselines, and a summary table
 #   8 pack               a zip of the model, its config and results (pack_model)
@@ -33,7 +35,8 @@ stage=1                  # first stage to run
 stop_stage=8             # last stage to run
 nj=4                     # parallel jobs: examples, features, statistics
 inference_nj=4           # parallel jobs of inference
-ngpu=0                   # GPUs for training (0: CPU)
+ngpu=0                   # GPUs for training, per node (0: CPU; N > 1: N DDP processes)
+num_nodes=1              # nodes for training (DDP; > 1 needs cmd_backend=slurm, or local with --ngpu 0)
 gpu_inference=false      # run inference on a GPU
 train_threads=0          # torch threads of CPU training (0: all cores)
 expdir=exp               # experiments
@@ -87,6 +90,18 @@ case "${feats_normalize}" in global_mvn | utterance_mvn | none) ;;
 for v in nj inference_nj ngpu train_threads num_plots stage stop_stage; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "--${v} must be a non-negative integer, got '${!v}'"
 done
+[[ ${num_nodes} =~ ^[1-9][0-9]*$ ]] || die "--num_nodes must be a positive integer, got '${num_nodes}'"
+# Several nodes: ESPnet's launcher submits them with Slurm, recognised by the name slurm.pl;
+# the local backend runs the nodes as processes here (CPU only: they would share the GPUs).
+cuda_tool=$(basename "${cuda_cmd%% *}")
+if [ "${num_nodes}" -gt 1 ]; then
+    case "${cuda_tool}" in
+        slurm.pl) ;;
+        run_local.sh) [ "${ngpu}" -eq 0 ] ||
+            die "--num_nodes ${num_nodes} with the local backend runs the nodes on this machine, CPU only (--ngpu 0); for GPUs use --ngpu N on one node or cmd_backend=slurm" ;;
+        *) die "--num_nodes ${num_nodes} needs cmd_backend=slurm (cuda_cmd utils/slurm.pl) or the local backend; cuda_cmd is '${cuda_cmd}'" ;;
+    esac
+fi
 [ -n "${train_set}" ] || die "--train_set is required"
 [ -n "${valid_set}" ] || die "--valid_set is required"
 [ -n "${test_sets}" ] || die "--test_sets is required"
@@ -246,10 +261,19 @@ if run_stage 4 || run_stage 5; then
         [ -f "${ex}/.feats.done" ] || die "${ex} has no features (run stage 3)"
     done
     need_tool espnet2_tsdia.bin.tsdia_train
-    # raw: the model computes the standard features itself (the train config's frontend is replaced)
-    model_opts=()
-    [ "${feats_type}" = fbank ] || model_opts=(--frontend tsdia_fbank --frontend_conf "$(conf_json "${feats_conf}")")
 fi
+# raw: the model computes the standard features itself (the train config's frontend is replaced)
+model_opts=()
+[ "${feats_type}" = fbank ] || model_opts=(--frontend tsdia_fbank --frontend_conf "$(conf_json "${feats_conf}")")
+# The tsdia_train options of a training run (data, shapes, normalisation, model, --train_args
+# last so they win); stage 5 adds the config, output dir, resume and the distributed options.
+# shellcheck disable=SC2046
+train_opts=(--label_scheme "${label_scheme}" $(data_opts train "${train_ex}" train) $(data_opts valid "${valid_ex}" fixed)
+    --train_shape_file "${train_ex}/chunks.shape" --valid_shape_file "${valid_ex}/chunks.shape"
+    --normalize "${feats_normalize}" "${model_opts[@]}")
+[ "${feats_normalize}" != global_mvn ] || train_opts+=(--normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz")
+# shellcheck disable=SC2206
+train_opts+=(${train_args})
 
 if run_stage 4; then
     settings="collect_stats ${feats_type} ${train_args} input=$(fingerprint "${train_config}" "${train_ex}/.feats.done" "${valid_ex}/.feats.done")"
@@ -281,31 +305,47 @@ if run_stage 4; then
 fi
 
 if run_stage 5; then
-    settings="train ${feats_type} ${feats_normalize} ${train_args} ngpu=${ngpu} input=$(fingerprint "${train_config}" "${stats_dir}/.done")"
+    settings="train ${feats_type} ${feats_normalize} ${train_args} ngpu=${ngpu} num_nodes=${num_nodes} input=$(fingerprint "${train_config}" "${stats_dir}/.done")"
     if is_done "${tsdia_exp}/.train.done" "${settings}"; then
         log "Stage 5: ${tsdia_exp} already trained; skipped (delete ${tsdia_exp}/.train.done to train again)"
     else
         [ -f "${stats_dir}/.done" ] || die "no statistics in ${stats_dir} (run stage 4)"
-        opts=(--normalize "${feats_normalize}" "${model_opts[@]}")
-        [ "${feats_normalize}" != global_mvn ] || opts+=(--normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz")
-        [ "${ngpu}" -le 1 ] || opts+=(--multiprocessing_distributed true)
+        local_nodes=1  # training processes of this machine's CPUs (nodes run locally)
+        [ "${num_nodes}" -eq 1 ] || [ "${cuda_tool}" != run_local.sh ] || local_nodes=${num_nodes}
         threads=${train_threads}
         # (nproc itself obeys OMP_NUM_THREADS, which path.sh sets to 1)
-        [ "${threads}" -gt 0 ] || { [ "${ngpu}" -gt 0 ] && threads=1 || threads=$(env -u OMP_NUM_THREADS nproc); }
+        if [ "${threads}" -eq 0 ]; then
+            threads=$(($(env -u OMP_NUM_THREADS nproc) / local_nodes))
+            [ "${ngpu}" -eq 0 ] && [ "${threads}" -ge 1 ] || threads=1
+        fi
         # An interrupted training resumes from its checkpoint, but never with other inputs.
         if [ -f "${tsdia_exp}/.train.settings" ] && ! is_done "${tsdia_exp}/.train.settings" "${settings}"; then
             die "${tsdia_exp} was trained with other data or settings; choose another --tag or remove it"
         fi
         mark_done "${tsdia_exp}/.train.settings" "${settings}"
-        log "Stage 5: training ${tsdia_exp} with ${train_config} (${ngpu} GPUs, ${threads} threads); log ${tsdia_exp}/train.log"
-        # shellcheck disable=SC2046,SC2086
-        ${cuda_cmd} --gpu "${ngpu}" --num_threads "${threads}" "${tsdia_exp}/train.log" \
-            env OMP_NUM_THREADS="${threads}" MKL_NUM_THREADS="${threads}" \
-            "${python}" -m espnet2_tsdia.bin.tsdia_train --config "${train_config}" --output_dir "${tsdia_exp}" \
-            --ngpu "${ngpu}" --resume true --label_scheme "${label_scheme}" \
-            $(data_opts train "${train_ex}" train) $(data_opts valid "${valid_ex}" fixed) \
-            --train_shape_file "${train_ex}/chunks.shape" --valid_shape_file "${valid_ex}/chunks.shape" \
-            "${opts[@]}" ${train_args} || die "training failed (see ${tsdia_exp}/train.log)"
+        train=(env OMP_NUM_THREADS="${threads}" MKL_NUM_THREADS="${threads}"
+            "${python}" -m espnet2_tsdia.bin.tsdia_train --config "${train_config}" --output_dir "${tsdia_exp}"
+            --resume true "${train_opts[@]}")
+        if [ "${local_nodes}" -gt 1 ]; then
+            # The nodes as processes here, with the options ESPnet's launcher gives each node.
+            train_log=${tsdia_exp}/train.0.log
+            init_file=$(cd "${tsdia_exp}" && pwd)/.dist_init_$(date +%s%N)_$$
+            log "Stage 5: training ${tsdia_exp} with ${train_config} (${num_nodes} nodes as local processes, CPU, gloo, ${threads} threads each); log of rank 0 ${train_log}, of rank N ${tsdia_exp}/train.N.log"
+            ${cuda_cmd} --gpu 0 --num_threads "${threads}" JOB=0:$((num_nodes - 1)) "${tsdia_exp}/train.JOB.log" \
+                "${train[@]}" --ngpu 0 --multiprocessing_distributed true --dist_rank JOB --dist_world_size "${num_nodes}" \
+                --dist_init_method "file://${init_file}" --dist_backend gloo || { rm -f "${init_file}"; die "training failed (see ${train_log})"; }
+            rm -f "${init_file}"
+        else
+            # ESPnet's launcher: one node runs ${cuda_cmd} (--ngpu N > 1: N DDP processes), several
+            # nodes one Slurm allocation (utils/slurm.pl) whose srun starts one process per node.
+            train_log=${tsdia_exp}/train.log
+            log "Stage 5: training ${tsdia_exp} with ${train_config} (${ngpu} GPUs x ${num_nodes} nodes, ${threads} threads); log ${train_log}"
+            mkdir -p "${tsdia_exp}"
+            "${python}" -m espnet2.bin.launch --cmd "${cuda_cmd} --num_threads ${threads}" --log "${train_log}" \
+                --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${tsdia_exp}/.dist_init_" \
+                --multiprocessing_distributed true -- "${train[@]}" > "${tsdia_exp}/launch.log" 2>&1 ||
+                { tail -n 20 "${tsdia_exp}/launch.log" >&2; die "training failed (see ${train_log}; the launcher's output ${tsdia_exp}/launch.log)"; }
+        fi
         [ -e "${tsdia_exp}/${inference_model}" ] || die "training wrote no ${tsdia_exp}/${inference_model}"
         mark_done "${tsdia_exp}/.train.done" "${settings}"
         log "Stage 5: trained ${tsdia_exp}/${inference_model}"
