@@ -2,7 +2,9 @@
 job arrays, single jobs, commands that start with srun (ESPnet's launcher), interrupts and
 refused jobs, then the toy recipe of test_tsdia_stages with ``cmd_backend=slurm`` through stages
 1-3 (feature extraction as a job array) and 4-6 (statistics array, training with srun, inference
-array). Skipped, with the reason, where no cluster can be started (see slurm_cluster.py)."""
+array). On a two-node cluster (two slurmd on this host): one task per node, and stage 5 with
+``--num_nodes 2`` (ESPnet's launcher, DDP over gloo). Skipped, with the reason, where no cluster
+can be started (see slurm_cluster.py). About 2.5 minutes on 2 cores."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import List
 import pytest
 
 from test.recipes.helpers import EGS2, TEMPLATE, check, run
-from test.recipes.slurm_cluster import SlurmCluster, slurm_cluster  # noqa: F401 (fixture)
+from test.recipes.slurm_cluster import SlurmCluster, slurm_cluster, slurm_two_nodes  # noqa: F401 (fixtures)
 from test.recipes.test_tsdia_stages import OPTS, SETS, recipe  # noqa: F401 (fixture)
 
 SLURM_PL = TEMPLATE / "utils" / "slurm.pl"
@@ -183,3 +185,33 @@ def test_recipe_training_and_inference_on_slurm(slurm_cluster, slurm_recipe):
     assert all(ln.split()[0] == "SPEAKER" and ln.split()[1] in SETS["ts"] for ln in hyp)
     assert len((out / "posteriors.scp").read_text().splitlines()) == sum(len({t[0] for t in v}) for v in SETS["ts"].values())
     assert "Stage 6: " in proc.stderr
+
+
+# ------------------------------------------------------------------------------ two nodes
+
+
+def test_two_nodes_one_task_each(slurm_two_nodes, workdir):
+    """ESPnet's launcher form with --num_nodes 2: one allocation of both nodes, whose srun runs
+    one task on each (the step inherits the allocation's CPUs per task)."""
+    out = slurm(slurm_two_nodes, workdir, "--gpu", "0", "--num_threads", "1", "--num_nodes", "2", "exp/two.log",
+                "srun", "--export=ALL", "bash", "-c", "echo task $SLURM_PROCID of $SLURM_NTASKS on $SLURMD_NODENAME cpus $SRUN_CPUS_PER_TASK")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert sorted(body(workdir / "exp" / "two.log")) == ["task 0 of 2 on n1 cpus 1", "task 1 of 2 on n2 cpus 1"]
+    job_id(workdir / "exp" / "two.log")
+
+
+def test_recipe_training_on_two_nodes(slurm_cluster, slurm_two_nodes, slurm_recipe):
+    """tsdia.sh stage 5 with --num_nodes 2: ESPnet's launcher submits utils/slurm.pl, whose one
+    2-node allocation runs a DDP training (gloo, one CPU process per node)."""
+    config = EGS2 / "offline_demo" / "diar1" / "conf" / "train_demo_tiny.yaml"
+    if not (slurm_recipe / "exp" / "tsdia_stats_fbank_tr" / ".done").is_file():
+        check(run_slurm_recipe(slurm_cluster, slurm_recipe, "--train_config", str(config), "--stage", "1", "--stop_stage", "4"))
+    proc = run_slurm_recipe(slurm_two_nodes, slurm_recipe, "--train_config", str(config), "--tag", "tiny2", "--num_nodes", "2", "--stage", "5", "--stop_stage", "5", timeout=300)
+    exp = slurm_recipe / "exp" / "tsdia_tiny2"
+    check(proc)
+    job_id(exp / "train.log")
+    assert (exp / "q" / "train.sbatch.out").read_text().startswith("Submitted batch job ")
+    text = (exp / "train.log").read_text()
+    for rank in (0, 1):  # both ranks (one per node) joined the process group
+        assert f"[Gloo] Rank {rank} is connected to 1 peer ranks" in text
+    assert (exp / "valid.loss.ave.pth").exists()
