@@ -156,12 +156,13 @@ def test_run_slurm_multi_node_and_srun_commands(tmp_path):
     sbatch allocation of N nodes, one task per node, whose script runs the srun (no nested srun)."""
     env = {**os.environ, **fake_slurm(tmp_path)}
     calls = tmp_path / "calls.txt"
-    launcher = [str(TEMPLATE / "utils" / "slurm.pl"), "--config", "conf/slurm.conf", "--gpu", "2", "--num_threads", "2", "--num_nodes", "2"]
+    # (tsdia.sh's cuda_cmd carries its own --num_threads; the launcher's, given last, counts)
+    launcher = [str(TEMPLATE / "utils" / "slurm.pl"), "--config", "conf/slurm.conf", "--num_threads", "8", "--gpu", "2", "--num_threads", "2", "--num_nodes", "2"]
     out = subprocess.run([*launcher, "exp/train.log", "srun", "--export=ALL", "echo", "train", "--dist_launcher", "slurm"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     sbatch, srun = calls.read_text().splitlines()
     assert sbatch.startswith("sbatch --wait --job-name=train --output=exp/q/train.out --export=ALL ")
-    assert " --nodes=2 --ntasks-per-node=1 " in sbatch and "--gres=gpu:2 " in sbatch and "--cpus-per-task=2 " in sbatch
+    assert " --nodes=2 --ntasks-per-node=1 " in sbatch and "--gres=gpu:2 " in sbatch and "--cpus-per-task=2 " in sbatch and "=8" not in sbatch
     assert sbatch.endswith(" exp/q/train.sh") and "--array" not in sbatch
     assert srun == "srun --export=ALL echo train --dist_launcher slurm"  # the script's own srun, once
     log = (tmp_path / "exp" / "train.log").read_text().splitlines()

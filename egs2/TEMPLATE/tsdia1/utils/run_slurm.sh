@@ -26,7 +26,9 @@
 # script cancels its jobs.
 # sbatch/srun flags come from the config: "default FLAGS" lines apply to every job, and
 # "OPTION FLAGS" lines map an option to flags, "{}" standing for its value (a value of 0
-# adds nothing: --gpu 0 asks for no GPU; --num_nodes 0 or 1 adds nothing either).
+# adds nothing: --gpu 0 asks for no GPU; --num_nodes 0 or 1 adds nothing either). An option given
+# twice counts with its last value (ESPnet's launcher appends its --gpu/--num_threads/--num_nodes
+# to the options already in ${cuda_cmd}).
 set -u
 
 config=conf/slurm.conf
