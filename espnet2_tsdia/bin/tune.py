@@ -116,7 +116,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(own)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     from espnet2_tsdia.config.checklist import ConfigError
-    from espnet2_tsdia.tune.settings import TuningSettings
+    from espnet2_tsdia.tune.settings import TuningSettings, comparability_warnings
 
     try:
         with open(args.config, encoding="utf-8") as f:
@@ -147,6 +147,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("ERROR: --gpus is for the Optuna backend; Ray Tune assigns GPUs with tuning.resources_per_trial", file=sys.stderr)
         return 2
     logger.info("search space: %s", "; ".join(f"{p.name} {p.describe()}" for p in settings.space.params))
+    for warning in comparability_warnings(settings):
+        logger.warning(warning)
     if args.check_only:
         print(f"OK: {args.config}: {len(settings.space.params)} searched keys, {settings.n_trials} trials with {settings.library}")
         return 0

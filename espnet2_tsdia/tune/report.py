@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
+from espnet2_tsdia.tune.settings import comparability_warnings
 from espnet2_tsdia.tune.space import SearchSpace
 from espnet2_tsdia.tune.trial import COMPLETE, FAILED, PRUNED
 
@@ -75,6 +76,7 @@ def results_markdown(records: Sequence[TrialRecord], *, settings, space: SearchS
         f"- search space: " + "; ".join(f"{p.name} ({p.key}) {p.describe()}" for p in space.params),
         f"- trials: {len(records)} ({', '.join(f'{n} {s}' for s, n in counts.items() if n)})",
     ]
+    lines += [f"- WARNING: {w}" for w in comparability_warnings(settings)]
     if best is not None:
         lines.append(f"- best: trial {best.number}, {settings.metric} = {_fmt(best.value)} at round {best.best_round} ({best.exp_dir})")
     else:

@@ -147,6 +147,29 @@ class TuningSettings:
         )
 
 
+#: Plan keys that change what the training loss measures: trials that differ in them cannot be
+#: compared on the loss.
+LOSS_SHAPING_KEYS = (
+    "training.loss.main", "training.loss.label_smoothing", "training.loss.reduction", "training.loss.focal_alpha",
+    "training.loss.focal_gamma", "training.loss.auxiliary.norm_reg", "training.loss.auxiliary.contrastive",
+)
+
+
+def comparability_warnings(settings: "TuningSettings") -> List[str]:
+    """Why the objective may not compare trials fairly (the loss as objective while the search
+    changes the loss itself)."""
+    if settings.phase_key[1] not in ("loss", "loss_main"):
+        return []
+    shaping = [p.name for p in settings.space.params if p.key in LOSS_SHAPING_KEYS]
+    if not shaping:
+        return []
+    return [
+        f"tuning.metric {settings.metric}: the search changes the loss itself ({', '.join(shaping)}), so trials "
+        f"are not compared on the same scale; prefer a metric the loss settings do not change "
+        f"(val_target_error, val_accuracy)"
+    ]
+
+
 def best_model_criterion(config: Mapping[str, Any]) -> Tuple[str, str, str]:
     """(phase, key, mode) of the config's first best_model_criterion (default valid loss min)."""
     cfg = dict(config)

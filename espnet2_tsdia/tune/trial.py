@@ -91,6 +91,9 @@ class TrialRunner:
         train_module: the training tool (``python -m`` module) the trials run.
         poll_seconds: how often a running trial's metrics are read.
         kill_grace: seconds between SIGTERM and SIGKILL when a trial is ended.
+        cwd: where the trainings run (relative data paths are read from there); default: the
+            working dir of the tuner when the runner is made (Ray Tune moves its workers into
+            trial dirs of its own).
     """
 
     def __init__(
@@ -106,6 +109,7 @@ class TrialRunner:
         train_module: str = "espnet2_tsdia.bin.tsdia_train",
         poll_seconds: float = 1.0,
         kill_grace: float = 10.0,
+        cwd: Optional[str] = None,
     ):
         self.base_config = dict(base_config)
         self.space = space
@@ -117,6 +121,7 @@ class TrialRunner:
         self.train_module = train_module
         self.poll_seconds = poll_seconds
         self.kill_grace = kill_grace
+        self.cwd = cwd or os.getcwd()
 
     # ------------------------------------------------------------------ files
     def command(self, exp_dir: Path) -> List[str]:
@@ -151,7 +156,7 @@ class TrialRunner:
         script.write_text(
             "#!/usr/bin/env bash\n"
             "# One trial of a tuning study: rerun to resume it (training resumes from checkpoint.pth).\n"
-            f"cd {shlex.quote(os.getcwd())}\n"
+            f"cd {shlex.quote(self.cwd)}\n"
             + (shlex.join(full) if self.cmd else f"{shlex.join(command)} >> {shlex.quote(str(exp_dir / TRIAL_LOG))} 2>&1")
             + "\n"
         )
@@ -179,6 +184,7 @@ class TrialRunner:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **(env or {})},
+                cwd=self.cwd,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
