@@ -36,6 +36,8 @@ def kind(path: Path) -> str:
         return "template_train"
     if name.startswith("train"):
         return "train"
+    if name.startswith("tune"):
+        return "tune"  # a training config with a tuning section
     if name == "decode.yaml" or name.startswith("decode_"):
         return "decode"
     if name == "fbank.yaml":
@@ -48,7 +50,7 @@ def kind(path: Path) -> str:
 
 
 YAMLS = recipe_yamls()
-OWN_TRAIN = [p for p in YAMLS if kind(p) == "train"]
+OWN_TRAIN = [p for p in YAMLS if kind(p) in ("train", "tune")]
 
 
 def test_every_yaml_has_a_known_kind():
@@ -64,6 +66,15 @@ def test_recipe_train_config_builds(path, tmp_path):
     TSDiarizationTask.main(cmd=["--config", str(path), "--dry_run", "true", "--ngpu", "0", "--output_dir", str(out)])
     written = yaml.safe_load((out / "config.yaml").read_text())
     assert written["model_type"] == yaml.safe_load(path.read_text())["model_type"]
+
+
+@pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "tune"], ids=lambda p: str(p.relative_to(EGS2)))
+def test_tuning_config_passes_the_tuners_checks(path, capsys):
+    from espnet2_tsdia.bin import tune
+
+    # the search space, and config check of the configs at both of its corners
+    assert tune.main(["--config", str(path), "--output_dir", "unused", "--check_only"]) == 0
+    assert capsys.readouterr().out.startswith(f"OK: {path}: ")
 
 
 def conf_args(path: Path) -> List[str]:

@@ -15,6 +15,8 @@
 #   5 train              tsdia_train through ESPnet's launcher (espnet2.bin.launch): --ngpu N
 #                        GPUs per node, --num_nodes M nodes (cmd_backend=slurm; with the local
 #                        backend the M nodes are M processes on this machine, --ngpu 0, gloo)
+#                        With --tune true, first a hyper-parameter study on the train config's
+#                        tuning section (bin.tune), then training with the study's best.yaml
 #   6 inference          tsdia_inference on the test sets -> RTTM per set
 #   7 score              DER/JER per test set, with the trivial baselines, and a summary table
 #   8 pack               a zip of the model, its config and results (pack_model)
@@ -55,6 +57,9 @@ feats_normalize=global_mvn  # normalisation in the model: global_mvn (stats of s
 example_opts=""          # options of make_tsdia_examples (chunks, enrollment), every set
 train_config=""          # training yaml
 train_args=""            # extra tsdia_train options (override the yaml)
+tune=false               # stage 5: true = study (bin.tune) on the config's tuning section, then train its best.yaml; only = the study alone
+tune_args=""             # extra bin.tune options (--n_trials N --library raytune --storage URL ...)
+tune_dir=""              # study dir (default: ${expdir}/tune_${tag})
 tag=""                   # experiment name (default: the train config's name)
 tsdia_exp=""             # experiment dir (default: ${expdir}/tsdia_${tag})
 stats_dir=""             # statistics dir (default: ${expdir}/tsdia_stats_${feats_type}_${train_set})
@@ -85,6 +90,7 @@ for v in gpu_inference describe baselines; do
     case "${!v}" in true | false) ;; *) die "--${v} must be true or false, got '${!v}'" ;; esac
 done
 case "${feats_type}" in fbank | raw) ;; *) die "--feats_type must be fbank or raw, got '${feats_type}'" ;; esac
+case "${tune}" in true | false | only) ;; *) die "--tune must be true, false or only, got '${tune}'" ;; esac
 case "${feats_normalize}" in global_mvn | utterance_mvn | none) ;;
     *) die "--feats_normalize must be global_mvn, utterance_mvn or none, got '${feats_normalize}'" ;; esac
 for v in nj inference_nj ngpu train_threads num_plots stage stop_stage; do
@@ -111,6 +117,7 @@ if [ -z "${tag}" ]; then
     [ -n "${train_config}" ] && tag=$(basename "${train_config%.*}") || tag=default
 fi
 tsdia_exp=${tsdia_exp:-${expdir}/tsdia_${tag}}
+tune_dir=${tune_dir:-${expdir}/tune_${tag}}
 stats_dir=${stats_dir:-${expdir}/tsdia_stats_${feats_type}_${train_set}}
 packed_model=${packed_model:-${tsdia_exp}/${tag}.zip}
 inference_tag=${inference_tag:-$(basename "${inference_config%.*}")_${inference_model%.pth}}
@@ -304,7 +311,32 @@ if run_stage 4; then
     fi
 fi
 
-if run_stage 5; then
+if run_stage 5 && [ "${tune}" != false ]; then
+    [ -f "${stats_dir}/.done" ] || die "no statistics in ${stats_dir} (run stage 4)"
+    need_tool espnet2_tsdia.bin.tune
+    # Each trial is one training run (one GPU or the CPU): locally the study runs the trials
+    # itself (--ngpu N > 1: N trials at once, one per GPU); with Slurm each trial is a job.
+    topts=()
+    if [ "${cuda_tool}" != run_local.sh ]; then
+        topts=(--cmd "${cuda_cmd} --gpu $((ngpu > 0 ? 1 : 0))")
+    elif [ "${ngpu}" -gt 1 ]; then
+        topts=(--gpus "$(seq -s, 0 $((ngpu - 1)))")
+    fi
+    threads=${train_threads}
+    [ "${threads}" -gt 0 ] || { [ "${ngpu}" -gt 0 ] && threads=1 || threads=$(env -u OMP_NUM_THREADS nproc); }
+    mkdir -p "${tune_dir}"
+    log "Stage 5: hyper-parameter study of ${train_config}'s tuning section -> ${tune_dir}; log ${tune_dir}/tune.log"
+    # shellcheck disable=SC2086
+    env OMP_NUM_THREADS="${threads}" MKL_NUM_THREADS="${threads}" "${python}" -m espnet2_tsdia.bin.tune \
+        --config "${train_config}" --output_dir "${tune_dir}" "${topts[@]}" ${tune_args} \
+        -- --ngpu "$((ngpu > 0 ? 1 : 0))" "${train_opts[@]}" >> "${tune_dir}/tune.log" 2>&1 ||
+        { grep -E '^ERROR|Error' "${tune_dir}/tune.log" | tail -n 20 >&2; die "tuning failed (see ${tune_dir}/tune.log)"; }
+    log "Stage 5: study ${tune_dir}/results.md: $(grep -m1 '^- trials:' "${tune_dir}/results.md" | cut -c3-); $(grep -m1 '^- best:' "${tune_dir}/results.md" | cut -c3-)"
+    train_config=${tune_dir}/best.yaml
+    [ "${tune}" = true ] || log "Stage 5: --tune only: training skipped; train with --train_config ${train_config}"
+fi
+
+if run_stage 5 && [ "${tune}" != only ]; then
     settings="train ${feats_type} ${feats_normalize} ${train_args} ngpu=${ngpu} num_nodes=${num_nodes} input=$(fingerprint "${train_config}" "${stats_dir}/.done")"
     if is_done "${tsdia_exp}/.train.done" "${settings}"; then
         log "Stage 5: ${tsdia_exp} already trained; skipped (delete ${tsdia_exp}/.train.done to train again)"

@@ -5,6 +5,8 @@
 #   ./run.sh                     # the README's main job (about 9 minutes on 2 idle cores)
 #   ./run.sh --demo_size tiny    # every stage on a handful of conversations (CI, under a minute)
 #   ./run.sh --stage 5           # resume at training; any tsdia.sh option works
+#   ./run.sh --demo_size tiny --stage 5 --tune true --train_config conf/tune_demo_tiny.yaml
+#                                # a 6-trial tuning study (about 3 minutes), then the best config trained
 set -euo pipefail
 
 demo_size=default
