@@ -23,3 +23,8 @@ def real_annotations() -> Path:
     if not path.is_dir():
         pytest.skip(f"real annotation fixtures not found at {path} (set TSDIA_SHARED to the shared folder)")
     return path
+
+
+def pytest_configure(config):
+    # used under test/train and test/recipes (registered here so either folder runs alone cleanly)
+    config.addinivalue_line("markers", "multiprocess: spawns training processes (DDP, SIGKILL); short, runs in CI")

@@ -1,2 +1,0 @@
-def pytest_configure(config):
-    config.addinivalue_line("markers", "multiprocess: spawns training processes (DDP, SIGKILL); short, runs in CI")
