@@ -140,8 +140,8 @@ def records_of(results, names: List[str], trials_dir: Path, *, minimize: bool) -
     out = []
     for number, result in enumerate(sorted(results, key=lambda r: r.path)):
         trial_id = result.metrics.get("trial_id") if result.metrics else None
-        if trial_id is None:
-            trial_id = Path(result.path).name.split("_")[1] if result.path else str(number)
+        if trial_id is None:  # no result reported: the id from the trial's dir name (trainable_<id>_<n>_...)
+            trial_id = "_".join(Path(result.path).name.split("_")[1:3]) if result.path else str(number)
         exp_dir = trials_dir / f"trial_{trial_id}"
         outcome = read_outcome(exp_dir)
         rounds = {}
