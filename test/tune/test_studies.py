@@ -159,3 +159,30 @@ def test_median_pruner_cuts_the_bad_trials(tmp_path):
     assert records[1.0e-3]["state"] == COMPLETE and records[2.0e-3]["state"] == COMPLETE
     for lr in (1.0e-1, 5.0e-2):
         assert records[lr]["state"] == PRUNED and len(records[lr]["rounds"]) == 1
+
+
+def test_ray_tune_scheduler_prunes_and_the_training_dies_with_the_trial(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_ROUND_SECONDS", "0.5")
+    conf = tmp_path / "tune.yaml"
+    # ASHA, one trial at a time, 8 rounds each: bad points after good ones are stopped early
+    tuning = {"library": "raytune", "n_trials": 4, "search_space": {"lr": {"choices": [1.0e-3, 1.0e-1]}},
+              "pruner": "successive_halving", "pruner_conf": {"min_resource": 1, "reduction_factor": 2}, "seed": 1}  # fmt: skip
+    conf.write_text(yaml.safe_dump({**BASE, "max_epoch": 8, "tuning": tuning}))
+    out = tmp_path / "study"
+    done = subprocess.run(tune_cmd(conf, out), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = json.loads((out / "trials.json").read_text())
+    assert len(records) == 4 and {r["state"] for r in records} <= {COMPLETE, PRUNED}
+    pruned = [r for r in records if r["state"] == PRUNED]
+    # Ray's decision arrives while a trial goes on (a report does not wait for it), so not every
+    # bad trial is cut at its first rung; with seed 1 two of them are
+    assert pruned and all(r["params"]["lr"] == 1.0e-1 for r in pruned), [(r["params"], r["state"]) for r in records]
+    for r in pruned:
+        assert 1 <= len(r["rounds"]) < 8
+        # its training was ended with the trial: it never wrote its last rounds
+        assert len(json.loads((Path(r["exp_dir"]) / "metrics.json").read_text())["rounds"]) < 8
+    for r in records:
+        if r["state"] == COMPLETE:
+            assert len(r["rounds"]) == 8 and r["value"] == pytest.approx(fake_value(r["params"]["lr"], 8))
+    left = subprocess.run(["pgrep", "-f", f"fake_train .*{out}"], capture_output=True, text=True).stdout.split()
+    assert left == []
