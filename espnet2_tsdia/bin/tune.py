@@ -39,7 +39,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -175,16 +175,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from espnet2_tsdia.tune import optuna_backend
 
         if args.report_only:
-            study, _, storage, name = optuna_backend.open_study(settings, out, storage=args.storage, study_name=args.study_name)
+            study, _, storage, name = optuna_backend.open_study(settings, out)
             records = optuna_backend.records_of(study, settings.space)
         else:
-            records, storage, name = optuna_backend.run_study(
-                settings, runner, out, storage=args.storage, study_name=args.study_name, gpus=gpus
-            )
+            records, storage, name = optuna_backend.run_study(settings, runner, out, gpus=gpus)
     else:
         from espnet2_tsdia.tune import ray_backend
 
-        records, storage, name = ray_backend.run_study(settings, runner, out, study_name=args.study_name, fit=not args.report_only)
+        records, storage, name = ray_backend.run_study(settings, runner, out, fit=not args.report_only)
     from espnet2_tsdia.tune.report import best_record, write_outputs
 
     written = write_outputs(out, records, settings=settings, base_config=config, study=name, storage=storage)

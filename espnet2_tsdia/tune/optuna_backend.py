@@ -142,12 +142,12 @@ def finished_count(study) -> int:
     )
 
 
-def open_study(settings, output_dir: Path, *, storage: Optional[str] = None, study_name: Optional[str] = None):
+def open_study(settings, output_dir: Path):
     """Create or load the study (load_if_exists: a second run resumes it)."""
     import optuna
 
-    url = storage or settings.storage or default_storage(output_dir)
-    name = study_name or settings.study_name or Path(output_dir).absolute().name
+    url = settings.storage or default_storage(output_dir)
+    name = settings.study_name or Path(output_dir).absolute().name
     kwargs = {}
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
@@ -187,15 +187,13 @@ def run_study(
     runner: TrialRunner,
     output_dir: Path,
     *,
-    storage: Optional[str] = None,
-    study_name: Optional[str] = None,
     gpus: Sequence[str] = (),
 ) -> tuple:
     """Run trials until the study holds ``n_trials`` finished ones; (records, storage, name)."""
     import optuna
 
     output_dir = Path(output_dir).absolute()
-    study, rdb, url, name = open_study(settings, output_dir, storage=storage, study_name=study_name)
+    study, rdb, url, name = open_study(settings, output_dir)
     recovered = recover_local_stale_trials(study, rdb)
     if recovered:
         logger.info("requeued interrupted trials %s", recovered)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from espnet2_tsdia.tune.report import RUNNING, TrialRecord
 from espnet2_tsdia.tune.space import Param, SearchSpace
-from espnet2_tsdia.tune.trial import COMPLETE, FAILED, PRUNED, TrialRunner, read_outcome
+from espnet2_tsdia.tune.trial import FAILED, PRUNED, TrialRunner, read_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +71,7 @@ def build_scheduler(name: str, conf: Dict[str, Any]):
     return schedulers.FIFOScheduler()
 
 
-def run_study(
-    settings, runner: TrialRunner, output_dir: Path, *, study_name: Optional[str] = None, fit: bool = True
-) -> tuple:
+def run_study(settings, runner: TrialRunner, output_dir: Path, *, fit: bool = True) -> tuple:
     """Run (or restore and finish) the Ray Tune experiment; (records, storage, name). With
     ``fit`` false, only the results of the experiment as it stands."""
     import ray
@@ -81,7 +79,7 @@ def run_study(
     from ray.tune.search import BasicVariantGenerator
 
     output_dir = Path(output_dir).absolute()
-    name = study_name or settings.study_name or output_dir.name
+    name = settings.study_name or output_dir.name
     storage = output_dir / "ray"
     storage.mkdir(parents=True, exist_ok=True)
     trials_dir = output_dir / "trials"

@@ -21,7 +21,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import yaml
 
@@ -73,7 +73,7 @@ def results_markdown(records: Sequence[TrialRecord], *, settings, space: SearchS
         f"- library: {settings.library}; storage: {storage}",
         f"- objective: {settings.direction} {settings.metric} (the best value over a trial's validation rounds)",
         f"- pruner: {settings.pruner} {settings.pruner_conf or ''}".rstrip(),
-        f"- search space: " + "; ".join(f"{p.name} ({p.key}) {p.describe()}" for p in space.params),
+        "- search space: " + "; ".join(f"{p.name} ({p.key}) {p.describe()}" for p in space.params),
         f"- trials: {len(records)} ({', '.join(f'{n} {s}' for s, n in counts.items() if n)})",
     ]
     lines += [f"- WARNING: {w}" for w in comparability_warnings(settings)]
