@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from espnet2_tsdia.tune.report import RUNNING, TrialRecord
 from espnet2_tsdia.tune.space import Param, SearchSpace, format_point
-from espnet2_tsdia.tune.trial import COMPLETE, FAILED, PRUNED, TrialRunner, read_outcome
+from espnet2_tsdia.tune.trial import COMPLETE, FAILED, PRUNED, TrialRunner, best_round, read_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -255,10 +255,10 @@ def records_of(study, space: SearchSpace) -> List[TrialRecord]:
             continue
         rounds = {int(k): float(v) for k, v in t.intermediate_values.items()}
         value = t.value
-        best_round = t.user_attrs.get("best_round")
+        best = t.user_attrs.get("best_round")
         if value is None and rounds:  # pruned or failed: the best value it reached
-            best_round = min(rounds, key=rounds.get) if study.direction == optuna.study.StudyDirection.MINIMIZE else max(rounds, key=rounds.get)
-            value = rounds[best_round]
+            best = best_round(rounds, study.direction == optuna.study.StudyDirection.MINIMIZE)
+            value = rounds[best]
         exp_dir = t.user_attrs.get(EXP_DIR_ATTR, "")
         message = t.user_attrs.get("message", "")
         if t.state == S.FAIL and not message and exp_dir:
@@ -267,7 +267,7 @@ def records_of(study, space: SearchSpace) -> List[TrialRecord]:
         out.append(
             TrialRecord(
                 number=t.number, state=states[t.state], params=dict(t.params), value=value,
-                best_round=best_round, rounds=rounds, exp_dir=exp_dir, message=message,
+                best_round=best, rounds=rounds, exp_dir=exp_dir, message=message,
             )
         )  # fmt: skip
     return out

@@ -20,7 +20,7 @@ from typing import Any, Dict, List
 
 from espnet2_tsdia.tune.report import RUNNING, TrialRecord
 from espnet2_tsdia.tune.space import Param, SearchSpace
-from espnet2_tsdia.tune.trial import FAILED, PRUNED, TrialRunner, read_outcome
+from espnet2_tsdia.tune.trial import FAILED, PRUNED, TrialRunner, best_round, read_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -152,14 +152,12 @@ def records_of(results, names: List[str], trials_dir: Path, *, minimize: bool) -
             state, message = (PRUNED, "ended by the Ray Tune scheduler") if rounds else (RUNNING, "")
         else:
             state, message = outcome.state, outcome.message
-        value = best_round = None
-        if rounds:
-            best_round = min(rounds, key=rounds.get) if minimize else max(rounds, key=rounds.get)
-            value = rounds[best_round]
+        best = best_round(rounds, minimize)
+        value = rounds[best] if best is not None else None
         out.append(
             TrialRecord(
                 number=number, state=state, params={n: result.config[n] for n in names}, value=value,
-                best_round=best_round, rounds=rounds, exp_dir=str(exp_dir), message=message,
+                best_round=best, rounds=rounds, exp_dir=str(exp_dir), message=message,
             )
         )  # fmt: skip
     return out

@@ -235,10 +235,17 @@ class TrialRunner:
         return self._outcome(COMPLETE, seen, "")
 
     def _outcome(self, state: str, rounds: Dict[int, float], message: str) -> TrialOutcome:
-        if not rounds:
+        best = best_round(rounds, self.minimize)
+        if best is None:
             return TrialOutcome(state, message=message)
-        best = min(rounds, key=rounds.get) if self.minimize else max(rounds, key=rounds.get)
         return TrialOutcome(state, value=rounds[best], best_round=best, rounds=dict(rounds), message=message)
+
+
+def best_round(rounds: Mapping[int, float], minimize: bool) -> Optional[int]:
+    """The round with the best value (the first of equals), or None without rounds."""
+    if not rounds:
+        return None
+    return min(rounds, key=rounds.get) if minimize else max(rounds, key=rounds.get)
 
 
 def write_outcome(exp_dir: Path, outcome: TrialOutcome) -> None:
