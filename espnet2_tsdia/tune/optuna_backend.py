@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from espnet2_tsdia.tune.report import RUNNING, TrialRecord
 from espnet2_tsdia.tune.space import Param, SearchSpace, format_point
-from espnet2_tsdia.tune.trial import COMPLETE, FAILED, PRUNED, TrialRunner, best_round, read_outcome
+from espnet2_tsdia.tune.trial import COMPLETE, FAILED, PRUNED, TrialRunner, best_round
 
 logger = logging.getLogger(__name__)
 
@@ -130,13 +130,18 @@ def recover_local_stale_trials(study, storage) -> List[int]:
     return recovered
 
 
+def _retried(trials) -> set:
+    """Numbers of the trials that were queued again (their retry stands for them)."""
+    return {t.user_attrs[RETRY_ATTR] for t in trials if RETRY_ATTR in t.user_attrs}
+
+
 def finished_count(study) -> int:
     """Trials that count towards n_trials: complete, pruned, and failed ones not retried."""
     import optuna
 
     S = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get(RETRY_ATTR) for t in trials if RETRY_ATTR in t.user_attrs}
+    retried = _retried(trials)
     return sum(
         t.state in (S.COMPLETE, S.PRUNED) or (t.state == S.FAIL and t.number not in retried) for t in trials
     )
@@ -247,7 +252,7 @@ def records_of(study, space: SearchSpace) -> List[TrialRecord]:
 
     S = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get(RETRY_ATTR) for t in trials if RETRY_ATTR in t.user_attrs}
+    retried = _retried(trials)
     states = {S.COMPLETE: COMPLETE, S.PRUNED: PRUNED, S.FAIL: FAILED, S.RUNNING: RUNNING}
     out = []
     for t in trials:
@@ -261,9 +266,6 @@ def records_of(study, space: SearchSpace) -> List[TrialRecord]:
             value = rounds[best]
         exp_dir = t.user_attrs.get(EXP_DIR_ATTR, "")
         message = t.user_attrs.get("message", "")
-        if t.state == S.FAIL and not message and exp_dir:
-            outcome = read_outcome(Path(exp_dir))
-            message = outcome.message if outcome else ""
         out.append(
             TrialRecord(
                 number=t.number, state=states[t.state], params=dict(t.params), value=value,
