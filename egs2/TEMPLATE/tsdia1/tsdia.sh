@@ -132,6 +132,17 @@ is_done() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 mark_done() { mkdir -p "$(dirname "$1")" && printf '%s\n' "$2" > "$1"; }
 # fingerprint FILE...: a checksum of the files that exist (a stage's inputs, in its settings)
 fingerprint() { for f in "$@"; do [ ! -f "${f}" ] || cat "${f}"; done | cksum | cut -d' ' -f1; }
+# train_threads_for PROCS: torch threads of each of PROCS training processes of this machine
+# (--train_threads, else the cores shared out; 1 with GPUs). nproc itself obeys
+# OMP_NUM_THREADS, which path.sh sets to 1.
+train_threads_for() {
+    local t=${train_threads}
+    if [ "${t}" -eq 0 ]; then
+        t=$(($(env -u OMP_NUM_THREADS nproc) / $1))
+        [ "${ngpu}" -eq 0 ] && [ "${t}" -ge 1 ] || t=1
+    fi
+    echo "${t}"
+}
 # need_tool MODULE: stop clearly when a stage's Python tool is not installed yet
 need_tool() {
     "${python}" -c "import importlib.util as u, sys; sys.exit(u.find_spec('$1') is None)" 2> /dev/null ||
@@ -322,8 +333,7 @@ if run_stage 5 && [ "${tune}" != false ]; then
     elif [ "${ngpu}" -gt 1 ]; then
         topts=(--gpus "$(seq -s, 0 $((ngpu - 1)))")
     fi
-    threads=${train_threads}
-    [ "${threads}" -gt 0 ] || { [ "${ngpu}" -gt 0 ] && threads=1 || threads=$(env -u OMP_NUM_THREADS nproc); }
+    threads=$(train_threads_for 1)
     mkdir -p "${tune_dir}"
     log "Stage 5: hyper-parameter study of ${train_config}'s tuning section -> ${tune_dir}; log ${tune_dir}/tune.log"
     # shellcheck disable=SC2086
@@ -344,12 +354,7 @@ if run_stage 5 && [ "${tune}" != only ]; then
         [ -f "${stats_dir}/.done" ] || die "no statistics in ${stats_dir} (run stage 4)"
         local_nodes=1  # training processes of this machine's CPUs (nodes run locally)
         [ "${num_nodes}" -eq 1 ] || [ "${cuda_tool}" != run_local.sh ] || local_nodes=${num_nodes}
-        threads=${train_threads}
-        # (nproc itself obeys OMP_NUM_THREADS, which path.sh sets to 1)
-        if [ "${threads}" -eq 0 ]; then
-            threads=$(($(env -u OMP_NUM_THREADS nproc) / local_nodes))
-            [ "${ngpu}" -eq 0 ] && [ "${threads}" -ge 1 ] || threads=1
-        fi
+        threads=$(train_threads_for "${local_nodes}")
         # An interrupted training resumes from its checkpoint, but never with other inputs.
         if [ -f "${tsdia_exp}/.train.settings" ] && ! is_done "${tsdia_exp}/.train.settings" "${settings}"; then
             die "${tsdia_exp} was trained with other data or settings; choose another --tag or remove it"
