@@ -134,8 +134,8 @@ def label_memory(hours: float, workdir: Path):
     """Make an example dir for one recording of ``hours`` with 4 speakers; measure loading."""
     import soundfile as sf
 
-    from espnet2_tsdia.data.datatypes import EnrollLoader, LabelsLoader
-    from espnet2_tsdia.data.examples import make_example_dir
+    from espnet2_tsdia.examples.datatypes import EnrollLoader, LabelsLoader
+    from espnet2_tsdia.examples.example_dir import make_example_dir
 
     seconds = hours * 3600
     data = workdir / "data"
@@ -163,7 +163,7 @@ def label_memory(hours: float, workdir: Path):
         return total, len(labels)
 
     def load_waveform():
-        from espnet2_tsdia.data.audio import WavScpReader
+        from espnet2_tsdia.audio.reader import WavScpReader
 
         return WavScpReader(data / "wav.scp")["long"].nbytes
 

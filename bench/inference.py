@@ -44,7 +44,7 @@ SPEAKERS = 4
 
 def make_recording(seconds: float, seed: int = 0):
     """Speech-shaped noise: 4 speakers in turns of 1-8 s (some overlap), and their turns."""
-    from espnet2_tsdia.data.rttm import Turn
+    from espnet2_tsdia.formats.rttm import Turn
 
     rng = np.random.default_rng(seed)
     n = int(seconds * FS)

@@ -47,8 +47,8 @@ CHUNK = 500
 
 def build_data(root: Path, n_conv: int) -> Path:
     from espnet2_tsdia.corpora.offline_speech import available_sources, prepare_offline_speech
-    from espnet2_tsdia.data.examples import ExampleDirOptions, make_example_dir
-    from espnet2_tsdia.frontend.extract import extract_example_dir
+    from espnet2_tsdia.examples.example_dir import ExampleDirOptions, make_example_dir
+    from espnet2_tsdia.examples.features import extract_example_dir
     from espnet2_tsdia.simulate.config import SimulationConfig
     from espnet2_tsdia.simulate.generate import generate_set
 
@@ -63,7 +63,7 @@ def build_data(root: Path, n_conv: int) -> Path:
     data_dir = root / "bench"
     generate_set(cfg, report.data_dir, data_dir, python=sys.executable)
     ex = data_dir / "tsdia"
-    from espnet2_tsdia.data.enrollment import EnrollOptions  # noqa: F401  (defaults)
+    from espnet2_tsdia.examples.enrollment import EnrollOptions  # noqa: F401  (defaults)
 
     make_example_dir(data_dir, ex, ExampleDirOptions(chunk_frames=CHUNK, chunk_hop=CHUNK // 2, min_target_frames=1), mixture_scp=data_dir / "mixture.scp")
     extract_example_dir(ex)

@@ -47,7 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
 
     from espnet2_tsdia.data.describe import describe_data_dir, write_description
-    from espnet2_tsdia.data.errors import DataFormatError
+    from espnet2_tsdia.formats.errors import DataFormatError
 
     if args.set_names is not None and len(args.set_names) != len(args.data_dirs):
         parser.error(f"--set_names has {len(args.set_names)} names for {len(args.data_dirs)} data dirs")

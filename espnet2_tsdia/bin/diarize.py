@@ -86,7 +86,7 @@ def _probe(path: str, *, what: str, channel) -> None:
     """Fail fast, before the model loads: the file exists, libsndfile reads it, channels resolved."""
     import soundfile
 
-    from espnet2_tsdia.inference.audio_input import AudioInputError
+    from espnet2_tsdia.audio.user_input import AudioInputError
 
     p = Path(path)
     if not p.is_file():
@@ -105,7 +105,7 @@ def _probe(path: str, *, what: str, channel) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from espnet2_tsdia.inference.audio_input import AudioInputError, check_enrollment_clip, load_audio, parse_channel
+    from espnet2_tsdia.audio.user_input import AudioInputError, check_enrollment_clip, load_audio, parse_channel
 
     enroll = parse_enroll(args.enroll)
     channel = parse_channel(args.channel)
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
 
-    from espnet2_tsdia.data.rttm import write_rttm
+    from espnet2_tsdia.formats.rttm import write_rttm
 
     out.parent.mkdir(parents=True, exist_ok=True)
     write_rttm(out, result.turns)
@@ -191,10 +191,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="diarize: %(message)s", stream=sys.stderr
     )
-    from espnet2_tsdia.data.errors import DataFormatError
-    from espnet2_tsdia.inference.audio_input import AudioInputError
+    from espnet2_tsdia.formats.errors import DataFormatError
+    from espnet2_tsdia.audio.user_input import AudioInputError
     from espnet2_tsdia.inference.pack import ModelArchiveError
-    from espnet2_tsdia.inference.speech2tsdia import ModelLoadError
+    from espnet2_tsdia.inference.model_files import ModelLoadError
 
     expected = (UsageError, AudioInputError, ModelArchiveError, ModelLoadError, DataFormatError, ValueError, OSError)
     try:

@@ -51,8 +51,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
 
-    from espnet2_tsdia.data.errors import DataFormatError
-    from espnet2_tsdia.frontend.extract import extract_example_dir, merge_parts
+    from espnet2_tsdia.formats.errors import DataFormatError
+    from espnet2_tsdia.examples.features import extract_example_dir, merge_parts
 
     try:
         if args.merge is not None:
@@ -64,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise ValueError(f"--frontend_conf must be a JSON object, got {args.frontend_conf!r}")
         frontend = None
         if conf:
-            from espnet2_tsdia.data.examples import load_meta
+            from espnet2_tsdia.examples.example_dir import load_meta
             from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
 
             grid = load_meta(args.example_dir).grid

@@ -14,7 +14,7 @@ Writes, next to the data dir (which stays untouched, as does the audio): ``examp
 (``<reco>__<spk>``), ``chunks`` (``<reco>__<spk>__<start:07d>``), their ESPnet shape files,
 ``labels.ark/.scp`` (int8), ``enroll`` (enrollment specs), ``reco2num_samples``, ``tsdia.json``
 and ``skipped.txt`` (every speaker that got no example, and why). Feed the lists to ESPnet with
-the ``tsdia_*`` data types (``espnet2_tsdia.data.datatypes``).
+the ``tsdia_*`` data types (``espnet2_tsdia.examples.datatypes``).
 
 Exit status 1 with a message naming the file and line on missing audio or malformed files; with
 ``--on_unusable error`` also when a speaker has no single-speaker region of ``--min_enroll`` s.
@@ -71,9 +71,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
 
-    from espnet2_tsdia.data.enrollment import EnrollOptions, NoEnrollmentError
-    from espnet2_tsdia.data.errors import DataFormatError
-    from espnet2_tsdia.data.examples import ExampleDirOptions, make_example_dir, read_targets
+    from espnet2_tsdia.examples.enrollment import EnrollOptions, NoEnrollmentError
+    from espnet2_tsdia.formats.errors import DataFormatError
+    from espnet2_tsdia.examples.example_dir import ExampleDirOptions, make_example_dir, read_targets
     from espnet2_tsdia.frontend.frames import FrameGrid
     from espnet2_tsdia.labels.convert import LabelOptions
 

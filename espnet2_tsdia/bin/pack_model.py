@@ -53,7 +53,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
 
     from espnet2_tsdia.inference.pack import ModelArchiveError, pack_model
-    from espnet2_tsdia.inference.speech2tsdia import ModelLoadError
+    from espnet2_tsdia.inference.model_files import ModelLoadError
 
     try:
         pack_model(

@@ -123,7 +123,7 @@ def data_dirs(args: argparse.Namespace) -> List[str]:
 def _read_dev_list(path: Optional[str]) -> Optional[Sequence[str]]:
     if path is None:
         return None
-    from espnet2_tsdia.data.kaldi import read_list
+    from espnet2_tsdia.formats.kaldi import read_list
 
     return read_list(path)
 

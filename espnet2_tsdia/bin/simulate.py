@@ -43,7 +43,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    from espnet2_tsdia.data.errors import DataFormatError
+    from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.simulate.config import load_set_configs
     from espnet2_tsdia.simulate.generate import SimulationError, generate_set, verify_set_dir
 

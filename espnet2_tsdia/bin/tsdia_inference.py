@@ -143,10 +143,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.num_plots < 0:
         parser.error(f"--num_plots must be >= 0, got {args.num_plots}")
 
-    from espnet2_tsdia.data.errors import DataFormatError
-    from espnet2_tsdia.inference.audio_input import AudioInputError
+    from espnet2_tsdia.formats.errors import DataFormatError
+    from espnet2_tsdia.audio.user_input import AudioInputError
     from espnet2_tsdia.inference.pack import ModelArchiveError
-    from espnet2_tsdia.inference.speech2tsdia import ModelLoadError
+    from espnet2_tsdia.inference.model_files import ModelLoadError
 
     try:
         run(args, files)
@@ -159,10 +159,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
     import numpy as np
 
-    from espnet2_tsdia.data.audio import WavScpReader, audio_info
-    from espnet2_tsdia.data.kaldi import c_sort_key, iter_lines, write_scp
-    from espnet2_tsdia.data.rttm import group_by_reco, read_rttm, write_rttm
-    from espnet2_tsdia.inference.audio_input import check_enrollment_clip, load_audio, parse_channel
+    from espnet2_tsdia.audio.reader import WavScpReader, audio_info
+    from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines, write_scp
+    from espnet2_tsdia.formats.rttm import group_by_reco, read_rttm, write_rttm
+    from espnet2_tsdia.audio.user_input import check_enrollment_clip, load_audio, parse_channel
     from espnet2_tsdia.inference.enrollment_sources import (
         UTT_SEP,
         OracleOptions,
@@ -170,7 +170,8 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
         oracle_enrollments,
         read_enroll_scp,
     )
-    from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization, read_train_config
+    from espnet2_tsdia.inference.model_files import read_train_config
+    from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
 
     channel = parse_channel(args.channel)
     overrides = {k: getattr(args, k) for k in OVERRIDES}

@@ -49,9 +49,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
 
-    from espnet2_tsdia.data.errors import DataFormatError
-    from espnet2_tsdia.data.rttm import read_rttm
-    from espnet2_tsdia.data.uem import read_uem
+    from espnet2_tsdia.formats.errors import DataFormatError
+    from espnet2_tsdia.formats.rttm import read_rttm
+    from espnet2_tsdia.formats.uem import read_uem
     from espnet2_tsdia.scoring.der import score
     from espnet2_tsdia.scoring.results_md import ScoringProtocol, write_result_json, write_results_md
 

@@ -6,7 +6,7 @@ recording durations (from audio headers, never by decoding) and a UEM, then hand
 corpus-level notes (recordings left out, turns clipped to a UEM or clip window, channel fields
 rewritten) to the same ``prep_report.txt``. Problems that make a corpus unusable raise:
 :class:`MissingAudioError` for a listed recording without audio, and
-:class:`~espnet2_tsdia.data.errors.DataFormatError` for an annotation that is malformed or names a
+:class:`~espnet2_tsdia.formats.errors.DataFormatError` for an annotation that is malformed or names a
 recording the corpus does not list. Both messages name the file and say what to do.
 """
 
@@ -21,12 +21,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from espnet2_tsdia.data.audio_info import AudioInfo, audio_info
+from espnet2_tsdia.audio.info import AudioInfo, audio_info
 from espnet2_tsdia.data.datadir import PrepReport, write_data_dir
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import iter_lines
-from espnet2_tsdia.data.rttm import Turn
-from espnet2_tsdia.data.uem import UemSegment
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import iter_lines
+from espnet2_tsdia.formats.rttm import Turn
+from espnet2_tsdia.formats.uem import UemSegment
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class MissingAudioError(FileNotFoundError):
 def audio_header(path: PathLike) -> AudioInfo:
     """Sample rate, channels and length of an audio file, from its header only.
 
-    :func:`espnet2_tsdia.data.audio_info.audio_info` (libsndfile) reads wav, flac and
+    :func:`espnet2_tsdia.audio.info.audio_info` (libsndfile) reads wav, flac and
     uncompressed NIST SPHERE; for anything else (e.g. shorten-compressed SPHERE) ``sox --i`` is
     asked.
 

@@ -48,9 +48,9 @@ from espnet2_tsdia.corpora.common import (
     write_split,
 )
 from espnet2_tsdia.data.datadir import PrepReport
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.rttm import Turn
-from espnet2_tsdia.data.uem import UemSegment
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.rttm import Turn
+from espnet2_tsdia.formats.uem import UemSegment
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ import re
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
-from espnet2_tsdia.data.audio_info import audio_info
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import iter_lines, utt2spk_to_spk2utt, write_scp, write_spk2utt, write_utt2spk
+from espnet2_tsdia.audio.info import audio_info
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import iter_lines, utt2spk_to_spk2utt, write_scp, write_spk2utt, write_utt2spk
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ from espnet2_tsdia.corpora.common import (
     write_split,
 )
 from espnet2_tsdia.data.datadir import PrepReport
-from espnet2_tsdia.data.rttm import Turn, read_rttm
+from espnet2_tsdia.formats.rttm import Turn, read_rttm
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ transcripts, so their ``text`` is ``<unk>``. Install everything with ``tools/ins
 Processing of every utterance: decode to 8 kHz mono, remove DC and slow drift (one prompt set has a
 drifting offset of up to 10 % of full scale), trim leading and trailing silence with an energy
 detector relative to the loudest frame and to the source's noise floor, keeping 10 ms of context
-(see :func:`espnet2_tsdia.utils.audio.speech_bounds`; boundaries are within 15 ms of the speech),
+(see :func:`espnet2_tsdia.audio.tools.speech_bounds`; boundaries are within 15 ms of the speech),
 and write 16-bit PCM. Skipped, and listed in ``skipped.tsv`` with the reason: ``silence/`` prompts
 and tone or sound-effect prompts known by name (beeps, two-tone chimes, the monkeys), files with
 no speech above the noise floor, pure tones found by their spectrum, utterances shorter than
@@ -83,8 +83,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import (
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import (
     c_sort_key,
     iter_lines,
     utt2spk_to_spk2utt,
@@ -93,7 +93,7 @@ from espnet2_tsdia.data.kaldi import (
     write_spk2utt,
     write_utt2spk,
 )
-from espnet2_tsdia.utils import audio
+from espnet2_tsdia.audio import tools as audio
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

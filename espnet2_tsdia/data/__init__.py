@@ -1,1 +1,4 @@
-"""Kaldi-style data dirs, RTTM and UEM: reading, writing, validating, fixing."""
+"""Kaldi-style data dirs as a whole: write, load, validate, fix, describe, lhotse export/import.
+
+Built on :mod:`espnet2_tsdia.formats` (one file at a time) and :mod:`espnet2_tsdia.audio`.
+"""

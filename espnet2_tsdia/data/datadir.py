@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
-from espnet2_tsdia.data.kaldi import (
+from espnet2_tsdia.formats.kaldi import (
     Segment,
     _atomic_write,
     read_reco2dur,
@@ -31,8 +31,8 @@ from espnet2_tsdia.data.kaldi import (
     write_spk2utt,
     write_utt2spk,
 )
-from espnet2_tsdia.data.rttm import Turn, merge_same_speaker, read_rttm, sort_turns, write_rttm
-from espnet2_tsdia.data.uem import UemSegment, read_uem, write_uem
+from espnet2_tsdia.formats.rttm import Turn, merge_same_speaker, read_rttm, sort_turns, write_rttm
+from espnet2_tsdia.formats.uem import UemSegment, read_uem, write_uem
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def data_dir_from_rttm(
     rttm_files = [Path(rttm)] if isinstance(rttm, (str, Path)) else [Path(p) for p in rttm]
     uem_files = [] if uem is None else [Path(uem)] if isinstance(uem, (str, Path)) else [Path(p) for p in uem]
     if reco2dur is None:
-        from espnet2_tsdia.data.audio_info import audio_info
+        from espnet2_tsdia.audio.info import audio_info
 
         reco2dur = {r: audio_info(spec, run_pipes=True).duration for r, spec in wav_scp.items()}
     rename = (lambda t: replace(t, speaker=f"{t.reco}_{t.speaker}")) if prefix_speakers else (lambda t: t)  # noqa: E731

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from espnet2_tsdia.data.datadir import DataDir, load_data_dir
-from espnet2_tsdia.data.kaldi import c_sort_key
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.kaldi import c_sort_key
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.data.stats import RecordingStats, SetStats, recording_stats, set_stats
 
 PathLike = Union[str, Path]

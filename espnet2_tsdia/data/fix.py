@@ -45,10 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from espnet2_tsdia.data.audio_info import ark_offset, audio_info, is_pipe
-from espnet2_tsdia.data.kaldi import Segment, _atomic_write, c_sort_key, utt2spk_to_spk2utt
-from espnet2_tsdia.data.rttm import Turn, format_turn
-from espnet2_tsdia.data.uem import UemSegment
+from espnet2_tsdia.audio.info import ark_offset, audio_info, is_pipe
+from espnet2_tsdia.formats.kaldi import Segment, _atomic_write, c_sort_key, utt2spk_to_spk2utt
+from espnet2_tsdia.formats.rttm import Turn, format_turn
+from espnet2_tsdia.formats.uem import UemSegment
 from espnet2_tsdia.data.validate import (
     KNOWN_FILES,
     RECO_KEYED,

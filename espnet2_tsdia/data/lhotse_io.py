@@ -21,10 +21,10 @@ import shlex
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
-from espnet2_tsdia.data.audio_info import audio_info, is_pipe
+from espnet2_tsdia.audio.info import audio_info, is_pipe
 from espnet2_tsdia.data.datadir import write_data_dir
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import (
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import (
     read_reco2dur,
     read_scp,
     read_segments,
@@ -34,7 +34,7 @@ from espnet2_tsdia.data.kaldi import (
     write_spk2utt,
     write_utt2spk,
 )
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

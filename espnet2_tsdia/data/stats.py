@@ -26,7 +26,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from espnet2_tsdia.data.rttm import Turn, merge_same_speaker
+from espnet2_tsdia.formats.rttm import Turn, merge_same_speaker
 
 #: percentiles of turn length reported by :func:`set_stats`
 PERCENTILES: Tuple[int, ...] = (5, 25, 50, 75, 95)

@@ -13,7 +13,7 @@ of known recordings inside the recordings; every audio file present with the exp
 rate and channel count.
 
 Every problem names the file, the line (when one line is to blame) and what was expected. The
-readers of :mod:`espnet2_tsdia.data.kaldi` stop at the first malformed line; the validator reads
+readers of :mod:`espnet2_tsdia.formats.kaldi` stop at the first malformed line; the validator reads
 leniently instead and keeps checking, so one run lists everything.
 
 Usage::
@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from espnet2_tsdia.data.audio_info import ark_offset, audio_info, is_pipe
-from espnet2_tsdia.data.kaldi import Segment, c_sort_key
-from espnet2_tsdia.data.rttm import Turn
-from espnet2_tsdia.data.uem import UemSegment
+from espnet2_tsdia.audio.info import ark_offset, audio_info, is_pipe
+from espnet2_tsdia.formats.kaldi import Segment, c_sort_key
+from espnet2_tsdia.formats.rttm import Turn
+from espnet2_tsdia.formats.uem import UemSegment
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

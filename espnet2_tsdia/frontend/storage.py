@@ -18,8 +18,8 @@ from typing import Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import iter_lines
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import iter_lines
 
 PathLike = Union[str, Path]
 

@@ -8,7 +8,7 @@ Two sources (``tsdia_inference --enrollment oracle|clips``):
   centre (the centre is furthest from the turn changes). Ties go to the earliest run. A speaker
   whose longest solo run is shorter than ``min_frames`` gets no enrollment (the caller skips it
   and says so; scoring then counts its speech as missed). The defaults (at most 5 s, at least
-  0.5 s) are those of the training enrollment (:class:`espnet2_tsdia.data.enrollment.EnrollOptions`).
+  0.5 s) are those of the training enrollment (:class:`espnet2_tsdia.examples.enrollment.EnrollOptions`).
   The enrollment features are the rows of the recording's own features (normalised with the
   recording's mean), as the training loader's ``tsdia_enroll_feats`` gives them.
 - ``clips``: a user-given audio file per speaker name, in an scp file ``<key> <audio path>``.
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import c_sort_key, iter_lines
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.frontend.frames import FrameGrid
 from espnet2_tsdia.labels.activity import rasterize, runs, solo_mask, speaker_order
 

@@ -94,7 +94,8 @@ def pack_model(
     import yaml
     from espnet2.main_funcs.pack_funcs import pack
 
-    from espnet2_tsdia.inference.speech2tsdia import load_state_dict, read_train_config
+    # deferred with ESPnet's packer: reading an archive (diarize's first check) needs no torch
+    from espnet2_tsdia.inference.model_files import load_state_dict, read_train_config
 
     outpath = Path(outpath).absolute()
     if outpath.suffix != ".zip":

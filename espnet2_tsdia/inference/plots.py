@@ -15,8 +15,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from espnet2_tsdia.data.kaldi import c_sort_key
-from espnet2_tsdia.data.rttm import Turn, merge_same_speaker
+from espnet2_tsdia.formats.kaldi import c_sort_key
+from espnet2_tsdia.formats.rttm import Turn, merge_same_speaker
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

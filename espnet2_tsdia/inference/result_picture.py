@@ -14,7 +14,7 @@ from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn
 
 PathLike = Union[str, Path]
 DPI = 100

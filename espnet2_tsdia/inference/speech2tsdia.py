@@ -37,8 +37,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.frontend.frames import FrameGrid
+from espnet2_tsdia.inference.model_files import ModelLoadError, load_model, standard_frontend
+from espnet2_tsdia.inference.pack import unpack_model
 from espnet2_tsdia.inference.postprocess import (
     PostprocessOptions,
     TargetReadout,
@@ -54,10 +56,6 @@ Progress = Callable[[int, int], None]
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCHEME = "powerset"
-
-
-class ModelLoadError(ValueError):
-    """A model that cannot be loaded: the message names the file and the problem."""
 
 
 # ----------------------------------------------------------------------------- options
@@ -275,7 +273,7 @@ class Speech2TSDiarization:
         knobs, post = resolve_options(config.get("eval_knobs"), overrides, source=f"{train_config}: eval_knobs")
         frontend = None
         if getattr(model, "frontend", None) is None:
-            frontend = _standard_frontend(frontend_conf if frontend_conf is not None else config.get("frontend_conf"))
+            frontend = standard_frontend(frontend_conf if frontend_conf is not None else config.get("frontend_conf"))
         elif frontend_conf is not None:
             logger.warning("the model has its own frontend; frontend_conf %s is ignored", dict(frontend_conf))
         return cls(
@@ -305,8 +303,6 @@ class Speech2TSDiarization:
         ``ModelDownloader`` into ``cachedir`` (default ``~/.cache/espnet2_tsdia``), in a folder
         keyed by the archive's content hash.
         """
-        from espnet2_tsdia.inference.pack import unpack_model
-
         files = unpack_model(model_tag, cachedir=cachedir)
         return cls.from_files(
             files["train_config"],
@@ -441,7 +437,7 @@ class Speech2TSDiarization:
     # ------------------------------------------------------------------ decisions
     def decide(self, posteriors: Mapping[str, np.ndarray], *, reco: str) -> TSDiaResult:
         """Posteriors per speaker -> activity and turns (post-processing options of this object)."""
-        from espnet2_tsdia.data.rttm import sort_turns
+        from espnet2_tsdia.formats.rttm import sort_turns
         from espnet2_tsdia.labels.activity import activity_to_turns
 
         frame_rate = 1.0 / self.grid.shift_seconds
@@ -462,118 +458,3 @@ def _pad(seqs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
     for i, s in enumerate(seqs):
         out[i, : s.size(0)] = s
     return out, lens
-
-
-# ----------------------------------------------------------------------------- loading
-def read_train_config(path: PathLike, *, what: str = "train config") -> Dict[str, Any]:
-    """``config.yaml`` (or another yaml mapping, named ``what`` in errors) -> dict.
-
-    Raises:
-        ModelLoadError: missing file, invalid YAML, not a mapping; the message names the file.
-    """
-    import yaml
-
-    p = Path(path)
-    if not p.is_file():
-        raise ModelLoadError(f"{p}: no such {what}")
-    try:
-        config = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ModelLoadError(f"{p}: not valid YAML ({' '.join(str(e).split())})") from None
-    if not isinstance(config, dict):
-        raise ModelLoadError(f"{p}: expected a mapping of options ({what}), got {type(config).__name__}")
-    return config
-
-
-def load_state_dict(model_file: PathLike, *, device: str = "cpu") -> Dict[str, torch.Tensor]:
-    """Read a model file with ``torch.load(weights_only=True)``: tensors only.
-
-    Raises:
-        ModelLoadError: missing file, unreadable file, objects other than tensors, or a training
-            checkpoint (``checkpoint.pth``) instead of a model's state dict.
-    """
-    import pickle
-
-    p = Path(model_file)
-    if not p.is_file():
-        raise ModelLoadError(f"{p}: no such model file")
-    try:
-        state = torch.load(p, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelLoadError(
-            f"{p}: refused to load: the file holds objects other than tensors (weights_only=True): {first}"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise ModelLoadError(f"{p}: not a readable torch model file ({' '.join(str(e).split())[:300]})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        keys = sorted(state)[:5] if isinstance(state, dict) else type(state).__name__
-        raise ModelLoadError(
-            f"{p}: expected a state dict of tensors (an averaged model such as valid.loss.ave.pth), got {keys}; "
-            "a training checkpoint.pth is not a model file"
-        )
-    return state
-
-
-def _task_build_model() -> Callable[[argparse.Namespace], torch.nn.Module]:
-    import contextlib
-    import io
-
-    printed = io.StringIO()
-    try:
-        # ESPnet prints "Failed to import Flash Attention ..." on stdout at import time; keep
-        # stdout clean for the command-line tools and log it instead.
-        with contextlib.redirect_stdout(printed):
-            from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("espnet2_tsdia.tasks"):
-            raise ModelLoadError(
-                "the ESPnet task espnet2_tsdia.tasks.tsdia is not installed; it is needed to rebuild a model from config.yaml"
-            ) from None
-        raise
-    finally:
-        for line in printed.getvalue().splitlines():
-            logger.debug("import: %s", line)
-    return TSDiarizationTask.build_model
-
-
-def load_model(
-    train_config: PathLike,
-    model_file: PathLike,
-    *,
-    device: str = "cpu",
-    build_model: Optional[Callable[[argparse.Namespace], torch.nn.Module]] = None,
-) -> Tuple[torch.nn.Module, Dict[str, Any]]:
-    """Rebuild a model from ``config.yaml`` and load its weights safely and strictly.
-
-    Returns:
-        (model in eval mode on ``device``, the config dict).
-    """
-    config = read_train_config(train_config)
-    state = load_state_dict(model_file, device="cpu")
-    builder = build_model or _task_build_model()
-    try:
-        model = builder(argparse.Namespace(**config))
-    except (TypeError, ValueError, KeyError, AttributeError) as e:
-        raise ModelLoadError(f"{train_config}: cannot build the model from this config: {e}") from None
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        msg = " ".join(str(e).split())
-        raise ModelLoadError(
-            f"{model_file}: the weights do not fit the model of {train_config}: {msg[:500]}"
-        ) from None
-    return model.to(device).eval(), config
-
-
-def _standard_frontend(conf: Optional[Mapping[str, Any]]) -> torch.nn.Module:
-    """The waveform frontend for a model trained on stored features: TSDiaFbankFrontend with
-    ``conf`` (None or empty: the standard 345-dim feature)."""
-    from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
-
-    conf = dict(conf or {})
-    logger.info("the model reads stored features; computing them with TSDiaFbankFrontend(%s)", conf)
-    try:
-        return TSDiaFbankFrontend(**conf)
-    except TypeError as e:
-        raise ModelLoadError(f"frontend_conf {conf} does not fit TSDiaFbankFrontend: {e}") from None

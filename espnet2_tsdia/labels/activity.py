@@ -10,8 +10,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from espnet2_tsdia.data.kaldi import c_sort_key
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.kaldi import c_sort_key
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.frontend.frames import FrameGrid
 
 DEFAULT_GRID = FrameGrid()

@@ -1,6 +1,6 @@
 """One recording's RTTM turns -> one label sequence per target speaker, and back.
 
-Pure functions: no files. :mod:`espnet2_tsdia.data.examples` stores the results.
+Pure functions: no files. :mod:`espnet2_tsdia.examples.example_dir` stores the results.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.frontend.frames import FrameGrid
 from espnet2_tsdia.labels.activity import activity_to_turns, rasterize, speaker_order
 from espnet2_tsdia.labels.schemes import LabelScheme, get_scheme

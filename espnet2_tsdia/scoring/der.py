@@ -35,9 +35,9 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from espnet2_tsdia.data.kaldi import c_sort_key
-from espnet2_tsdia.data.rttm import Turn, group_by_reco, merge_same_speaker
-from espnet2_tsdia.data.uem import UemSegment
+from espnet2_tsdia.formats.kaldi import c_sort_key
+from espnet2_tsdia.formats.rttm import Turn, group_by_reco, merge_same_speaker
+from espnet2_tsdia.formats.uem import UemSegment
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def score(
         ref_turns: reference turns of any number of recordings.
         hyp_turns: hypothesis turns; speaker names need not match the reference (they are mapped
             optimally per recording, Hungarian algorithm).
-        uem: scored regions per recording (as :func:`espnet2_tsdia.data.uem.read_uem` returns);
+        uem: scored regions per recording (as :func:`espnet2_tsdia.formats.uem.read_uem` returns);
             None: the extent of reference and hypothesis per recording (module docstring).
         collar: seconds removed on each side of every reference boundary (md-eval ``-c``;
             0.25 here is pyannote ``collar=0.5``).

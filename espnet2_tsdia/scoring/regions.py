@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from espnet2_tsdia.data.rttm import Turn, merge_same_speaker
+from espnet2_tsdia.formats.rttm import Turn, merge_same_speaker
 
 #: (start, end, count): ``count`` speakers are in error on [start, end]
 Interval = Tuple[float, float, int]

@@ -166,14 +166,14 @@ class HistogramModel:
         pause_edges: Sequence[float] = tuple(np.round(np.arange(0, 5.01, 0.1), 2)),
         overlap_edges: Sequence[float] = tuple(np.round(np.arange(0, 3.01, 0.1), 2)),
     ) -> "HistogramModel":
-        """Landini's statistics from real turns (``espnet2_tsdia.data.rttm.Turn``, any recordings).
+        """Landini's statistics from real turns (``espnet2_tsdia.formats.rttm.Turn``, any recordings).
 
         Per recording, a speaker's overlapping turns are merged, then turns are taken in onset
         order and each is compared with the one before: same speaker -> ``pause_same``; another
         speaker starting after its end -> ``pause_diff``; before its end -> ``overlap`` (the time
         shared with it). Values outside the edges are left out (Landini drops very long gaps).
         """
-        from espnet2_tsdia.data.rttm import group_by_reco, merge_same_speaker
+        from espnet2_tsdia.formats.rttm import group_by_reco, merge_same_speaker
 
         same, diff, ov = [], [], []
         for group in group_by_reco(merge_same_speaker(list(turns))[0]).values():

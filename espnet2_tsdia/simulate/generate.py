@@ -34,8 +34,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from espnet2_tsdia.data.kaldi import utt_id
-from espnet2_tsdia.data.rttm import Turn, format_turn
+from espnet2_tsdia.formats.kaldi import utt_id
+from espnet2_tsdia.formats.rttm import Turn, format_turn
 from espnet2_tsdia.data.stats import RecordingStats, SetStats, recording_stats, set_stats
 from espnet2_tsdia.simulate.config import SimulationConfig
 from espnet2_tsdia.simulate.sources import (
@@ -559,7 +559,7 @@ def verify_set_dir(path: PathLike, cfg: Optional[SimulationConfig] = None) -> Se
     Raises:
         SimulationError: the set misses its targets (the message lists the first failures).
     """
-    from espnet2_tsdia.data.kaldi import read_reco2dur
+    from espnet2_tsdia.formats.kaldi import read_reco2dur
 
     path = Path(path)
     if cfg is None:

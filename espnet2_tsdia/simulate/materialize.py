@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from espnet2_tsdia.data.kaldi import write_scp
+from espnet2_tsdia.formats.kaldi import write_scp
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

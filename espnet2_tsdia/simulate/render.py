@@ -31,7 +31,7 @@ from typing import Dict, Iterator, Optional, Union
 
 import numpy as np
 
-from espnet2_tsdia.data.errors import DataFormatError
+from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.simulate.spec import AudioRegion, MixtureSpec, SpecTables, index_spec_file, read_record
 
 PathLike = Union[str, Path]
@@ -189,7 +189,7 @@ class MixtureReader(collections.abc.Mapping):
 
 
 def _read_mixture_scp(path: Path) -> Dict[str, tuple]:
-    from espnet2_tsdia.data.kaldi import iter_lines
+    from espnet2_tsdia.formats.kaldi import iter_lines
 
     out: Dict[str, tuple] = {}
     for n, line in iter_lines(path):

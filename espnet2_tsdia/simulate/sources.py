@@ -20,8 +20,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import c_sort_key, iter_lines, read_scp, read_segments, read_utt2spk
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines, read_scp, read_segments, read_utt2spk
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.simulate.sources import AudioList, SourceTable, read_audio_list, read_source_table
 
 PathLike = Union[str, Path]

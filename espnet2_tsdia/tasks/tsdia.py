@@ -54,7 +54,7 @@ def _frontend_classes() -> Dict[str, type]:
 
 def register_everything() -> None:
     """Fill ESPnet's registries (idempotent); runs at import of this module."""
-    from espnet2_tsdia.data.datatypes import register_data_types
+    from espnet2_tsdia.examples.datatypes import register_data_types
 
     register_data_types()
     abs_task.scheduler_classes[SCHEDULER_NAME] = build_tsdia_scheduler
@@ -139,7 +139,7 @@ class TSDiarizationTask(AbsTask):
 
     @classmethod
     def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable:
-        from espnet2_tsdia.data.collate import TSDiaCollateFn
+        from espnet2_tsdia.examples.collate import TSDiaCollateFn
 
         frontend_conf = args.frontend_conf if getattr(args, "frontend", None) else {}
         collate = TSDiaCollateFn(

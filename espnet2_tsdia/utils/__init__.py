@@ -1,1 +1,1 @@
-"""Small shared utilities (downloads, audio helpers)."""
+"""Small shared utilities: atomic writes, downloads."""

@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from espnet2_tsdia.bin.diarize import main
-from espnet2_tsdia.data.rttm import read_rttm
+from espnet2_tsdia.formats.rttm import read_rttm
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = {
@@ -43,7 +43,7 @@ def model_zip(tmp_path_factory):
 def corpus(tmp_path_factory):
     """A 3-speaker recording with known turns from the offline corpus, and a clip per speaker."""
     from espnet2_tsdia.corpora.offline_speech import MissingPackagesError, prepare_offline_speech
-    from espnet2_tsdia.data.kaldi import read_scp, read_utt2spk, utt2spk_to_spk2utt
+    from espnet2_tsdia.formats.kaldi import read_scp, read_utt2spk, utt2spk_to_spk2utt
 
     out = tmp_path_factory.mktemp("offline")
     speakers = ["en_allison", "it_carlo", "fr_june"]

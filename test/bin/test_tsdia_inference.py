@@ -9,8 +9,8 @@ import torch
 import yaml
 
 from espnet2_tsdia.bin.tsdia_inference import main
-from espnet2_tsdia.data.kaldi import read_scp
-from espnet2_tsdia.data.rttm import Turn, read_rttm, write_rttm
+from espnet2_tsdia.formats.kaldi import read_scp
+from espnet2_tsdia.formats.rttm import Turn, read_rttm, write_rttm
 
 CONFIG = {
     "frontend": "tsdia_fbank", "frontend_conf": {}, "normalize": None, "normalize_conf": {}, "input_size": None,

@@ -23,8 +23,8 @@ from native import (
 
 from espnet2_tsdia.corpora.aishell4 import prepare_aishell4, read_textgrid, select_dev
 from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.rttm import read_rttm
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.rttm import read_rttm
 
 #: test session -> (crop the real RTTM at, audio length)
 TEST = {"L_R003S01C02": (28.0, 28.0), "L_R003S02C02": (15.0, 20.0)}

@@ -21,8 +21,8 @@ from native import (
 
 from espnet2_tsdia.corpora.ami import prepare_ami
 from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.data.kaldi import read_list
-from espnet2_tsdia.data.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import read_list
+from espnet2_tsdia.formats.errors import DataFormatError
 
 #: meeting -> (split, UEM end = audio length)
 MEETINGS = {"TS3007c": ("train", 2420.0), "ES2011a": ("dev", 1113.845375), "EN2002a": ("test", 2142.709375)}

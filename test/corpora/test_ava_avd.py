@@ -25,8 +25,8 @@ from native import (
 from espnet2_tsdia.corpora import ava_avd
 from espnet2_tsdia.corpora.ava_avd import clip_window, prepare_ava_avd, read_offsets, shift
 from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.rttm import Turn
 
 CLIPS = {"train": ["-FaXLcSFjUI_c_01", "Ma2hgTmveKQ_c_02"], "val": ["Ov0za6Xb1LM_c_02"]}
 #: first reference onset of each clip = its offset (how the official offsets.txt was made)

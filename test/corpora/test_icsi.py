@@ -21,7 +21,7 @@ from native import (
 from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.corpora.icsi import DEV, TEST, prepare_icsi, read_mrt
 from espnet2_tsdia.data.datadir import PrepReport
-from espnet2_tsdia.data.errors import DataFormatError
+from espnet2_tsdia.formats.errors import DataFormatError
 
 BED002 = [
     (0.0, 1.5, None, '<Comment Description="Digits"/>'),  # no Participant: not a turn

@@ -20,8 +20,8 @@ import soundfile as sf
 
 from espnet2_tsdia.corpora import librispeech as ls
 from espnet2_tsdia.corpora.librispeech import download_librispeech, prepare_librispeech
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import read_scp, read_spk2utt, read_utt2spk
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import read_scp, read_spk2utt, read_utt2spk
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "egs2" / "mini_librispeech" / "diar1"

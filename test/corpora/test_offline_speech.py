@@ -29,8 +29,8 @@ from espnet2_tsdia.corpora.offline_speech import (
     prepare_offline_speech,
     read_speakers_tsv,
 )
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import (
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import (
     c_sort_key,
     read_reco2dur,
     read_scp,
@@ -38,7 +38,7 @@ from espnet2_tsdia.data.kaldi import (
     read_utt2spk,
     utt2spk_to_spk2utt,
 )
-from espnet2_tsdia.utils.audio import (
+from espnet2_tsdia.audio.tools import (
     frame_energy_db,
     noise_floor_dbfs,
     remove_dc,

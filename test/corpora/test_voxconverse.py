@@ -22,7 +22,7 @@ from espnet2_tsdia.bin import prepare_corpus
 from espnet2_tsdia.corpora import voxconverse
 from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.corpora.voxconverse import prepare_voxconverse
-from espnet2_tsdia.data.errors import DataFormatError
+from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.utils.download import ChecksumError
 
 #: recording -> (split, audio length: a little past the last reference end)

@@ -3,9 +3,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from espnet2_tsdia.data.datadir import clean_turns, data_dir_from_rttm, load_data_dir, turns_from_segments, write_data_dir
-from espnet2_tsdia.data.kaldi import read_segments, read_utt2spk
-from espnet2_tsdia.data.rttm import Turn, read_rttm, sort_turns
-from espnet2_tsdia.data.uem import UemSegment, uem_from_durations
+from espnet2_tsdia.formats.kaldi import read_segments, read_utt2spk
+from espnet2_tsdia.formats.rttm import Turn, read_rttm, sort_turns
+from espnet2_tsdia.formats.uem import UemSegment, uem_from_durations
 from espnet2_tsdia.data.validate import validate_data_dir
 
 from .test_validate import write_wav

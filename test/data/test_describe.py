@@ -17,8 +17,8 @@ from espnet2_tsdia.data.describe import (
     per_recording_csv,
     write_description,
 )
-from espnet2_tsdia.data.rttm import Turn, write_rttm
-from espnet2_tsdia.data.uem import UemSegment, write_uem
+from espnet2_tsdia.formats.rttm import Turn, write_rttm
+from espnet2_tsdia.formats.uem import UemSegment, write_uem
 
 
 def T(reco, onset, end, spk):

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from espnet2_tsdia.bin import fix_data_dir as cli
 from espnet2_tsdia.data.datadir import data_dir_from_rttm
 from espnet2_tsdia.data.fix import FixEntry, FixReport, fix_data_dir
-from espnet2_tsdia.data.kaldi import read_segments
-from espnet2_tsdia.data.rttm import read_rttm
-from espnet2_tsdia.data.uem import UemSegment, read_uem, write_uem
+from espnet2_tsdia.formats.kaldi import read_segments
+from espnet2_tsdia.formats.rttm import read_rttm
+from espnet2_tsdia.formats.uem import UemSegment, read_uem, write_uem
 from espnet2_tsdia.data.validate import KNOWN_FILES, read_raw, validate_data_dir
 
 from .test_validate import DURS, edit, make_dir, set_field

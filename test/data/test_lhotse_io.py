@@ -10,9 +10,9 @@ import soundfile as sf
 lhotse = pytest.importorskip("lhotse")
 
 from espnet2_tsdia.data.datadir import write_data_dir  # noqa: E402
-from espnet2_tsdia.data.errors import DataFormatError  # noqa: E402
+from espnet2_tsdia.formats.errors import DataFormatError  # noqa: E402
 from espnet2_tsdia.data.lhotse_io import export_lhotse, import_lhotse, main  # noqa: E402
-from espnet2_tsdia.data.rttm import Turn  # noqa: E402
+from espnet2_tsdia.formats.rttm import Turn  # noqa: E402
 
 KALDI_FILES = ("wav.scp", "segments", "utt2spk", "spk2utt", "reco2dur", "rttm")
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.data.stats import PERCENTILES, activity_profile, recording_stats, set_stats
 
 

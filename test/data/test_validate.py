@@ -8,8 +8,8 @@ import soundfile as sf
 
 from espnet2_tsdia.bin import validate_data_dir as cli
 from espnet2_tsdia.data.datadir import write_data_dir
-from espnet2_tsdia.data.rttm import Turn
-from espnet2_tsdia.data.uem import uem_from_durations
+from espnet2_tsdia.formats.rttm import Turn
+from espnet2_tsdia.formats.uem import uem_from_durations
 from espnet2_tsdia.data.validate import MAX_PER_KIND, Problem, ValidationReport, read_raw, validate_data_dir
 
 DURS = {"rec1": 4.0, "rec2": 3.0}

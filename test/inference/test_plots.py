@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.inference.plots import (
     active_runs,
     plot_posteriors,

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.inference.result_picture import picture_height_px, plot_result
 
 

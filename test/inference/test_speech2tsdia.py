@@ -8,17 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from espnet2_tsdia.data.rttm import read_rttm, write_rttm
+from espnet2_tsdia.formats.rttm import read_rttm, write_rttm
 from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
 from espnet2_tsdia.inference.postprocess import PostprocessOptions
-from espnet2_tsdia.inference.speech2tsdia import (
-    EvalKnobs,
-    ModelLoadError,
-    Speech2TSDiarization,
-    load_model,
-    load_state_dict,
-    resolve_options,
-)
+from espnet2_tsdia.inference.model_files import ModelLoadError, load_model, load_state_dict
+from espnet2_tsdia.inference.speech2tsdia import EvalKnobs, Speech2TSDiarization, resolve_options
 from espnet2_tsdia.layers.mask import lengths_to_mask
 from espnet2_tsdia.losses.tsdia_loss import build_loss
 from espnet2_tsdia.model import TSDiarizationModel

@@ -4,7 +4,7 @@ annotation files scored with pyannote.metrics."""
 import numpy as np
 import pytest
 
-from espnet2_tsdia.data.rttm import Turn, merge_same_speaker, read_rttm
+from espnet2_tsdia.formats.rttm import Turn, merge_same_speaker, read_rttm
 from espnet2_tsdia.frontend.frames import num_frames
 from espnet2_tsdia.labels.convert import LabelOptions, convert_recording, labels_to_turns
 

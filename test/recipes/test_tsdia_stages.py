@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 
 from espnet2_tsdia.data.datadir import write_data_dir
-from espnet2_tsdia.data.rttm import Turn
-from espnet2_tsdia.data.uem import UemSegment
+from espnet2_tsdia.formats.rttm import Turn
+from espnet2_tsdia.formats.uem import UemSegment
 from test.recipes.helpers import EGS2, TEMPLATE, check, need_install, run
 
 FS = 16000  # not the standard's 8 kHz: the loaders resample

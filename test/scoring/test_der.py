@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espnet2_tsdia.data.rttm import Turn, merge_same_speaker
-from espnet2_tsdia.data.uem import UemSegment
+from espnet2_tsdia.formats.rttm import Turn, merge_same_speaker
+from espnet2_tsdia.formats.uem import UemSegment
 from espnet2_tsdia.scoring.der import OVERALL, optimal_mapping, score
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.scoring.der import score
 from espnet2_tsdia.scoring.regions import error_regions
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from espnet2_tsdia.data.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.simulate.config import (
     EendBetaModel,
     Histogram,

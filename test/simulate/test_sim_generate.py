@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 
 from sim_tone_corpus import write_tone_corpus
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import read_reco2dur, read_segments, read_spk2utt, read_utt2spk
-from espnet2_tsdia.data.rttm import group_by_reco, read_rttm, self_overlaps
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import read_reco2dur, read_segments, read_spk2utt, read_utt2spk
+from espnet2_tsdia.formats.rttm import group_by_reco, read_rttm, self_overlaps
 from espnet2_tsdia.data.stats import recording_stats
 from espnet2_tsdia.simulate import generate as gen
 from espnet2_tsdia.simulate.config import SimulationConfig

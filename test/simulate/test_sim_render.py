@@ -9,7 +9,7 @@ from sim_tone_corpus import write_tone_corpus
 from espnet2_tsdia.bin import materialize as materialize_cli
 from espnet2_tsdia.bin import render_mixture as render_cli
 from espnet2_tsdia.bin import simulate as simulate_cli
-from espnet2_tsdia.data.kaldi import read_scp
+from espnet2_tsdia.formats.kaldi import read_scp
 from espnet2_tsdia.simulate.config import SimulationConfig
 from espnet2_tsdia.simulate.generate import generate_set
 from espnet2_tsdia.simulate.materialize import materialize

@@ -15,8 +15,8 @@ def build_offline_sets(root: Path, *, n_train: int = 6, n_valid: int = 3) -> Dic
     import pytest
 
     from espnet2_tsdia.corpora.offline_speech import available_sources, prepare_offline_speech
-    from espnet2_tsdia.data.examples import ExampleDirOptions, make_example_dir
-    from espnet2_tsdia.frontend.extract import extract_example_dir
+    from espnet2_tsdia.examples.example_dir import ExampleDirOptions, make_example_dir
+    from espnet2_tsdia.examples.features import extract_example_dir
     from espnet2_tsdia.simulate.config import SimulationConfig
     from espnet2_tsdia.simulate.generate import generate_set
 

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.uem import UemSegment, read_uem, total_duration, uem_from_durations, write_uem
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.uem import UemSegment, read_uem, total_duration, uem_from_durations, write_uem
 
 from .test_kaldi import ids
 

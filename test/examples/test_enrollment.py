@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espnet2_tsdia.data.enrollment import (
+from espnet2_tsdia.examples.enrollment import (
     EnrollOptions,
     NoEnrollmentError,
     example_rng,

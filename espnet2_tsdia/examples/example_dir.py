@@ -32,7 +32,7 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, 
 
 import numpy as np
 
-from espnet2_tsdia.data.enrollment import (
+from espnet2_tsdia.examples.enrollment import (
     EnrollOptions,
     NoEnrollmentError,
     Region,
@@ -40,9 +40,9 @@ from espnet2_tsdia.data.enrollment import (
     solo_regions,
     usable_regions,
 )
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import _atomic_write, c_sort_key, iter_lines, read_reco2dur, read_scp, read_segments, read_utt2spk
-from espnet2_tsdia.data.rttm import Turn, group_by_reco, read_rttm
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import _atomic_write, c_sort_key, iter_lines, read_reco2dur, read_scp, read_segments, read_utt2spk
+from espnet2_tsdia.formats.rttm import Turn, group_by_reco, read_rttm
 from espnet2_tsdia.frontend.frames import FrameGrid
 from espnet2_tsdia.labels.activity import rasterize, solo_mask, speaker_order
 from espnet2_tsdia.labels.convert import LabelOptions, convert_recording
@@ -341,7 +341,7 @@ def recording_num_samples(
     if mixture_scp is not None:
         reader = _open_mixtures(mixture_scp, fs)
         return {reco: _mixture_num_samples(reader, reco, fs) for reco in recos}
-    from espnet2_tsdia.data.audio import WavScpReader
+    from espnet2_tsdia.audio.reader import WavScpReader
 
     reader = WavScpReader(wav_scp, fs=fs, channel=options.channel)
     for i, reco in enumerate(recos):

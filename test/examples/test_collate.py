@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from espnet2_tsdia.data.collate import TSDiaCollateFn, pad_arrays
+from espnet2_tsdia.examples.collate import TSDiaCollateFn, pad_arrays
 
 
 def item(n_samples, n_labels, seed=0):

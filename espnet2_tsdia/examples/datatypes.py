@@ -2,7 +2,7 @@
 
 Register them with :func:`register_data_types` (idempotent) before ESPnet builds its datasets;
 then name an example list (``<example dir>/chunks`` or ``<example dir>/examples``, see
-:mod:`espnet2_tsdia.data.examples`) as the path of every data name, e.g. for training on chunks::
+:mod:`espnet2_tsdia.examples.example_dir`) as the path of every data name, e.g. for training on chunks::
 
     --train_data_path_and_name_and_type dump/train/tsdia/chunks,speech,tsdia_feats
     --train_data_path_and_name_and_type dump/train/tsdia/chunks,enroll,tsdia_enroll_feats
@@ -49,7 +49,7 @@ The two feature paths (both normalise with the mean of the whole recording, DESI
     equal the stored ones except the first and last frame of each chunk, whose outer splice
     context is reflected instead of read from the neighbouring audio.
 
-Batch with :class:`espnet2_tsdia.data.collate.TSDiaCollateFn` (means are stacked, not padded).
+Batch with :class:`espnet2_tsdia.examples.collate.TSDiaCollateFn` (means are stacked, not padded).
 
 Lengths are never trimmed: a stored feature or label array whose length differs from the frames
 of its recording raises ValueError naming the file and the key.
@@ -67,10 +67,10 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from espnet2_tsdia.data.enrollment import Region, example_rng, parse_enroll_spec, select_enrollment
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.examples import ExampleSpan, load_meta, read_example_list, resolve
-from espnet2_tsdia.data.kaldi import iter_lines
+from espnet2_tsdia.examples.enrollment import Region, example_rng, parse_enroll_spec, select_enrollment
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.examples.example_dir import ExampleSpan, load_meta, read_example_list, resolve
+from espnet2_tsdia.formats.kaldi import iter_lines
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class ExampleDirView:
         def build():
             if use_mixture:
                 return _MixtureSource(str(resolve(self.dir, meta.mixture_scp)), fs=self.grid.fs)
-            from espnet2_tsdia.data.audio import WavScpReader
+            from espnet2_tsdia.audio.reader import WavScpReader
 
             return WavScpReader(resolve(self.dir, meta.wav_scp), fs=self.grid.fs, channel=meta.channel)
 
@@ -388,7 +388,7 @@ def path_is_list(path: str) -> bool:
 
 
 def _load_wav(path: str):
-    from espnet2_tsdia.data.audio import WavScpReader
+    from espnet2_tsdia.audio.reader import WavScpReader
 
     return WavScpReader(path)
 

@@ -18,7 +18,7 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-from espnet2_tsdia.data.kaldi import _atomic_write, c_sort_key, iter_lines
+from espnet2_tsdia.formats.kaldi import _atomic_write, c_sort_key, iter_lines
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def extract_example_dir(
     """
     import torch
 
-    from espnet2_tsdia.data.datatypes import open_view
+    from espnet2_tsdia.examples.datatypes import open_view
     from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
     from espnet2_tsdia.frontend.storage import write_ark
 

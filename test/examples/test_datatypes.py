@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from espnet2_tsdia.data.datatypes import (
+from espnet2_tsdia.examples.datatypes import (
     TSDIA_DATA_TYPES,
     AudioLoader,
     EnrollLoader,
@@ -13,9 +13,9 @@ from espnet2_tsdia.data.datatypes import (
     LabelsLoader,
     register_data_types,
 )
-from espnet2_tsdia.data.enrollment import EnrollOptions
-from espnet2_tsdia.data.examples import ExampleDirOptions, make_example_dir
-from espnet2_tsdia.frontend.extract import extract_example_dir, merge_parts
+from espnet2_tsdia.examples.enrollment import EnrollOptions
+from espnet2_tsdia.examples.example_dir import ExampleDirOptions, make_example_dir
+from espnet2_tsdia.examples.features import extract_example_dir, merge_parts
 from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
 from espnet2_tsdia.frontend.storage import read_ark_scp, read_array
 
@@ -88,7 +88,7 @@ def test_espnet_dataset_loads_a_chunk(example_dir):
 
 
 def test_stored_features_equal_the_frontend_on_the_whole_recording(example_dir):
-    from espnet2_tsdia.data.audio import WavScpReader
+    from espnet2_tsdia.audio.reader import WavScpReader
 
     f = TSDiaFbankFrontend()
     wav = WavScpReader(example_dir.parent / "wav.scp")
@@ -102,7 +102,7 @@ def test_stored_features_equal_the_frontend_on_the_whole_recording(example_dir):
 
 def test_on_the_fly_chunk_features_match_stored_ones_inside_the_chunk(example_dir):
     lst = str(example_dir / "chunks")
-    from espnet2_tsdia.data.datatypes import MeanLoader
+    from espnet2_tsdia.examples.datatypes import MeanLoader
 
     f = TSDiaFbankFrontend()
     key = "r1__A__0000200"

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple, Union
 
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import _atomic_write, c_sort_key, iter_lines
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import _atomic_write, c_sort_key, iter_lines
 
 PathLike = Union[str, Path]
 

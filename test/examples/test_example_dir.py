@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from espnet2_tsdia.data.enrollment import EnrollOptions, NoEnrollmentError, parse_enroll_spec
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.examples import (
+from espnet2_tsdia.examples.enrollment import EnrollOptions, NoEnrollmentError, parse_enroll_spec
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.examples.example_dir import (
     ExampleDirOptions,
     ExampleSpan,
     chunk_id,

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.rttm import (
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.rttm import (
     Turn,
     format_turn,
     group_by_reco,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Tuple, Union
 
-from espnet2_tsdia.data.errors import DataFormatError
+from espnet2_tsdia.formats.errors import DataFormatError
 
 PathLike = Union[str, Path]
 

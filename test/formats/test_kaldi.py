@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espnet2_tsdia.data.errors import DataFormatError
-from espnet2_tsdia.data.kaldi import (
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import (
     Segment,
     c_sort_key,
     iter_lines,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet2_tsdia.data.audio import WavEntry, WavScpReader, read_audio, read_wav_scp, resampled_num_samples
-from espnet2_tsdia.data.errors import DataFormatError
+from espnet2_tsdia.audio.reader import WavEntry, WavScpReader, read_audio, read_wav_scp, resampled_num_samples
+from espnet2_tsdia.formats.errors import DataFormatError
 
 
 @pytest.fixture()
