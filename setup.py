@@ -39,7 +39,7 @@ install_requires = [
 tune_requires = ["optuna==5.1.0", "ray[tune]==2.60.0"]
 
 extras_require = {
-    "test": ["pytest", "hypothesis", "lhotse", "librosa", "wandb", *tune_requires],
+    "test": ["pytest", "hypothesis", "lhotse", "librosa", "wandb", "ruff==0.17.5", *tune_requires],
     "bench": ["performer-pytorch==1.1.4", "librosa"],
     "tune": tune_requires,
     "wandb": ["wandb"],

@@ -343,7 +343,12 @@ def render(results, lengths, cross, model, args, load) -> str:
         rows = [
             ("`linear` / performer-pytorch", ("linear", backward), ("performer", backward), "<= 1.0"),
             ("`linear` / softmax SDPA", ("linear", backward), ("softmax", backward), "< 1 from T=2000"),
-            ("performer causal / `causal_linear`", ("performer_causal", backward), ("causal_linear", backward), ">= 10 (speed-up)"),
+            (
+                "performer causal / `causal_linear`",
+                ("performer_causal", backward),
+                ("causal_linear", backward),
+                ">= 10 (speed-up)",
+            ),
             ("`causal_linear` / `linear`", ("causal_linear", backward), ("linear", backward), "<= 3"),
             ("`causal_linear` / softmax SDPA causal", ("causal_linear", backward), ("softmax_causal", backward), "-"),
         ]
@@ -390,6 +395,7 @@ def main(argv=None):
 
     import espnet2_tsdia.layers.attention  # noqa: F401
     import espnet2_tsdia.networks.encoder  # noqa: F401
+
     args.model_frames = 2000 if args.quick else 36000
     lengths = QUICK_LENGTHS if args.quick else LENGTHS
     load_start = os.getloadavg()[0]

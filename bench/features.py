@@ -71,7 +71,11 @@ def _build(name: str, seconds: float):
 
         def step():
             with torch.no_grad():
-                return tuple(kaldi.fbank(x1, num_mel_bins=23, sample_frequency=FS, frame_length=25.0, frame_shift=10.0, dither=0.0).shape)
+                return tuple(
+                    kaldi.fbank(
+                        x1, num_mel_bins=23, sample_frequency=FS, frame_length=25.0, frame_shift=10.0, dither=0.0
+                    ).shape
+                )
 
     elif name == "melspec":
         import torchaudio
@@ -172,7 +176,9 @@ def label_memory(hours: float, workdir: Path):
     (nbytes, n_ex), peak = peak_rss_of(load_labels_and_enrollment)
     wav_bytes, wav_peak = peak_rss_of(load_waveform)
     stock = n_samples * 4 * 8  # np.zeros((samples, speakers)) float64, as espnet2.fileio.rttm builds
-    return dict(examples=n_ex, frames=int(seconds * 10), arrays=nbytes, peak=peak, wav=wav_bytes, wav_peak=wav_peak, stock=stock)
+    return dict(
+        examples=n_ex, frames=int(seconds * 10), arrays=nbytes, peak=peak, wav=wav_bytes, wav_peak=wav_peak, stock=stock
+    )
 
 
 def main(argv=None) -> int:
@@ -180,7 +186,9 @@ def main(argv=None) -> int:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per process")
-    parser.add_argument("--rounds", type=int, default=2, help="processes per extractor, interleaved (the machine is shared)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="processes per extractor, interleaved (the machine is shared)"
+    )
     parser.add_argument("--no_write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args(argv)
     seconds = args.hours * 3600
@@ -190,7 +198,10 @@ def main(argv=None) -> int:
         for key, name in EXTRACTORS:
             shape, t, peak = measure(key, seconds, args.threads, args.repeats)
             runs[key].append((shape, t, peak))
-            print(f"round {r}: {name}: {t:.3f} s, {seconds / t:.0f}x real time, peak +{peak / 2**20:.0f} MiB, output {shape}", flush=True)
+            print(
+                f"round {r}: {name}: {t:.3f} s, {seconds / t:.0f}x real time, peak +{peak / 2**20:.0f} MiB, output {shape}",
+                flush=True,
+            )
     rows = []
     for key, name in EXTRACTORS:
         got = runs[key]

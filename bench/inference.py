@@ -109,15 +109,24 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=60.0, help="recording length")
     parser.add_argument("--window", type=int, default=500, help="softmax window in frames (overlap: a quarter)")
     parser.add_argument("--linear_batch", type=int, default=1, help="targets per pass of the linear model")
-    parser.add_argument("--softmax_batch", type=int, default=16, help="(target, window) items per pass of the softmax model")
-    parser.add_argument("--skip_softmax_one_pass", action="store_true", help="leave out softmax over the whole recording")
+    parser.add_argument(
+        "--softmax_batch", type=int, default=16, help="(target, window) items per pass of the softmax model"
+    )
+    parser.add_argument(
+        "--skip_softmax_one_pass", action="store_true", help="leave out softmax over the whole recording"
+    )
     parser.add_argument("--no_write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args(argv)
 
     # Imports (no torch op yet) and the recording belong to the parent: not counted in the peaks.
     import importlib
 
-    for module in ("torch", "espnet2_tsdia.inference.speech2tsdia", "espnet2_tsdia.model", "espnet2_tsdia.networks.registry"):
+    for module in (
+        "torch",
+        "espnet2_tsdia.inference.speech2tsdia",
+        "espnet2_tsdia.model",
+        "espnet2_tsdia.networks.registry",
+    ):
         importlib.import_module(module)
 
     seconds = args.minutes * 60

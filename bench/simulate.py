@@ -86,7 +86,11 @@ def sox_materialise(spec, out: Path, fs: int) -> None:
         a = p.audio
         n = p.length_ms * a.fs // 1000
         vol = 10 ** (p.gain_db / 20)
-        cmd += ["-v", f"{vol:.6f}", f"|sox {a.path} -t wav - trim {a.start}s {n}s rate {fs} pad {p.onset_ms / 1000:.3f}"]
+        cmd += [
+            "-v",
+            f"{vol:.6f}",
+            f"|sox {a.path} -t wav - trim {a.start}s {n}s rate {fs} pad {p.onset_ms / 1000:.3f}",
+        ]
     if len(spec.placements) == 1:  # sox -m needs two inputs
         cmd += ["-n"]
     cmd += ["-b", "16", "-r", str(fs), str(out), "trim", "0", f"{spec.duration_ms / 1000:.3f}"]

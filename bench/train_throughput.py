@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -57,29 +57,57 @@ def build_data(root: Path, n_conv: int) -> Path:
         raise SystemExit(f"needs >= 3 offline speech sources, found {speakers} (tools/install.sh)")
     report = prepare_offline_speech(root / "db", sources=speakers, max_seconds_per_speaker=90)
     cfg = SimulationConfig(
-        name="bench", num_conversations=n_conv, speaker_counts=((2, 0.5), (3, 0.5)), min_utts=6, max_utts=10,
-        overlap_range=(0.0, 0.4), seed=7,
+        name="bench",
+        num_conversations=n_conv,
+        speaker_counts=((2, 0.5), (3, 0.5)),
+        min_utts=6,
+        max_utts=10,
+        overlap_range=(0.0, 0.4),
+        seed=7,
     )
     data_dir = root / "bench"
     generate_set(cfg, report.data_dir, data_dir, python=sys.executable)
     ex = data_dir / "tsdia"
     from espnet2_tsdia.examples.enrollment import EnrollOptions  # noqa: F401  (defaults)
 
-    make_example_dir(data_dir, ex, ExampleDirOptions(chunk_frames=CHUNK, chunk_hop=CHUNK // 2, min_target_frames=1), mixture_scp=data_dir / "mixture.scp")
+    make_example_dir(
+        data_dir,
+        ex,
+        ExampleDirOptions(chunk_frames=CHUNK, chunk_hop=CHUNK // 2, min_target_frames=1),
+        mixture_scp=data_dir / "mixture.scp",
+    )
     extract_example_dir(ex)
     return ex
 
 
-def task_args(ex: Path, *, batch_size: int, num_workers: int, pin_memory: bool, prefetch_factor: Optional[int], persistent: bool):
+def task_args(
+    ex: Path, *, batch_size: int, num_workers: int, pin_memory: bool, prefetch_factor: Optional[int], persistent: bool
+):
     import yaml
 
     from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
 
     cfg = {
-        "frontend": None, "input_size": 345, "model_type": "encoder", "label_scheme": "powerset",
-        "encoder_conf": {"d_model": 256, "num_layers": 4, "num_heads": 4, "d_ff": 4.0, "dropout": 0.1, "attention_type": "softmax"},
-        "batch_type": "unsorted", "batch_size": batch_size, "num_workers": num_workers, "pin_memory": pin_memory,
-        "prefetch_factor": prefetch_factor, "persistent_workers": persistent, "seed": 0, "optim": "adam",
+        "frontend": None,
+        "input_size": 345,
+        "model_type": "encoder",
+        "label_scheme": "powerset",
+        "encoder_conf": {
+            "d_model": 256,
+            "num_layers": 4,
+            "num_heads": 4,
+            "d_ff": 4.0,
+            "dropout": 0.1,
+            "attention_type": "softmax",
+        },
+        "batch_type": "unsorted",
+        "batch_size": batch_size,
+        "num_workers": num_workers,
+        "pin_memory": pin_memory,
+        "prefetch_factor": prefetch_factor,
+        "persistent_workers": persistent,
+        "seed": 0,
+        "optim": "adam",
     }
     tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
     with tmp:
@@ -97,10 +125,30 @@ def peer_model():
 
     args = DiarizationTask.get_parser().parse_args(
         [
-            "--output_dir", "unused", "--frontend", "none", "--input_size", "345", "--num_spk", "2",
-            "--encoder", "transformer", "--encoder_conf", "input_layer=linear", "--encoder_conf", "num_blocks=4",
-            "--encoder_conf", "output_size=256", "--encoder_conf", "attention_heads=4", "--encoder_conf", "linear_units=1024",
-            "--label_aggregator_conf", "win_length=1", "--label_aggregator_conf", "hop_length=1",
+            "--output_dir",
+            "unused",
+            "--frontend",
+            "none",
+            "--input_size",
+            "345",
+            "--num_spk",
+            "2",
+            "--encoder",
+            "transformer",
+            "--encoder_conf",
+            "input_layer=linear",
+            "--encoder_conf",
+            "num_blocks=4",
+            "--encoder_conf",
+            "output_size=256",
+            "--encoder_conf",
+            "attention_heads=4",
+            "--encoder_conf",
+            "linear_units=1024",
+            "--label_aggregator_conf",
+            "win_length=1",
+            "--label_aggregator_conf",
+            "hop_length=1",
         ]
     )
     return DiarizationTask.build_model(args)
@@ -116,10 +164,16 @@ def run_setting(ex: Path, setting: Dict, steps: int) -> Dict:
     torch.set_num_threads(2)
     torch.manual_seed(0)
     args = task_args(
-        ex, batch_size=setting["batch_size"], num_workers=setting["num_workers"], pin_memory=setting["pin_memory"],
-        prefetch_factor=setting.get("prefetch_factor"), persistent=setting.get("persistent_workers", False),
+        ex,
+        batch_size=setting["batch_size"],
+        num_workers=setting["num_workers"],
+        pin_memory=setting["pin_memory"],
+        prefetch_factor=setting.get("prefetch_factor"),
+        persistent=setting.get("persistent_workers", False),
     )
-    factory = TSDiarizationTask.build_iter_factory(args=args, distributed_option=DistributedOption(distributed=False), mode="train")
+    factory = TSDiarizationTask.build_iter_factory(
+        args=args, distributed_option=DistributedOption(distributed=False), mode="train"
+    )
     if setting["model"] == "espnet_peer":
         model = peer_model()
     else:
@@ -131,7 +185,12 @@ def run_setting(ex: Path, setting: Dict, steps: int) -> Dict:
         if setting["model"] == "espnet_peer":
             y = batch["labels"].clamp_min(0)
             spk = torch.stack([(y == 1) | (y == 3), (y == 2) | (y == 3)], dim=-1).float()
-            loss, _, _ = model(speech=batch["speech"], speech_lengths=batch["speech_lengths"], spk_labels=spk, spk_labels_lengths=batch["labels_lengths"])
+            loss, _, _ = model(
+                speech=batch["speech"],
+                speech_lengths=batch["speech_lengths"],
+                spk_labels=spk,
+                spk_labels_lengths=batch["labels_lengths"],
+            )
         else:
             loss, _, _ = model(**batch)
         opt.zero_grad()
@@ -221,14 +280,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ex = build_data(work, args.conversations)
     rows = []
     load_before = os.getloadavg()
-    for model, bs, nw, pin, pf, pers in (QUICK if args.quick else SWEEP):
-        setting = dict(model=model, batch_size=bs, num_workers=nw, pin_memory=pin, prefetch_factor=pf, persistent_workers=pers)
+    for model, bs, nw, pin, pf, pers in QUICK if args.quick else SWEEP:
+        setting = dict(
+            model=model, batch_size=bs, num_workers=nw, pin_memory=pin, prefetch_factor=pf, persistent_workers=pers
+        )
         runs = [measure_in_subprocess(ex, setting, args.steps) for _ in range(args.repeats)]
         res = max(runs, key=lambda r: r["fps"])
         peak = max(r["peak_rss_growth"] for r in runs)
         rows.append((setting, res, peak))
-        print(f"{model:12s} bs={bs:<3d} workers={nw} pin={pin!s:5s} prefetch={pf!s:4s} persistent={pers!s:5s} "
-              f"{res['fps']:8.0f} frames/s  peak RSS {peak / 2**20:7.0f} MiB", flush=True)
+        print(
+            f"{model:12s} bs={bs:<3d} workers={nw} pin={pin!s:5s} prefetch={pf!s:4s} persistent={pers!s:5s} "
+            f"{res['fps']:8.0f} frames/s  peak RSS {peak / 2**20:7.0f} MiB",
+            flush=True,
+        )
     load_after = os.getloadavg()
     ours = [r for r in rows if r[0]["model"] == "ours"]
     best = max(ours, key=lambda r: r[1]["fps"])
@@ -262,7 +326,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"Best setting for ours: batch {bs['batch_size']}, num_workers {bs['num_workers']}, pin_memory {bs['pin_memory']}, "
         f"prefetch_factor {bs['prefetch_factor'] or 'default'}, persistent_workers {bs['persistent_workers']}: "
         f"{best[1]['fps']:.0f} frames/s"
-        + (f" (peer at the same batch size: {peer_same[0][1]['fps']:.0f} frames/s, ratio {best[1]['fps'] / peer_same[0][1]['fps']:.2f})." if peer_same else "."),
+        + (
+            f" (peer at the same batch size: {peer_same[0][1]['fps']:.0f} frames/s, ratio {best[1]['fps'] / peer_same[0][1]['fps']:.2f})."
+            if peer_same
+            else "."
+        ),
     ]
     text = "\n".join(lines)
     print(text)

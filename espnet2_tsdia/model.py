@@ -57,13 +57,9 @@ class TSDiarizationModel(AbsESPnetModel):
     ):
         super().__init__()
         if loss.reduction not in ("mean", "sum"):
-            raise ValueError(
-                f"training needs a scalar loss: reduction must be 'mean' or 'sum', got {loss.reduction!r}"
-            )
+            raise ValueError(f"training needs a scalar loss: reduction must be 'mean' or 'sum', got {loss.reduction!r}")
         if label_scheme is not None and label_scheme not in TARGET_ACTIVITY:
-            raise ValueError(
-                f"unknown label_scheme {label_scheme!r}; valid: {sorted(TARGET_ACTIVITY)} or None"
-            )
+            raise ValueError(f"unknown label_scheme {label_scheme!r}; valid: {sorted(TARGET_ACTIVITY)} or None")
         if label_scheme is None and loss.contrastive:
             raise ValueError("the contrastive loss needs target activity: set label_scheme")
         self.frontend = frontend
@@ -128,9 +124,7 @@ class TSDiarizationModel(AbsESPnetModel):
         """
         feats, feats_lens = self._features(speech, speech_lengths, kwargs.get("speech_mean"))
         enroll_feats, enroll_lens = self._features(enroll, enroll_lengths, kwargs.get("enroll_mean"))
-        if feats_lens.shape != labels_lengths.shape or not torch.equal(
-            feats_lens.cpu(), labels_lengths.cpu()
-        ):
+        if feats_lens.shape != labels_lengths.shape or not torch.equal(feats_lens.cpu(), labels_lengths.cpu()):
             raise ValueError(
                 f"feature frames {feats_lens.tolist()} differ from label frames "
                 f"{labels_lengths.tolist()}; the frontend and the labels disagree on the frame rate"

@@ -26,9 +26,7 @@ class FramingFrontend(AbsFrontend):
 
 
 def make_model(model_type="encoder", frontend=None, num_classes=4, label_scheme="powerset", **loss):
-    net = build_network(
-        model_type, input_size=F_IN, num_classes=num_classes, encoder_conf=STACK, decoder_conf=STACK
-    )
+    net = build_network(model_type, input_size=F_IN, num_classes=num_classes, encoder_conf=STACK, decoder_conf=STACK)
     return TSDiarizationModel(
         frontend=frontend, normalize=None, network=net, loss=build_loss(**loss), label_scheme=label_scheme
     )
@@ -185,8 +183,12 @@ def test_recording_mean_reaches_the_frontend_for_chunks():
     assert torch.allclose(with_mean[0, 1:-1], whole[0, 11:19], atol=1e-4)
     assert not torch.allclose(own_mean[0, 1:-1], whole[0, 11:19], atol=1e-2)
     batch = dict(
-        speech=chunk, speech_lengths=lens, enroll=chunk[:, :4000], enroll_lengths=torch.tensor([4000]),
-        labels=torch.zeros(1, 10, dtype=torch.long), labels_lengths=torch.tensor([10]),
+        speech=chunk,
+        speech_lengths=lens,
+        enroll=chunk[:, :4000],
+        enroll_lengths=torch.tensor([4000]),
+        labels=torch.zeros(1, 10, dtype=torch.long),
+        labels_lengths=torch.tensor([10]),
     )
     model.eval()
     loss_mean, _, _ = model(**batch, speech_mean=mean[None], enroll_mean=mean[None])

@@ -29,9 +29,7 @@ def require_tool(name: str, *, package: Optional[str] = None) -> str:
     path = shutil.which(name)
     if path is None:
         pkg = package or name
-        raise FileNotFoundError(
-            f"command {name!r} not found in PATH; install it with: sudo apt-get install -y {pkg}"
-        )
+        raise FileNotFoundError(f"command {name!r} not found in PATH; install it with: sudo apt-get install -y {pkg}")
     return path
 
 
@@ -57,9 +55,7 @@ def sox_decode(path: PathLike, *, sample_rate: int = 8000) -> np.ndarray:
     Dither is off (``-D``) so the result is deterministic.
     """
     sox = require_tool("sox")
-    out = run_tool(
-        [sox, "-D", "-V1", str(path), *SOX_RAW_INT16, "-r", str(sample_rate), "-"], what=str(path)
-    )
+    out = run_tool([sox, "-D", "-V1", str(path), *SOX_RAW_INT16, "-r", str(sample_rate), "-"], what=str(path))
     return np.frombuffer(out, dtype="<i2").astype(np.int16)
 
 
@@ -73,9 +69,7 @@ def sox_effects(x: np.ndarray, sample_rate: int, effects: Sequence[str], *, what
         raise ValueError(f"sox_effects expects a 1-D int16 array, got dtype={x.dtype} shape={x.shape}")
     sox = require_tool("sox")
     raw = ("-r", str(sample_rate), *SOX_RAW_INT16)
-    out = run_tool(
-        [sox, "-D", "-V1", *raw, "-", *raw, "-", *effects], stdin=x.astype("<i2").tobytes(), what=what
-    )
+    out = run_tool([sox, "-D", "-V1", *raw, "-", *raw, "-", *effects], stdin=x.astype("<i2").tobytes(), what=what)
     return np.frombuffer(out, dtype="<i2").astype(np.int16)
 
 

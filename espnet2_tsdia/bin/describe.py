@@ -33,7 +33,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("data_dirs", nargs="+", help="data dirs (wav.scp plus rttm, or segments + utt2spk)")
     parser.add_argument("--out_dir", required=True, help="where the tables, csv files and plots are written")
     parser.add_argument(
-        "--name", default=None, help="name of the description (file stem and caption); default: the set name for one set, else 'datasets'"
+        "--name",
+        default=None,
+        help="name of the description (file stem and caption); default: the set name for one set, else 'datasets'",
     )
     parser.add_argument("--set_names", nargs="+", default=None, help="one name per data dir (default: the dirs' names)")
     parser.add_argument("--no_plots", action="store_true", help="write the tables and csv files only")
@@ -67,7 +69,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         s = d.stats
         logger.info(
             "%s: %d recordings, %.2f h, %d-%d speakers, overlap %.1f%%, silence %.1f%%",
-            d.name, s.recordings, s.hours, s.speakers_min, s.speakers_max, 100 * s.overlap_ratio, 100 * s.silence_ratio,
+            d.name,
+            s.recordings,
+            s.hours,
+            s.speakers_min,
+            s.speakers_max,
+            100 * s.overlap_ratio,
+            100 * s.silence_ratio,
         )
     logger.info("wrote %d files to %s", len(written), args.out_dir)
     return 0

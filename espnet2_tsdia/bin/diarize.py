@@ -49,7 +49,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("audio", help="the recording to diarize")
     parser.add_argument("--model", required=True, help="packed model (zip from pack_model) or a model-zoo tag")
     parser.add_argument(
-        "--enroll", action="append", required=True, metavar="NAME=AUDIO",
+        "--enroll",
+        action="append",
+        required=True,
+        metavar="NAME=AUDIO",
         help="a speaker's name and a clip of that speaker alone; repeat for every speaker",
     )
     parser.add_argument("-o", "--output", required=True, help="RTTM file to write")
@@ -122,9 +125,13 @@ def run(args: argparse.Namespace) -> int:
         check_model_archive(args.model)
     from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
 
-    overrides = dict(threshold=args.threshold, min_speech=args.min_speech, min_silence=args.min_silence, batch_size=args.batch_size)
+    overrides = dict(
+        threshold=args.threshold, min_speech=args.min_speech, min_silence=args.min_silence, batch_size=args.batch_size
+    )
     logger.info("loading %s", args.model)
-    s2d = Speech2TSDiarization.from_pretrained(args.model, cachedir=args.cachedir, device=args.device, overrides=overrides)
+    s2d = Speech2TSDiarization.from_pretrained(
+        args.model, cachedir=args.cachedir, device=args.device, overrides=overrides
+    )
 
     speech = load_audio(args.audio, fs=s2d.fs, channel=channel)
     clips = {}
@@ -179,8 +186,14 @@ def write_picture(png: Path, reco: str, result, s2d, duration: float) -> None:
 
     threshold = s2d.postprocess.threshold if s2d.postprocess.beam_width == 1 else None
     plot_result(
-        result.turns, png, reco=reco, duration=max(duration, 1.0 / s2d.grid.fs), speakers=list(result.posteriors),
-        probabilities=result.target_prob, frame_rate=1.0 / s2d.grid.shift_seconds, threshold=threshold,
+        result.turns,
+        png,
+        reco=reco,
+        duration=max(duration, 1.0 / s2d.grid.fs),
+        speakers=list(result.posteriors),
+        probabilities=result.target_prob,
+        frame_rate=1.0 / s2d.grid.shift_seconds,
+        threshold=threshold,
     )
     logger.info("picture: %s", png)
 
@@ -191,10 +204,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="diarize: %(message)s", stream=sys.stderr
     )
-    from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.audio.user_input import AudioInputError
-    from espnet2_tsdia.inference.pack import ModelArchiveError
+    from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.inference.model_files import ModelLoadError
+    from espnet2_tsdia.inference.pack import ModelArchiveError
 
     expected = (UsageError, AudioInputError, ModelArchiveError, ModelLoadError, DataFormatError, ValueError, OSError)
     try:

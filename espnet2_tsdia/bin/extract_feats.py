@@ -51,8 +51,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
 
-    from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.examples.features import extract_example_dir, merge_parts
+    from espnet2_tsdia.formats.errors import DataFormatError
 
     try:
         if args.merge is not None:
@@ -68,7 +68,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
 
             grid = load_meta(args.example_dir).grid
-            frontend = TSDiaFbankFrontend(**{"fs": grid["fs"], "hop_length": grid["hop_length"], "subsampling": grid["subsampling"], **conf})
+            frontend = TSDiaFbankFrontend(
+                **{"fs": grid["fs"], "hop_length": grid["hop_length"], "subsampling": grid["subsampling"], **conf}
+            )
         report = extract_example_dir(
             args.example_dir,
             frontend=frontend,

@@ -25,9 +25,23 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data_dir", help="the data dir to repair")
     p.add_argument("--out_dir", default=None, help="write the fixed dir here instead of in place")
-    p.add_argument("--global_speakers", action="store_true", help="speaker ids are global (AMI, ICSI): one speaker may appear in several recordings")
-    p.add_argument("--tolerance", type=float, default=0.01, help="ends up to this many seconds past the recording end are kept as they are (default 0.01)")
-    p.add_argument("--min_turn", type=float, default=0.01, help="drop segments shorter than this many seconds after clipping (default 0.01)")
+    p.add_argument(
+        "--global_speakers",
+        action="store_true",
+        help="speaker ids are global (AMI, ICSI): one speaker may appear in several recordings",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.01,
+        help="ends up to this many seconds past the recording end are kept as they are (default 0.01)",
+    )
+    p.add_argument(
+        "--min_turn",
+        type=float,
+        default=0.01,
+        help="drop segments shorter than this many seconds after clipping (default 0.01)",
+    )
     p.add_argument("--verbose", action="store_true", help="print every report line, not only the summary")
     return p
 
@@ -38,7 +52,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     from espnet2_tsdia.data.fix import REPORT_NAME, fix_data_dir
 
     try:
-        report = fix_data_dir(args.data_dir, out_dir=args.out_dir, global_speakers=args.global_speakers, tolerance=args.tolerance, min_turn=args.min_turn)
+        report = fix_data_dir(
+            args.data_dir,
+            out_dir=args.out_dir,
+            global_speakers=args.global_speakers,
+            tolerance=args.tolerance,
+            min_turn=args.min_turn,
+        )
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

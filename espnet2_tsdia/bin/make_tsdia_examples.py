@@ -48,19 +48,27 @@ def get_parser() -> argparse.ArgumentParser:
     g = parser.add_argument_group("chunks")
     g.add_argument("--chunk_frames", type=int, default=500, help="training chunk length in frames")
     g.add_argument("--chunk_hop", type=int, default=250, help="frames between chunk starts")
-    g.add_argument("--min_target_frames", type=int, default=0, help="drop chunks where the target talks in fewer frames")
+    g.add_argument(
+        "--min_target_frames", type=int, default=0, help="drop chunks where the target talks in fewer frames"
+    )
     g = parser.add_argument_group("enrollment")
     g.add_argument("--enroll_min", type=float, default=2.0, help="shortest enrollment drawn (s)")
     g.add_argument("--enroll_max", type=float, default=5.0, help="longest enrollment drawn (s)")
     g.add_argument("--min_enroll", type=float, default=0.5, help="shortest usable single-speaker region (s)")
     g.add_argument("--on_unusable", default="skip", choices=["skip", "error"], help="speaker without a usable region")
     g.add_argument("--no_cross_recording", action="store_true", help="enroll only from the example's own recording")
-    g.add_argument("--other_recording_prob", type=float, default=0.5, help="P(enrollment from another recording of the speaker)")
+    g.add_argument(
+        "--other_recording_prob", type=float, default=0.5, help="P(enrollment from another recording of the speaker)"
+    )
     g.add_argument("--enroll_seed", type=int, default=0, help="seed of the enrollment draws")
     g = parser.add_argument_group("audio")
-    g.add_argument("--mixture_scp", default=None, help="simulator mixture spec scp to read audio from instead of wav.scp")
+    g.add_argument(
+        "--mixture_scp", default=None, help="simulator mixture spec scp to read audio from instead of wav.scp"
+    )
     g.add_argument("--channel", type=int, default=0, help="channel of multi-channel audio (-1: mean of all)")
-    g.add_argument("--num_samples_from", default="audio", choices=["audio", "reco2dur"], help="where recording lengths come from")
+    g.add_argument(
+        "--num_samples_from", default="audio", choices=["audio", "reco2dur"], help="where recording lengths come from"
+    )
     parser.add_argument("--targets", default=None, help="file of '<reco> <spk>' lines: only these examples")
     parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
     return parser
@@ -72,8 +80,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
 
     from espnet2_tsdia.examples.enrollment import EnrollOptions, NoEnrollmentError
-    from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.examples.example_dir import ExampleDirOptions, make_example_dir, read_targets
+    from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.frontend.frames import FrameGrid
     from espnet2_tsdia.labels.convert import LabelOptions
 

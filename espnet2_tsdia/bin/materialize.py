@@ -33,8 +33,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from espnet2_tsdia.simulate.materialize import materialize
 
-    rep = materialize(args.data_dir, args.wav_dir, out_data_dir=args.out_data_dir, fs=args.fs, subtype=args.subtype, nj=args.nj)
-    logging.info("wrote %d recordings (%.2f h) to %s; %d clipped samples", rep.recordings, rep.seconds / 3600, args.wav_dir, rep.clipped_samples)
+    rep = materialize(
+        args.data_dir, args.wav_dir, out_data_dir=args.out_data_dir, fs=args.fs, subtype=args.subtype, nj=args.nj
+    )
+    logging.info(
+        "wrote %d recordings (%.2f h) to %s; %d clipped samples",
+        rep.recordings,
+        rep.seconds / 3600,
+        args.wav_dir,
+        rep.clipped_samples,
+    )
     return 0
 
 

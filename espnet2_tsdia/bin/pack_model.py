@@ -35,14 +35,19 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train_config", required=True, help="config.yaml of the training")
     parser.add_argument("--model_file", required=True, help="model state dict to ship (e.g. valid.loss.ave.pth)")
     parser.add_argument("--outpath", required=True, help="the zip to write")
-    parser.add_argument("--stats_file", default=None, help="feature statistics (default: the config's normalize_conf.stats_file)")
+    parser.add_argument(
+        "--stats_file", default=None, help="feature statistics (default: the config's normalize_conf.stats_file)"
+    )
     parser.add_argument("--results_md", default=None, help="RESULTS.md to include")
     parser.add_argument("--option", action="append", default=[], help="another file to include (repeatable)")
     parser.add_argument(
-        "--frontend_conf", default=None,
+        "--frontend_conf",
+        default=None,
         help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml), packed into the config",
     )
-    parser.add_argument("--name", default=None, help="folder name under exp/ in the zip (default: the model file's folder)")
+    parser.add_argument(
+        "--name", default=None, help="folder name under exp/ in the zip (default: the model file's folder)"
+    )
     parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
     return parser
 
@@ -52,8 +57,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
 
-    from espnet2_tsdia.inference.pack import ModelArchiveError, pack_model
     from espnet2_tsdia.inference.model_files import ModelLoadError
+    from espnet2_tsdia.inference.pack import ModelArchiveError, pack_model
 
     try:
         pack_model(

@@ -56,12 +56,20 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", default="Mix-Headset", choices=["Mix-Headset", "Array1-01"])
     p.add_argument("--reference", default="only_words", choices=["only_words", "word_and_vocalsounds"])
     p.add_argument("--splits", type=_list, default=["train", "dev", "test"], help="e.g. 'dev test'")
-    p.add_argument("--setup_dir", default=None, help="BUT AMI-diarization-setup checkout (default <corpus_dir>/AMI-diarization-setup)")
-    p.add_argument("--missing_ok", type=_bool, default=False, help="leave out meetings whose audio is missing (reported)")
+    p.add_argument(
+        "--setup_dir",
+        default=None,
+        help="BUT AMI-diarization-setup checkout (default <corpus_dir>/AMI-diarization-setup)",
+    )
+    p.add_argument(
+        "--missing_ok", type=_bool, default=False, help="leave out meetings whose audio is missing (reported)"
+    )
 
     p = sub.add_parser("icsi", help="ICSI: RTTM from the MRT transcripts, 70/2/3 split")
     _add_common(p)
-    p.add_argument("--mic", default="ihm-mix", help="ihm-mix (headset mix) or a SPHERE channel chan0..chanF (chanF = D2)")
+    p.add_argument(
+        "--mic", default="ihm-mix", help="ihm-mix (headset mix) or a SPHERE channel chan0..chanF (chanF = D2)"
+    )
     p.add_argument("--splits", type=_list, default=["train", "dev", "test"])
     p.add_argument("--vocal_sounds", type=_bool, default=False, help="count <VocalSound>-only segments as speech")
     p.add_argument("--exclude", type=_list, default=[], help="meeting ids to leave out")
@@ -77,7 +85,9 @@ def get_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("voxconverse", help="VoxConverse v0.3: dev and test (test from the reference list)")
     _add_common(p)
     p.add_argument("--splits", type=_list, default=["dev", "test"])
-    p.add_argument("--rttm_dir", default=None, help="reference checkout with dev/ and test/ (default <corpus_dir>/voxconverse)")
+    p.add_argument(
+        "--rttm_dir", default=None, help="reference checkout with dev/ and test/ (default <corpus_dir>/voxconverse)"
+    )
     p.add_argument("--exclude", type=_list, default=[], help="recording ids to leave out")
 
     p = sub.add_parser("ava_avd", help="AVA-AVD: clip audio cut from the movies with ffmpeg, offsets applied")
@@ -136,7 +146,9 @@ def run(args: argparse.Namespace) -> List[str]:
     c = args.corpus
     if args.action == "download":
         downloads: Dict[str, Callable[[], None]] = {
-            "ami": lambda: _mod("ami").download_ami(corpus_dir, stream=args.stream, splits=args.splits, missing_ok=args.missing_ok),
+            "ami": lambda: _mod("ami").download_ami(
+                corpus_dir, stream=args.stream, splits=args.splits, missing_ok=args.missing_ok
+            ),
             "icsi": lambda: _mod("icsi").download_icsi(corpus_dir, mic=args.mic),
             "aishell4": lambda: _mod("aishell4").download_aishell4(corpus_dir, parts=args.parts),
             "voxconverse": lambda: _mod("voxconverse").download_voxconverse(corpus_dir, splits=args.splits),
@@ -146,26 +158,52 @@ def run(args: argparse.Namespace) -> List[str]:
         downloads[c]()
         return []
     if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"{corpus_dir}: corpus root does not exist; download the corpus first (action 'download') or fix the path in db.sh")
+        raise FileNotFoundError(
+            f"{corpus_dir}: corpus root does not exist; download the corpus first (action 'download') or fix the path in db.sh"
+        )
     out = Path(args.out_dir)
     if c == "ami":
         reports = _mod("ami").prepare_ami(
-            corpus_dir, out, stream=args.stream, reference=args.reference, splits=args.splits, setup_dir=args.setup_dir, missing_ok=args.missing_ok
+            corpus_dir,
+            out,
+            stream=args.stream,
+            reference=args.reference,
+            splits=args.splits,
+            setup_dir=args.setup_dir,
+            missing_ok=args.missing_ok,
         )
     elif c == "icsi":
-        reports = _mod("icsi").prepare_icsi(corpus_dir, out, mic=args.mic, splits=args.splits, vocal_sounds=args.vocal_sounds, exclude=args.exclude)
+        reports = _mod("icsi").prepare_icsi(
+            corpus_dir, out, mic=args.mic, splits=args.splits, vocal_sounds=args.vocal_sounds, exclude=args.exclude
+        )
     elif c == "aishell4":
         reports = _mod("aishell4").prepare_aishell4(
-            corpus_dir, out, channel=args.channel, parts=args.parts, num_dev=args.num_dev, dev_sessions=_read_dev_list(args.dev_list), exclude=args.exclude
+            corpus_dir,
+            out,
+            channel=args.channel,
+            parts=args.parts,
+            num_dev=args.num_dev,
+            dev_sessions=_read_dev_list(args.dev_list),
+            exclude=args.exclude,
         )
     elif c == "voxconverse":
-        reports = _mod("voxconverse").prepare_voxconverse(corpus_dir, out, splits=args.splits, rttm_dir=args.rttm_dir, exclude=args.exclude)
+        reports = _mod("voxconverse").prepare_voxconverse(
+            corpus_dir, out, splits=args.splits, rttm_dir=args.rttm_dir, exclude=args.exclude
+        )
     elif c == "ava_avd":
         reports = _mod("ava_avd").prepare_ava_avd(
-            corpus_dir, out, splits=args.splits, audio_dir=args.audio_dir, rttm_dir=args.rttm_dir, sample_rate=args.sample_rate, nj=args.nj
+            corpus_dir,
+            out,
+            splits=args.splits,
+            audio_dir=args.audio_dir,
+            rttm_dir=args.rttm_dir,
+            sample_rate=args.sample_rate,
+            nj=args.nj,
         )
     else:
-        reports = _mod("msdwild").prepare_msdwild(corpus_dir, out, splits=args.splits, wav_dir=args.wav_dir, rttm_dir=args.rttm_dir, exclude=args.exclude)
+        reports = _mod("msdwild").prepare_msdwild(
+            corpus_dir, out, splits=args.splits, wav_dir=args.wav_dir, rttm_dir=args.rttm_dir, exclude=args.exclude
+        )
     for name, report in reports.items():
         logger.info("%s: %s (details in %s)", out / name, report.text().splitlines()[0], out / name / "prep_report.txt")
     return [str(out / name) for name in reports]

@@ -25,8 +25,15 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("corpus_dir", help="folder holding LibriSpeech/ (or the LibriSpeech folder)")
     p.add_argument("out_dir", nargs="?", default=None, help="where the part dirs go")
-    p.add_argument("--download_only", action="store_true", help="download and extract the parts into corpus_dir, then stop")
-    p.add_argument("--parts", nargs="+", default=["train-clean-5", "dev-clean-2"], help="LibriSpeech parts (default: mini_librispeech's)")
+    p.add_argument(
+        "--download_only", action="store_true", help="download and extract the parts into corpus_dir, then stop"
+    )
+    p.add_argument(
+        "--parts",
+        nargs="+",
+        default=["train-clean-5", "dev-clean-2"],
+        help="LibriSpeech parts (default: mini_librispeech's)",
+    )
     return p
 
 

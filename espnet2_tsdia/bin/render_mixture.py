@@ -26,7 +26,12 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("specs", help="specs.jsonl or mixture.scp of a simulated set")
     p.add_argument("reco", help="recording id")
     p.add_argument("--fs", type=int, default=None, help="output rate in Hz (default: the set's rate)")
-    p.add_argument("--subtype", default="PCM_16", choices=["PCM_16", "PCM_24", "PCM_32", "FLOAT"], help="WAV sample format (default PCM_16, what Kaldi reads)")
+    p.add_argument(
+        "--subtype",
+        default="PCM_16",
+        choices=["PCM_16", "PCM_24", "PCM_32", "FLOAT"],
+        help="WAV sample format (default PCM_16, what Kaldi reads)",
+    )
     p.add_argument("--out", default="-", help="output file ('-': stdout, the default)")
     return p
 

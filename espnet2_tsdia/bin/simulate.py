@@ -61,7 +61,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(c.name, c.source or "-")
             return 0
         if args.set is None and len(sets) > 1:
-            parser.error(f"{args.config} holds {len(sets)} sets; choose one with --set ({', '.join(c.name for c in sets)})")
+            parser.error(
+                f"{args.config} holds {len(sets)} sets; choose one with --set ({', '.join(c.name for c in sets)})"
+            )
         chosen = [c for c in sets if args.set in (None, c.name)]
         if not chosen:
             parser.error(f"no set {args.set!r} in {args.config}; sets: {', '.join(c.name for c in sets)}")

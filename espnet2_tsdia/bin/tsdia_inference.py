@@ -63,17 +63,25 @@ def get_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("model")
     group.add_argument("--train_config", default=None, help="config.yaml of the training")
     group.add_argument("--model_file", default=None, help="model state dict (e.g. valid.loss.ave.pth)")
-    group.add_argument("--model_tag", default=None, help="packed model: a local zip from pack_model, or a model-zoo tag")
-    group.add_argument("--cachedir", default=None, help="where --model_tag is unpacked (default ~/.cache/espnet2_tsdia)")
+    group.add_argument(
+        "--model_tag", default=None, help="packed model: a local zip from pack_model, or a model-zoo tag"
+    )
+    group.add_argument(
+        "--cachedir", default=None, help="where --model_tag is unpacked (default ~/.cache/espnet2_tsdia)"
+    )
     group.add_argument("--ngpu", type=int, default=0, help="0: CPU; 1: the first CUDA device")
     group.add_argument(
-        "--frontend_conf", default=None,
+        "--frontend_conf",
+        default=None,
         help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml)",
     )
 
     group = parser.add_argument_group("data")
     group.add_argument(
-        "--data_path_and_name_and_type", type=_triple, action="append", required=True,
+        "--data_path_and_name_and_type",
+        type=_triple,
+        action="append",
+        required=True,
         help="'path,name,type': speech (sound), rttm (rttm), enroll (sound)",
     )
     group.add_argument("--key_file", default=None, help="only the recordings listed (first column) in this file")
@@ -98,14 +106,25 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--min_silence", type=float, default=None, help="fill gaps shorter than this (s)")
     group.add_argument("--transition_penalty", type=float, default=None, help="beam decoding: cost of a class change")
 
-    parser.add_argument("--num_plots", type=int, default=0, help="timeline and posterior pictures of the first N recordings")
+    parser.add_argument(
+        "--num_plots", type=int, default=0, help="timeline and posterior pictures of the first N recordings"
+    )
     parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
     return parser
 
 
 OVERRIDES = (
-    "batch_size", "beam_width", "sliding_window", "window_overlap", "label_type", "max_duration",
-    "threshold", "median_filter", "min_speech", "min_silence", "transition_penalty",
+    "batch_size",
+    "beam_width",
+    "sliding_window",
+    "window_overlap",
+    "label_type",
+    "max_duration",
+    "threshold",
+    "median_filter",
+    "min_speech",
+    "min_silence",
+    "transition_penalty",
 )
 
 
@@ -113,9 +132,13 @@ def _data_files(parser: argparse.ArgumentParser, triples) -> Dict[str, str]:
     files: Dict[str, str] = {}
     for path, name, kind in triples:
         if name not in DATA_NAMES:
-            parser.error(f"--data_path_and_name_and_type: unknown name {name!r} in {path},{name},{kind}; valid: {sorted(DATA_NAMES)}")
+            parser.error(
+                f"--data_path_and_name_and_type: unknown name {name!r} in {path},{name},{kind}; valid: {sorted(DATA_NAMES)}"
+            )
         if kind not in DATA_NAMES[name]:
-            parser.error(f"--data_path_and_name_and_type: {name} must have type {' or '.join(DATA_NAMES[name])}, got {kind!r}")
+            parser.error(
+                f"--data_path_and_name_and_type: {name} must have type {' or '.join(DATA_NAMES[name])}, got {kind!r}"
+            )
         if name in files:
             parser.error(f"--data_path_and_name_and_type: {name} given twice")
         if not Path(path).is_file():
@@ -143,10 +166,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.num_plots < 0:
         parser.error(f"--num_plots must be >= 0, got {args.num_plots}")
 
-    from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.audio.user_input import AudioInputError
-    from espnet2_tsdia.inference.pack import ModelArchiveError
+    from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.inference.model_files import ModelLoadError
+    from espnet2_tsdia.inference.pack import ModelArchiveError
 
     try:
         run(args, files)
@@ -160,9 +183,9 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
     import numpy as np
 
     from espnet2_tsdia.audio.reader import WavScpReader, audio_info
+    from espnet2_tsdia.audio.user_input import check_enrollment_clip, load_audio, parse_channel
     from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines, write_scp
     from espnet2_tsdia.formats.rttm import group_by_reco, read_rttm, write_rttm
-    from espnet2_tsdia.audio.user_input import check_enrollment_clip, load_audio, parse_channel
     from espnet2_tsdia.inference.enrollment_sources import (
         UTT_SEP,
         OracleOptions,
@@ -187,8 +210,13 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
         )
     logger.info(
         "model: %s attention, %s; window %s frames (overlap %d), batch %d, scheme %s, %s",
-        "softmax" if s2d.quadratic else "linear", "windows" if s2d.window else "one pass",
-        s2d.window, s2d.overlap, s2d.knobs.batch_size, s2d.readout.scheme, s2d.postprocess,
+        "softmax" if s2d.quadratic else "linear",
+        "windows" if s2d.window else "one pass",
+        s2d.window,
+        s2d.overlap,
+        s2d.knobs.batch_size,
+        s2d.readout.scheme,
+        s2d.postprocess,
     )
 
     reader = WavScpReader(files["speech"], fs=s2d.fs, channel=None if channel == "mean" else channel)
@@ -226,7 +254,9 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
             for spk in missing:
                 logger.warning(
                     "%s: speaker %s never talks alone for %.2f s or more; no enrollment, not decoded",
-                    reco, spk, oracle.min_duration,
+                    reco,
+                    spk,
+                    oracle.min_duration,
                 )
         else:
             for spk, path in clips_for_recording(clips, reco).items():
@@ -250,7 +280,12 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
         duration = len(speech) / s2d.fs
         logger.info(
             "%s: %d targets, %.1f s, %d frames, %d pass(es) per target, %.2f s (RTF %.3f)",
-            reco, len(result.posteriors), duration, num_frames, len(s2d.plan(num_frames)), elapsed,
+            reco,
+            len(result.posteriors),
+            duration,
+            num_frames,
+            len(s2d.plan(num_frames)),
+            elapsed,
             elapsed / max(duration, 1e-9),
         )
         if plotted < args.num_plots:
@@ -258,7 +293,9 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
             plotted += 1
     write_scp(out / "posteriors.scp", scp)
     write_rttm(out / "rttm", all_turns)
-    logger.info("wrote %s (%d turns) and %s (%d targets)", out / "rttm", len(all_turns), out / "posteriors.scp", len(scp))
+    logger.info(
+        "wrote %s (%d turns) and %s (%d targets)", out / "rttm", len(all_turns), out / "posteriors.scp", len(scp)
+    )
 
 
 def write_plots(plot_dir: Path, reco: str, result, ref_turns, s2d) -> None:
@@ -285,8 +322,13 @@ def write_plots(plot_dir: Path, reco: str, result, ref_turns, s2d) -> None:
         ref_row = ref_activity[ref_speakers.index(spk)] if ref_activity is not None and spk in ref_speakers else None
         threshold = s2d.postprocess.threshold if s2d.postprocess.beam_width == 1 else None
         plot_posteriors(
-            table, plot_dir / f"{reco}__{spk}.posteriors.png", frame_rate=1.0 / s2d.grid.shift_seconds,
-            class_names=class_names, ref_activity=ref_row, threshold=threshold, title=f"{reco}: target {spk}",
+            table,
+            plot_dir / f"{reco}__{spk}.posteriors.png",
+            frame_rate=1.0 / s2d.grid.shift_seconds,
+            class_names=class_names,
+            ref_activity=ref_row,
+            threshold=threshold,
+            title=f"{reco}: target {spk}",
         )
 
 

@@ -60,7 +60,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if p is not None and not Path(p).is_file():
             parser.error(f"--{name}: no such file: {p}")
     try:
-        protocol = ScoringProtocol(collar=args.collar, skip_overlap=args.skip_overlap, uem=args.uem, ref=args.ref, hyp=args.hyp)
+        protocol = ScoringProtocol(
+            collar=args.collar, skip_overlap=args.skip_overlap, uem=args.uem, ref=args.ref, hyp=args.hyp
+        )
         ref = read_rttm(args.ref)
         hyp = read_rttm(args.hyp)
         uem = read_uem(args.uem) if args.uem is not None else None

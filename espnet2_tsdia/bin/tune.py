@@ -60,9 +60,13 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--study_name", default=None, help="override tuning.study_name")
     p.add_argument("--ray_address", default=None, help="override tuning.ray_address (Ray Tune)")
     p.add_argument("--gpus", default="", help="comma-separated GPU ids: one trial at a time on each (Optuna)")
-    p.add_argument("--cmd", default="", help="job backend prefix for each trial: CMD LOG COMMAND (e.g. utils/run_slurm.sh --gpu 1)")
+    p.add_argument(
+        "--cmd", default="", help="job backend prefix for each trial: CMD LOG COMMAND (e.g. utils/run_slurm.sh --gpu 1)"
+    )
     p.add_argument("--python", default=sys.executable, help="the Python of the trials")
-    p.add_argument("--train_module", default="espnet2_tsdia.bin.tsdia_train", help="the training tool the trials run (python -m)")
+    p.add_argument(
+        "--train_module", default="espnet2_tsdia.bin.tsdia_train", help="the training tool the trials run (python -m)"
+    )
     p.add_argument("--poll_seconds", type=float, default=1.0, help="how often a running trial's metrics are read")
     p.add_argument("--no_check", action="store_true", help="skip config check of the search space's corner configs")
     g = p.add_mutually_exclusive_group()
@@ -144,13 +148,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     gpus = [g for g in args.gpus.split(",") if g]
     if gpus and settings.library != "optuna":
-        print("ERROR: --gpus is for the Optuna backend; Ray Tune assigns GPUs with tuning.resources_per_trial", file=sys.stderr)
+        print(
+            "ERROR: --gpus is for the Optuna backend; Ray Tune assigns GPUs with tuning.resources_per_trial",
+            file=sys.stderr,
+        )
         return 2
     logger.info("search space: %s", "; ".join(f"{p.name} {p.describe()}" for p in settings.space.params))
     for warning in comparability_warnings(settings):
         logger.warning(warning)
     if args.check_only:
-        print(f"OK: {args.config}: {len(settings.space.params)} searched keys, {settings.n_trials} trials with {settings.library}")
+        print(
+            f"OK: {args.config}: {len(settings.space.params)} searched keys, {settings.n_trials} trials with {settings.library}"
+        )
         return 0
 
     from espnet2_tsdia.tune.trial import TrialRunner, end_all_trials
@@ -192,7 +201,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if best is None:
         logger.error("no trial completed; see %s", written["results"])
         return 1
-    logger.info("best trial %d: %s = %.6g (%s); train with %s", best.number, settings.metric, best.value, best.exp_dir, written["best"])
+    logger.info(
+        "best trial %d: %s = %.6g (%s); train with %s",
+        best.number,
+        settings.metric,
+        best.value,
+        best.exp_dir,
+        written["best"],
+    )
     return 0
 
 

@@ -31,12 +31,30 @@ def _optional_int(text: str) -> Optional[int]:
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data_dir", help="the data dir to check")
-    p.add_argument("--expected_fs", type=_optional_int, default=None, help="required sample rate in Hz ('none': not checked; default)")
-    p.add_argument("--expected_channels", type=_optional_int, default=1, help="required channel count ('none': not checked; default 1)")
-    p.add_argument("--global_speakers", action="store_true", help="speaker ids are global (AMI, ICSI): one speaker may appear in several recordings")
-    p.add_argument("--tolerance", type=float, default=0.01, help="seconds a segment may end past the recording end (default 0.01)")
+    p.add_argument(
+        "--expected_fs",
+        type=_optional_int,
+        default=None,
+        help="required sample rate in Hz ('none': not checked; default)",
+    )
+    p.add_argument(
+        "--expected_channels",
+        type=_optional_int,
+        default=1,
+        help="required channel count ('none': not checked; default 1)",
+    )
+    p.add_argument(
+        "--global_speakers",
+        action="store_true",
+        help="speaker ids are global (AMI, ICSI): one speaker may appear in several recordings",
+    )
+    p.add_argument(
+        "--tolerance", type=float, default=0.01, help="seconds a segment may end past the recording end (default 0.01)"
+    )
     p.add_argument("--no_audio", action="store_true", help="do not open the audio files")
-    p.add_argument("--check_pipes", action="store_true", help="run 'cmd |' entries of wav.scp and read their WAV header")
+    p.add_argument(
+        "--check_pipes", action="store_true", help="run 'cmd |' entries of wav.scp and read their WAV header"
+    )
     p.add_argument("--strict", action="store_true", help="warnings make the dir unusable too")
     p.add_argument("--quiet", action="store_true", help="print errors and warnings only, not notes")
     return p

@@ -137,12 +137,30 @@ ESPNET_CONSUMERS: Dict[str, str] = {
 #: Options of ESPnet's parser no code of this task reads (must keep their defaults).
 NOT_CONSUMED = {
     "num_att_plot",  # TSDiaTrainer draws no attention plots; the task's default is 0
-    "sharded_ddp", "use_deepspeed", "deepspeed_config", "use_adapter", "adapter",
-    "save_strategy", "adapter_conf", "pretrain_path", "num_iters_per_epoch", "category_sample_size",
-    "upsampling_factor", "category_upsampling_factor", "dataset_upsampling_factor",
-    "dataset_scaling_factor", "multiple_iterator", "chunk_length", "chunk_shift_ratio",
-    "num_cache_chunks", "chunk_excluded_key_prefixes", "chunk_default_fs", "chunk_max_abs_length",
-    "chunk_discard_short_samples", "multi_task_dataset", "create_graph_in_tensorboard",
+    "sharded_ddp",
+    "use_deepspeed",
+    "deepspeed_config",
+    "use_adapter",
+    "adapter",
+    "save_strategy",
+    "adapter_conf",
+    "pretrain_path",
+    "num_iters_per_epoch",
+    "category_sample_size",
+    "upsampling_factor",
+    "category_upsampling_factor",
+    "dataset_upsampling_factor",
+    "dataset_scaling_factor",
+    "multiple_iterator",
+    "chunk_length",
+    "chunk_shift_ratio",
+    "num_cache_chunks",
+    "chunk_excluded_key_prefixes",
+    "chunk_default_fs",
+    "chunk_max_abs_length",
+    "chunk_discard_short_samples",
+    "multi_task_dataset",
+    "create_graph_in_tensorboard",
     "shuffle_within_batch",
 }
 
@@ -162,11 +180,16 @@ def our_option_consumers() -> Dict[str, str]:
             "loss_conf": "espnet2_tsdia.losses.build_loss",
             "eval_knobs": "consumed at inference time (config.yaml)",
             "tuning": "consumed at tuning time (config.yaml)",
-            "frontend": "TSDiarizationTask.build_model", "frontend_conf": "TSDiarizationTask.build_model",
-            "normalize": "TSDiarizationTask.build_model", "normalize_conf": "TSDiarizationTask.build_model",
-            "model_type": "TSDiarizationTask.build_model", "model_type_conf": "TSDiarizationTask.build_model",
-            "encoder": "TSDiarizationTask.build_model", "encoder_conf": "TSDiarizationTask.build_model",
-            "decoder": "TSDiarizationTask.build_model", "decoder_conf": "TSDiarizationTask.build_model",
+            "frontend": "TSDiarizationTask.build_model",
+            "frontend_conf": "TSDiarizationTask.build_model",
+            "normalize": "TSDiarizationTask.build_model",
+            "normalize_conf": "TSDiarizationTask.build_model",
+            "model_type": "TSDiarizationTask.build_model",
+            "model_type_conf": "TSDiarizationTask.build_model",
+            "encoder": "TSDiarizationTask.build_model",
+            "encoder_conf": "TSDiarizationTask.build_model",
+            "decoder": "TSDiarizationTask.build_model",
+            "decoder_conf": "TSDiarizationTask.build_model",
             "resume_checkpoint": "TSDiaTrainer resume",
             "checkpoint_monitor": "TSDiaTrainer save_best_only",
             "val_scheduler_criterion": "TSDiaTrainer (plateau scheduler metric)",
@@ -197,7 +220,11 @@ class CheckReport:
 
     def render(self) -> str:
         def fmt(v):
-            return "-" if v is MISSING else yaml.safe_dump(v, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+            return (
+                "-"
+                if v is MISSING
+                else yaml.safe_dump(v, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+            )
 
         lines = [f"layout: {self.layout}", ""]
         rows = [(r.key, fmt(r.value), r.status, r.consumer) for r in self.rows]
@@ -247,7 +274,9 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
         if name not in dests:
             issues.append(f"{name}: unknown option{suggest(name, list(dests))}")
         elif name in NOT_CONSUMED and value != dests[name].default:
-            issues.append(f"{name}={value!r} is not consumed: no code of TSDiarizationTask/TSDiaTrainer reads it (keep {dests[name].default!r})")
+            issues.append(
+                f"{name}={value!r} is not consumed: no code of TSDiarizationTask/TSDiaTrainer reads it (keep {dests[name].default!r})"
+            )
 
     def check_fields(option: str, allowed: List[str], where: str):
         conf = cfg.get(option)
@@ -280,22 +309,37 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
     for stack in ("encoder", "decoder"):
         if model_type in tsdia.MODEL_STACKS and stack not in tsdia.MODEL_STACKS[model_type]:
             conf = cfg.get(f"{stack}_conf") or {}
-            defaults = {k: v.default for k, v in inspect.signature(
-                tsdia.encoder_choices.get_class("transformer") if stack == "encoder" else tsdia.decoder_choices.get_class("transformer")
-            ).parameters.items()}
+            defaults = {
+                k: v.default
+                for k, v in inspect.signature(
+                    tsdia.encoder_choices.get_class("transformer")
+                    if stack == "encoder"
+                    else tsdia.decoder_choices.get_class("transformer")
+                ).parameters.items()
+            }
             changed = [k for k, v in conf.items() if defaults.get(k, MISSING) != v]
             if changed:
-                issues.append(f"{stack}_conf.{changed[0]} (and {len(changed) - 1} more) is not consumed: model_type {model_type!r} has no {stack}" if len(changed) > 1 else f"{stack}_conf.{changed[0]} is not consumed: model_type {model_type!r} has no {stack}")
+                issues.append(
+                    f"{stack}_conf.{changed[0]} (and {len(changed) - 1} more) is not consumed: model_type {model_type!r} has no {stack}"
+                    if len(changed) > 1
+                    else f"{stack}_conf.{changed[0]} is not consumed: model_type {model_type!r} has no {stack}"
+                )
     from espnet2_tsdia.train.optimizers import optimizer_class
     from espnet2_tsdia.train.schedulers import scheduler_class
 
     try:
-        check_fields("optim_conf", _signature_keys(optimizer_class(cfg.get("optim", "adadelta"))), f"optimizer {cfg.get('optim', 'adadelta')}")
+        check_fields(
+            "optim_conf",
+            _signature_keys(optimizer_class(cfg.get("optim", "adadelta"))),
+            f"optimizer {cfg.get('optim', 'adadelta')}",
+        )
     except ValueError as e:
         issues.append(str(e))
     if cfg.get("scheduler") is not None:
         try:
-            check_fields("scheduler_conf", _signature_keys(scheduler_class(cfg["scheduler"])), f"scheduler {cfg['scheduler']}")
+            check_fields(
+                "scheduler_conf", _signature_keys(scheduler_class(cfg["scheduler"])), f"scheduler {cfg['scheduler']}"
+            )
         except ValueError as e:
             issues.append(str(e))
     elif cfg.get("scheduler_conf"):
@@ -319,7 +363,9 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
     names = cfg.get("callbacks") or []
     for n in names:
         if n not in CALLBACKS:
-            issues.append(f"callbacks: unknown callback {n!r}; expected one of {sorted(CALLBACKS)}{suggest(n, list(CALLBACKS))}")
+            issues.append(
+                f"callbacks: unknown callback {n!r}; expected one of {sorted(CALLBACKS)}{suggest(n, list(CALLBACKS))}"
+            )
     for n, conf in (cfg.get("callback_conf") or {}).items():
         if n not in names:
             issues.append(f"callback_conf.{n} is not consumed: {n!r} is not in callbacks")
@@ -449,7 +495,15 @@ def check_config(cfg: Dict[str, Any], *, build: bool = True) -> CheckReport:
     covered = {k.target.split(".")[0] for k in KNOBS}
     ours = our_option_consumers()
     for name, value in espnet.items():
-        if name in covered or name in ("scheduler", "val_scheduler_criterion", "resume", "callback_conf", "best_model_criterion", "early_stopping_criterion", "optim"):
+        if name in covered or name in (
+            "scheduler",
+            "val_scheduler_criterion",
+            "resume",
+            "callback_conf",
+            "best_model_criterion",
+            "early_stopping_criterion",
+            "optim",
+        ):
             continue
         consumer = ours.get(name) or ESPNET_CONSUMERS.get(name) or "(not consumed)"
         report.extra.append(Row(name, value, "espnet option", consumer))

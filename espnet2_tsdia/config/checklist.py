@@ -101,8 +101,19 @@ class Knob:
 
 #: Keys of the ``tuning`` section beyond the plan's two (defaults in espnet2_tsdia.tune.settings).
 TUNING_EXTENSION_KEYS = (
-    "metric", "direction", "n_trials", "pruner", "pruner_conf", "sampler", "seed", "storage",
-    "study_name", "heartbeat_interval", "n_jobs", "resources_per_trial", "ray_address",
+    "metric",
+    "direction",
+    "n_trials",
+    "pruner",
+    "pruner_conf",
+    "sampler",
+    "seed",
+    "storage",
+    "study_name",
+    "heartbeat_interval",
+    "n_jobs",
+    "resources_per_trial",
+    "ray_address",
 )
 
 
@@ -122,22 +133,35 @@ KNOBS: Tuple[Knob, ...] = tuple(
         _k("model_type", "model_type", "TSDiarizationTask.build_model: networks.NETWORK_TYPES[model_type]"),
         _k("name", "exp_name", f"{TRAINER}: log prefix, tensorboard text, wandb run name"),
         # --- global_config
-        _k("global_config.dropout", "{stacks}_conf.dropout", "TransformerEncoderStack/TransformerDecoderStack(dropout=)"),
-        _k("global_config.batch_size", "batch_size", "espnet2 build_batch_sampler (training batches)",
-           note="training.batch_size wins when both are set"),
+        _k(
+            "global_config.dropout",
+            "{stacks}_conf.dropout",
+            "TransformerEncoderStack/TransformerDecoderStack(dropout=)",
+        ),
+        _k(
+            "global_config.batch_size",
+            "batch_size",
+            "espnet2 build_batch_sampler (training batches)",
+            note="training.batch_size wins when both are set",
+        ),
         _k("global_config.d_ff", "{stacks}_conf.d_ff", "TransformerEncoderStack/TransformerDecoderStack(d_ff=)"),
         _k("global_config.device", "ngpu", "espnet2 AbsTask.main_worker (model.to(device)), TSDiaTrainer"),
         # --- encoder / decoder
         *_stack_rows("encoder"),
         *_stack_rows("decoder"),
         _k("decoder.use_cross_attention", "decoder_conf.use_cross_attention", f"{DECODER_STACK}(use_cross_attention=)"),
-        _k("decoder.num_classes", "model_type_conf.num_classes",
-           "TSDiarizationTask.build_model: the network head (checked against the label scheme)"),
+        _k(
+            "decoder.num_classes",
+            "model_type_conf.num_classes",
+            "TSDiarizationTask.build_model: the network head (checked against the label scheme)",
+        ),
         _k("decoder.causal", "decoder_conf.causal", f"{DECODER_STACK}(causal=)", note="extension (not in the plan)"),
         # --- training: basic
         _k("training.epochs", "max_epoch", f"{TRAINER}.run (data epochs)"),
         _k("training.batch_size", "batch_size", "espnet2 build_batch_sampler (training batches)"),
-        _k("training.random_seed", "seed", "espnet2 set_all_random_seed (main_worker, every epoch), iterator shuffling"),
+        _k(
+            "training.random_seed", "seed", "espnet2 set_all_random_seed (main_worker, every epoch), iterator shuffling"
+        ),
         _k("training.max_steps", "max_steps", f"{TRAINER}.run (stops after this many optimizer steps)"),
         # --- optimizer
         _k("training.optimizer.type", "optim", OPTIM),
@@ -166,12 +190,23 @@ KNOBS: Tuple[Knob, ...] = tuple(
         _k("training.mixed_precision", "use_amp", f"{TRAINER}: torch.autocast + grad scaler", inert=False),
         _k("training.amp_loss_scale", "amp_loss_scale", f"{TRAINER}: static loss scale (null = dynamic GradScaler)"),
         # --- performer
-        _k("training.feature_redraw_interval", "{stacks}_conf.feature_redraw_interval",
-           "stacks' feature_redraw_interval (default for both; encoder./decoder. keys win)"),
-        _k("training.fixed_projection", "{stacks}_conf.fixed_projection",
-           "TransformerEncoderStack/TransformerDecoderStack(fixed_projection=)", inert=False),
-        _k("checkpoint.snapshot_features", "snapshot_features", CKPT,
-           note="alias of training.checkpoint.snapshot_features (the plan names it twice)"),
+        _k(
+            "training.feature_redraw_interval",
+            "{stacks}_conf.feature_redraw_interval",
+            "stacks' feature_redraw_interval (default for both; encoder./decoder. keys win)",
+        ),
+        _k(
+            "training.fixed_projection",
+            "{stacks}_conf.fixed_projection",
+            "TransformerEncoderStack/TransformerDecoderStack(fixed_projection=)",
+            inert=False,
+        ),
+        _k(
+            "checkpoint.snapshot_features",
+            "snapshot_features",
+            CKPT,
+            note="alias of training.checkpoint.snapshot_features (the plan names it twice)",
+        ),
         # --- loss
         _k("training.loss.main", "loss_conf.main", LOSS),
         _k("training.loss.label_smoothing", "loss_conf.label_smoothing", LOSS, inert=0.0),
@@ -183,49 +218,129 @@ KNOBS: Tuple[Knob, ...] = tuple(
         # --- validation
         _k("training.validation.interval", "valid_interval_steps", f"{TRAINER}: validate every N optimizer steps"),
         _k("training.validation.batch_size", "valid_batch_size", "espnet2 build_batch_sampler (validation batches)"),
-        _k("training.validation.metric_for_best_model", "best_model_criterion",
-           f"{TRAINER}: *.best.pth link and n-best averaging (espnet2 average_nbest_models)"),
-        _k("training.validation.greater_is_better", "best_model_criterion",
-           f"{TRAINER}: direction of metric_for_best_model and monitor_metric", inert=False),
+        _k(
+            "training.validation.metric_for_best_model",
+            "best_model_criterion",
+            f"{TRAINER}: *.best.pth link and n-best averaging (espnet2 average_nbest_models)",
+        ),
+        _k(
+            "training.validation.greater_is_better",
+            "best_model_criterion",
+            f"{TRAINER}: direction of metric_for_best_model and monitor_metric",
+            inert=False,
+        ),
         # --- early stopping
         _k("training.early_stopping.patience", "patience", "espnet2_tsdia.train.early_stopping.EarlyStopping"),
-        _k("training.early_stopping.metric", "early_stopping_criterion", "espnet2_tsdia.train.early_stopping.EarlyStopping"),
-        _k("training.early_stopping.min_delta", "early_stopping_min_delta", "espnet2_tsdia.train.early_stopping.EarlyStopping", inert=0.0),
-        _k("training.early_stopping.mode", "early_stopping_criterion", "espnet2_tsdia.train.early_stopping.EarlyStopping", inert="min"),
-        _k("training.early_stopping.restore_best_weights", "early_stopping_restore_best",
-           f"{TRAINER}: loads the best snapshot at the end", inert=False),
+        _k(
+            "training.early_stopping.metric",
+            "early_stopping_criterion",
+            "espnet2_tsdia.train.early_stopping.EarlyStopping",
+        ),
+        _k(
+            "training.early_stopping.min_delta",
+            "early_stopping_min_delta",
+            "espnet2_tsdia.train.early_stopping.EarlyStopping",
+            inert=0.0,
+        ),
+        _k(
+            "training.early_stopping.mode",
+            "early_stopping_criterion",
+            "espnet2_tsdia.train.early_stopping.EarlyStopping",
+            inert="min",
+        ),
+        _k(
+            "training.early_stopping.restore_best_weights",
+            "early_stopping_restore_best",
+            f"{TRAINER}: loads the best snapshot at the end",
+            inert=False,
+        ),
         # --- checkpointing
         _k("training.checkpoint.save_dir", "output_dir", "espnet2 AbsTask.main_worker / TSDiaTrainer (experiment dir)"),
-        _k("training.checkpoint.interval", "checkpoint_interval_steps", f"{CKPT}: checkpoint.pth every N optimizer steps"),
-        _k("training.checkpoint.save_total_limit", "keep_nbest_models", f"{CKPT}: snapshots kept on disk (n best + latest)"),
-        _k("training.checkpoint.resume", "resume_checkpoint", f"{CKPT}: resume (true = output_dir/checkpoint.pth, or a path)"),
+        _k(
+            "training.checkpoint.interval",
+            "checkpoint_interval_steps",
+            f"{CKPT}: checkpoint.pth every N optimizer steps",
+        ),
+        _k(
+            "training.checkpoint.save_total_limit",
+            "keep_nbest_models",
+            f"{CKPT}: snapshots kept on disk (n best + latest)",
+        ),
+        _k(
+            "training.checkpoint.resume",
+            "resume_checkpoint",
+            f"{CKPT}: resume (true = output_dir/checkpoint.pth, or a path)",
+        ),
         _k("training.checkpoint.snapshot_optimizer", "snapshot_optimizer", CKPT),
         _k("training.checkpoint.snapshot_scheduler", "snapshot_scheduler", CKPT),
         _k("training.checkpoint.snapshot_features", "snapshot_features", CKPT),
         _k("training.checkpoint.save_best_only", "save_best_only", CKPT, inert=False),
         _k("training.checkpoint.monitor_metric", "checkpoint_monitor", f"{CKPT}: the metric save_best_only watches"),
         # --- distributed
-        _k("training.distributed.backend", "dist_backend", "torch.distributed.init_process_group (espnet2 DistributedOption)"),
-        _k("training.distributed.world_size", "dist_world_size", "torch.distributed.init_process_group (espnet2 DistributedOption)"),
+        _k(
+            "training.distributed.backend",
+            "dist_backend",
+            "torch.distributed.init_process_group (espnet2 DistributedOption)",
+        ),
+        _k(
+            "training.distributed.world_size",
+            "dist_world_size",
+            "torch.distributed.init_process_group (espnet2 DistributedOption)",
+        ),
         _k("training.distributed.local_rank", "local_rank", "espnet2 DistributedOption (device of this process)"),
-        _k("training.distributed.sync_gradient_barrier", "sync_gradient_barrier",
-           f"{TRAINER}: torch.distributed.barrier() before each optimizer step", inert=False),
-        _k("training.distributed.find_unused_parameters", "unused_parameters", f"{TRAINER}: DistributedDataParallel(find_unused_parameters=)", inert=False),
-        _k("training.distributed.gradient_as_bucket_view", "gradient_as_bucket_view", f"{TRAINER}: DistributedDataParallel(gradient_as_bucket_view=)"),
-        _k("training.distributed.static_graph", "ddp_static_graph", f"{TRAINER}: DistributedDataParallel(static_graph=)", inert=False),
+        _k(
+            "training.distributed.sync_gradient_barrier",
+            "sync_gradient_barrier",
+            f"{TRAINER}: torch.distributed.barrier() before each optimizer step",
+            inert=False,
+        ),
+        _k(
+            "training.distributed.find_unused_parameters",
+            "unused_parameters",
+            f"{TRAINER}: DistributedDataParallel(find_unused_parameters=)",
+            inert=False,
+        ),
+        _k(
+            "training.distributed.gradient_as_bucket_view",
+            "gradient_as_bucket_view",
+            f"{TRAINER}: DistributedDataParallel(gradient_as_bucket_view=)",
+        ),
+        _k(
+            "training.distributed.static_graph",
+            "ddp_static_graph",
+            f"{TRAINER}: DistributedDataParallel(static_graph=)",
+            inert=False,
+        ),
         # --- logging
         _k("training.logging.interval", "log_interval", f"{TRAINER}: log/tensorboard/wandb every N batches"),
         _k("training.logging.tensorboard", "use_tensorboard", f"{TRAINER}: SummaryWriter(output_dir/tensorboard)"),
-        _k("training.logging.wandb", "use_wandb", "espnet2 main_worker wandb.init + TSDiaTrainer wandb.log", inert=False),
+        _k(
+            "training.logging.wandb",
+            "use_wandb",
+            "espnet2 main_worker wandb.init + TSDiaTrainer wandb.log",
+            inert=False,
+        ),
         _k("training.logging.wandb_project", "wandb_project", "wandb.init(project=)"),
         _k("training.logging.wandb_entity", "wandb_entity", "wandb.init(entity=)"),
-        _k("training.logging.log_model", "wandb_model_log_interval", f"{TRAINER}: wandb.log_artifact of each snapshot", inert=False),
+        _k(
+            "training.logging.log_model",
+            "wandb_model_log_interval",
+            f"{TRAINER}: wandb.log_artifact of each snapshot",
+            inert=False,
+        ),
         # --- performance / dataloader
         _k("training.performance.num_workers", "num_workers", f"{ITER}(num_workers=)"),
         _k("training.performance.pin_memory", "pin_memory", f"{ITER}(pin_memory=)"),
-        _k("training.performance.batch_shim", "batch_shim", "espnet2_tsdia.train.iterators.BatchShim (pads time axes to a multiple of 64)", inert=False),
+        _k(
+            "training.performance.batch_shim",
+            "batch_shim",
+            "espnet2_tsdia.train.iterators.BatchShim (pads time axes to a multiple of 64)",
+            inert=False,
+        ),
         _k("training.performance.prefetch_factor", "prefetch_factor", f"{ITER}(prefetch_factor=)"),
-        _k("training.performance.persistent_workers", "persistent_workers", f"{ITER}(persistent_workers=)", inert=False),
+        _k(
+            "training.performance.persistent_workers", "persistent_workers", f"{ITER}(persistent_workers=)", inert=False
+        ),
         _k("training.performance.compile_model", "compile_model", f"{TRAINER}: torch.compile", inert=False),
         # --- callbacks / profiling
         _k("training.callbacks", "callbacks", "espnet2_tsdia.train.callbacks.CALLBACKS (by name)"),
@@ -252,7 +367,10 @@ if len(KNOB_BY_KEY) != len(KNOBS):  # pragma: no cover - guards edits of the tab
 
 #: Knobs whose value is a list or mapping (flattening stops there).
 LEAF_CONTAINERS = (
-    "training.optimizer.betas", "training.callbacks", "tuning.search_space", "tuning.pruner_conf",
+    "training.optimizer.betas",
+    "training.callbacks",
+    "tuning.search_space",
+    "tuning.pruner_conf",
     "tuning.resources_per_trial",
 )
 
@@ -296,9 +414,15 @@ def parse_metric(name: str) -> Tuple[str, str]:
     ``loss`` -> (valid, loss); ``train_loss``/``train.loss`` -> (train, loss)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"a metric name must be a non-empty string like 'val_loss', got {name!r}")
-    for prefix, phase in (("valid.", "valid"), ("train.", "train"), ("valid_", "valid"), ("val_", "valid"), ("train_", "train")):
+    for prefix, phase in (
+        ("valid.", "valid"),
+        ("train.", "train"),
+        ("valid_", "valid"),
+        ("val_", "valid"),
+        ("train_", "train"),
+    ):
         if name.startswith(prefix) and len(name) > len(prefix):
-            return phase, name[len(prefix):]
+            return phase, name[len(prefix) :]
     return "valid", name
 
 
@@ -470,9 +594,7 @@ def callbacks_to_espnet(value: Any) -> Tuple[List[str], Dict[str, Dict[str, Any]
             if conf:
                 confs[item["name"]] = conf
         else:
-            raise ValueError(
-                f"training.callbacks: each item must be a name or a mapping with 'name', got {item!r}"
-            )
+            raise ValueError(f"training.callbacks: each item must be a name or a mapping with 'name', got {item!r}")
     return names, confs
 
 
@@ -536,7 +658,9 @@ def validate_plan_values(flat: Dict[str, Any]) -> List[str]:
     issues = []
     mt = flat.get("model_type")
     if mt is not None and mt not in MODEL_TYPES:
-        issues.append(f"model_type: unknown model type {mt!r}; expected one of {list(MODEL_TYPES)}{suggest(str(mt), MODEL_TYPES)}")
+        issues.append(
+            f"model_type: unknown model type {mt!r}; expected one of {list(MODEL_TYPES)}{suggest(str(mt), MODEL_TYPES)}"
+        )
     for key in ("eval_knobs.batch_size", "eval_knobs.beam_width", "eval_knobs.sliding_window"):
         v = flat.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
@@ -547,7 +671,11 @@ def validate_plan_values(flat: Dict[str, Any]) -> List[str]:
     from espnet2_tsdia.tune.settings import section_issues
 
     issues += section_issues({k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith("tuning.")})
-    for key in ("training.validation.metric_for_best_model", "training.early_stopping.metric", "training.checkpoint.monitor_metric"):
+    for key in (
+        "training.validation.metric_for_best_model",
+        "training.early_stopping.metric",
+        "training.checkpoint.monitor_metric",
+    ):
         v = flat.get(key)
         if v is not None:
             try:
@@ -590,7 +718,11 @@ def validate_tuning(library: Any, space: Any) -> List[str]:
                 issues.append(f"{where}.choices: expected a non-empty list, got {spec['choices']!r}")
         elif not {"low", "high"} <= set(spec):
             issues.append(f"{where}: a range needs low and high, got {spec!r}")
-        elif not (isinstance(spec["low"], (int, float)) and isinstance(spec["high"], (int, float)) and spec["low"] < spec["high"]):
+        elif not (
+            isinstance(spec["low"], (int, float))
+            and isinstance(spec["high"], (int, float))
+            and spec["low"] < spec["high"]
+        ):
             issues.append(f"{where}: expected numbers low < high, got low={spec['low']!r} high={spec['high']!r}")
         elif spec.get("log") and spec["low"] <= 0:
             issues.append(f"{where}: a log range needs low > 0, got {spec['low']!r}")
@@ -645,10 +777,14 @@ def plan_to_espnet(plan: Dict[str, Any], *, strict: bool = True) -> Tuple[Dict[s
         if isinstance(value, dict) and isinstance(espnet.get(name), dict):
             for field, v in value.items():
                 if field in espnet[name] and espnet[name][field] != v:
-                    issues.append(f"conflict: {PASSTHROUGH}.{name}.{field}={v!r} and the plan key that sets {name}.{field}")
+                    issues.append(
+                        f"conflict: {PASSTHROUGH}.{name}.{field}={v!r} and the plan key that sets {name}.{field}"
+                    )
                 espnet[name].setdefault(field, v)
         elif name in espnet and espnet[name] != value:
-            issues.append(f"conflict: {PASSTHROUGH}.{name}={value!r} and the plan key that sets {name}={espnet[name]!r}")
+            issues.append(
+                f"conflict: {PASSTHROUGH}.{name}={value!r} and the plan key that sets {name}={espnet[name]!r}"
+            )
         else:
             espnet[name] = value
     if strict and issues:
@@ -752,7 +888,11 @@ def read_plan_value(key: str, cfg: Dict[str, Any]) -> Any:
 def covered_options(cfg: Dict[str, Any]) -> set:
     model_type = cfg.get("model_type") or DEFAULT_MODEL_TYPE
     covered = {
-        "scheduler", "val_scheduler_criterion", "resume", "callback_conf", "best_model_criterion",
+        "scheduler",
+        "val_scheduler_criterion",
+        "resume",
+        "callback_conf",
+        "best_model_criterion",
         "early_stopping_criterion",
     }
     for knob in KNOBS:

@@ -208,7 +208,9 @@ def textgrid_turns(path: PathLike, session: str, *, notes: PrepReport) -> List[T
                 sil_only += 1
                 continue
             if iv.xmax <= iv.xmin:
-                notes.dropped.append(f"{session} {label} [{iv.xmin:.3f}, {iv.xmax:.3f}]: empty interval ({path}:{iv.line})")
+                notes.dropped.append(
+                    f"{session} {label} [{iv.xmin:.3f}, {iv.xmax:.3f}]: empty interval ({path}:{iv.line})"
+                )
                 continue
             if iv.xmin < 0:
                 raise DataFormatError(path, iv.line, f"interval starts before 0: xmin={iv.xmin}")
@@ -297,20 +299,27 @@ def prepare_aishell4(
         split = "test" if part == "test" else "train"
         tg_dir, wav_dir = corpus_dir / part / "TextGrid", corpus_dir / part / "wav"
         if not tg_dir.is_dir():
-            raise FileNotFoundError(f"{tg_dir}: AISHELL-4 part {part} not found; download it (prepare_corpus aishell4 download --parts {part}) or leave it out of --parts")
+            raise FileNotFoundError(
+                f"{tg_dir}: AISHELL-4 part {part} not found; download it (prepare_corpus aishell4 download --parts {part}) or leave it out of --parts"
+            )
         for tg in sorted(tg_dir.glob("*.TextGrid")):
             session = tg.stem
             if session in excluded:
                 notes[split].dropped.append(f"{session}: excluded by the caller")
                 continue
             flac = require_audio(
-                wav_dir / f"{session}.flac", reco=session, listed_in=str(tg), todo=f"extract the complete {part}.tar.gz or pass --exclude {session}"
+                wav_dir / f"{session}.flac",
+                reco=session,
+                listed_in=str(tg),
+                todo=f"extract the complete {part}.tar.gz or pass --exclude {session}",
             )
             sessions[split][session] = (tg, flac)
         if wav_dir.is_dir():
             extra = sorted(f.stem for f in wav_dir.glob("*.flac") if not (tg_dir / f"{f.stem}.TextGrid").is_file())
             if extra:
-                notes[split].dropped.append(f"{len(extra)} FLAC files of {part} have no TextGrid and are left out: {' '.join(extra)}")
+                notes[split].dropped.append(
+                    f"{len(extra)} FLAC files of {part} have no TextGrid and are left out: {' '.join(extra)}"
+                )
     groups: Dict[str, List[str]] = {}
     if sessions["train"]:
         train_ids = sorted(sessions["train"])
@@ -342,7 +351,12 @@ def prepare_aishell4(
             turns += textgrid_turns(tg, session, notes=split_notes)
         name = split_dir_name("aishell4", split)
         out[name] = write_split(
-            Path(out_dir) / name, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=whole_file_uem(reco2dur), notes=split_notes
+            Path(out_dir) / name,
+            wav_scp=wav_scp,
+            turns=turns,
+            reco2dur=reco2dur,
+            uem=whole_file_uem(reco2dur),
+            notes=split_notes,
         )
     return out
 
@@ -356,5 +370,7 @@ def download_aishell4(corpus_dir: PathLike, *, parts: Sequence[str] = PARTS) -> 
         if (corpus_dir / part / "TextGrid").is_dir():
             logger.info("%s: already extracted", corpus_dir / part)
             continue
-        archive = fetch(URL.format(part=part), corpus_dir / "downloads" / f"{part}.tar.gz", md5=MD5.get(f"{part}.tar.gz"))
+        archive = fetch(
+            URL.format(part=part), corpus_dir / "downloads" / f"{part}.tar.gz", md5=MD5.get(f"{part}.tar.gz")
+        )
         unpack(archive, corpus_dir, done=corpus_dir / part / "TextGrid")

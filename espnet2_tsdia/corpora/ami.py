@@ -116,7 +116,9 @@ def _prepare_split(
 ) -> PrepReport:
     list_path = setup / "lists" / f"{split}.meetings.txt"
     if not list_path.is_file():
-        raise FileNotFoundError(f"{list_path}: AMI split list missing; download the BUT setup (prepare_corpus ami download) or pass --setup_dir")
+        raise FileNotFoundError(
+            f"{list_path}: AMI split list missing; download the BUT setup (prepare_corpus ami download) or pass --setup_dir"
+        )
     meetings = read_list(list_path)
     rttm_dir = setup / reference / "rttms" / split
     uem_dir = setup / "uems" / split
@@ -126,7 +128,9 @@ def _prepare_split(
     for rttm in sorted(rttm_dir.glob("*.rttm")):
         if rttm.stem not in listed:
             raise DataFormatError(
-                rttm, None, f"describes meeting {rttm.stem!r}, which is not in {list_path}; the setup is inconsistent: download it again or remove the file"
+                rttm,
+                None,
+                f"describes meeting {rttm.stem!r}, which is not in {list_path}; the setup is inconsistent: download it again or remove the file",
             )
     notes = PrepReport()
     wav_scp: Dict[str, str] = {}
@@ -137,7 +141,9 @@ def _prepare_split(
         path = audio_path(corpus_dir, mtg, stream)
         if not path.is_file():
             if mtg in KNOWN_MISSING.get(stream, ()):
-                notes.dropped.append(f"{mtg}: no {stream} audio exists for this meeting (HTTP 404 on the AMI mirror); left out of {split}")
+                notes.dropped.append(
+                    f"{mtg}: no {stream} audio exists for this meeting (HTTP 404 on the AMI mirror); left out of {split}"
+                )
                 continue
             if missing_ok:
                 notes.dropped.append(f"{mtg}: audio {path} missing; left out (missing_ok)")
@@ -149,9 +155,13 @@ def _prepare_split(
             )
         rttm = rttm_dir / f"{mtg}.rttm"
         if not rttm.is_file():
-            raise FileNotFoundError(f"{rttm}: reference of meeting {mtg!r} (listed in {list_path}) missing; download the BUT setup again")
+            raise FileNotFoundError(
+                f"{rttm}: reference of meeting {mtg!r} (listed in {list_path}) missing; download the BUT setup again"
+            )
         mtg_turns = read_rttm(rttm)
-        check_rttm_recordings(mtg_turns, allowed=[mtg], source=rttm, todo="each BUT RTTM describes only its own meeting")
+        check_rttm_recordings(
+            mtg_turns, allowed=[mtg], source=rttm, todo="each BUT RTTM describes only its own meeting"
+        )
         uem_path = uem_dir / f"{mtg}.uem"
         if not uem_path.is_file():
             raise FileNotFoundError(f"{uem_path}: UEM of meeting {mtg!r} missing; download the BUT setup again")
@@ -184,7 +194,9 @@ def download_ami(
     any other failed file is logged and skipped."""
     _check_options(stream, "only_words", splits)
     corpus_dir = Path(corpus_dir)
-    setup = fetch_repo(SETUP_URL, corpus_dir / SETUP_DIR, archive=corpus_dir / "downloads" / "AMI-diarization-setup.zip")
+    setup = fetch_repo(
+        SETUP_URL, corpus_dir / SETUP_DIR, archive=corpus_dir / "downloads" / "AMI-diarization-setup.zip"
+    )
     for split in splits:
         for mtg in read_list(setup / "lists" / f"{split}.meetings.txt"):
             if mtg in KNOWN_MISSING.get(stream, ()):

@@ -125,7 +125,9 @@ def find_video(videos_dir: Path, video: str) -> Optional[Path]:
     return None
 
 
-def extract_clip_audio(video: PathLike, dest: PathLike, *, start: float, duration: float, sample_rate: int = 16000) -> Path:
+def extract_clip_audio(
+    video: PathLike, dest: PathLike, *, start: float, duration: float, sample_rate: int = 16000
+) -> Path:
     """Cut ``[start, start + duration]`` of a movie's audio into a mono wav at ``sample_rate``.
 
     ``start`` counts from the beginning of the movie's decoded soundtrack (ffmpeg's input
@@ -199,14 +201,18 @@ def prepare_ava_avd(
     refs = Path(rttm_dir).absolute() if rttm_dir is not None else corpus_dir / "rttms"
     offsets_path = corpus_dir / "split" / "offsets.txt"
     if not offsets_path.is_file():
-        raise FileNotFoundError(f"{offsets_path}: clip offsets missing; download the AVA-AVD repo's dataset/split (prepare_corpus ava_avd download)")
+        raise FileNotFoundError(
+            f"{offsets_path}: clip offsets missing; download the AVA-AVD repo's dataset/split (prepare_corpus ava_avd download)"
+        )
     offsets = read_offsets(offsets_path)
     plans: Dict[str, Tuple[PrepReport, List[Tuple[str, Tuple[float, float], List[Turn]]]]] = {}
     jobs: List[Tuple[Path, Path, float, float]] = []
     for split in splits:
         list_path = corpus_dir / "split" / f"{split}.list"
         if not list_path.is_file():
-            raise FileNotFoundError(f"{list_path}: AVA-AVD split list missing; download the repo's dataset/split (prepare_corpus ava_avd download)")
+            raise FileNotFoundError(
+                f"{list_path}: AVA-AVD split list missing; download the repo's dataset/split (prepare_corpus ava_avd download)"
+            )
         notes = PrepReport()
         plans[split] = (notes, [])
         for clip in read_list(list_path):
@@ -217,9 +223,15 @@ def prepare_ava_avd(
                     f"{rttm}: reference of clip {clip!r} (listed in {list_path}) missing; extract {ANNOTATIONS} into {corpus_dir} or remove the clip from the list"
                 )
             turns = read_rttm(rttm)
-            check_rttm_recordings(turns, allowed=[clip], source=rttm, todo="each AVA-AVD RTTM describes only its own clip")
+            check_rttm_recordings(
+                turns, allowed=[clip], source=rttm, todo="each AVA-AVD RTTM describes only its own clip"
+            )
             if clip not in offsets:
-                raise DataFormatError(offsets_path, None, f"no offset for clip {clip!r} (listed in {list_path}); use the repo's offsets.txt")
+                raise DataFormatError(
+                    offsets_path,
+                    None,
+                    f"no offset for clip {clip!r} (listed in {list_path}); use the repo's offsets.txt",
+                )
             window = clip_window(clip, offsets[clip], turns)
             turns = clip_to_windows(turns, {clip: window}, what="clip window", notes=notes)
             plans[split][1].append((clip, window, shift(turns, window[0])))
@@ -235,7 +247,10 @@ def prepare_ava_avd(
     if jobs:
         logger.info("extracting %d clips from the movies with ffmpeg (%d at once)", len(jobs), nj)
         with ThreadPoolExecutor(max_workers=nj) as pool:
-            for f in [pool.submit(extract_clip_audio, v, d, start=s, duration=n, sample_rate=sample_rate) for v, d, s, n in jobs]:
+            for f in [
+                pool.submit(extract_clip_audio, v, d, start=s, duration=n, sample_rate=sample_rate)
+                for v, d, s, n in jobs
+            ]:
                 f.result()
     out: Dict[str, PrepReport] = {}
     for split, (notes, items) in plans.items():
@@ -252,10 +267,19 @@ def prepare_ava_avd(
                 )
             wav_scp[clip] = wav_entry(path) if header.channels == 1 else channel_pipe(path, 1)
             reco2dur[clip] = header.duration
-            notes.changed.append(f"{clip}: times shifted by -{start:.3f}s from movie time (offset {start:.3f}, window end {end:.3f})")
+            notes.changed.append(
+                f"{clip}: times shifted by -{start:.3f}s from movie time (offset {start:.3f}, window end {end:.3f})"
+            )
             turns += prefix_speakers(clip_turns)
         name = split_dir_name("ava_avd", split)
-        out[name] = write_split(Path(out_dir) / name, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=whole_file_uem(reco2dur), notes=notes)
+        out[name] = write_split(
+            Path(out_dir) / name,
+            wav_scp=wav_scp,
+            turns=turns,
+            reco2dur=reco2dur,
+            uem=whole_file_uem(reco2dur),
+            notes=notes,
+        )
     return out
 
 
@@ -269,11 +293,17 @@ def download_ava_avd(corpus_dir: PathLike) -> None:
         repo = fetch_repo(REPO_URL, corpus_dir / "AVA-AVD", archive=downloads / "AVA-AVD.zip")
         shutil.copytree(repo / "dataset" / "split", split)
     if not (corpus_dir / "rttms").is_dir():
-        archive = check_manual_download(corpus_dir / ANNOTATIONS, what="the AVA-AVD annotations (rttms/, labs/, tracks/)", where_from=ANNOTATIONS_SOURCE)
+        archive = check_manual_download(
+            corpus_dir / ANNOTATIONS,
+            what="the AVA-AVD annotations (rttms/, labs/, tracks/)",
+            where_from=ANNOTATIONS_SOURCE,
+        )
         unpack(archive, corpus_dir, done=corpus_dir / "rttms")
         if not (corpus_dir / "rttms").is_dir():
             found = sorted(str(p) for p in corpus_dir.glob("*/rttms"))
-            raise FileNotFoundError(f"{corpus_dir / 'rttms'}: not created by {archive}; found {found}: move it there or pass --rttm_dir")
+            raise FileNotFoundError(
+                f"{corpus_dir / 'rttms'}: not created by {archive}; found {found}: move it there or pass --rttm_dir"
+            )
     gone = []
     for video in read_list(split / "video.list"):
         try:

@@ -59,12 +59,17 @@ def audio_header(path: PathLike) -> AudioInfo:
         proc = subprocess.run([sox, "--i", str(path)], capture_output=True, text=True, check=False)
         if proc.returncode == 0:
             fields = dict(
-                (k.strip().lower(), v.strip()) for k, v in (line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
+                (k.strip().lower(), v.strip())
+                for k, v in (line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
             )
             m = re.search(r"=\s*(\d+)\s+samples", fields.get("duration", ""))
             try:
                 if m is not None:
-                    return AudioInfo(samplerate=int(float(fields["sample rate"])), channels=int(fields["channels"]), frames=int(m.group(1)))
+                    return AudioInfo(
+                        samplerate=int(float(fields["sample rate"])),
+                        channels=int(fields["channels"]),
+                        frames=int(m.group(1)),
+                    )
             except (KeyError, ValueError):
                 pass
     raise ValueError(str(first_error))
@@ -89,7 +94,9 @@ def require_audio(path: PathLike, *, reco: str, listed_in: str, todo: str) -> Pa
 def _check_path(path: Path) -> str:
     text = str(path)
     if _WHITESPACE.search(text):
-        raise ValueError(f"audio path {text!r} contains whitespace, which wav.scp cannot hold; move the corpus to a path without spaces")
+        raise ValueError(
+            f"audio path {text!r} contains whitespace, which wav.scp cannot hold; move the corpus to a path without spaces"
+        )
     return text
 
 
@@ -182,7 +189,9 @@ def clip_to_windows(
             continue
         lo, hi = windows[t.reco]
         if t.end <= lo or t.onset >= hi:
-            notes.dropped.append(f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: outside the {what} [{lo:.3f}, {hi:.3f}]")
+            notes.dropped.append(
+                f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: outside the {what} [{lo:.3f}, {hi:.3f}]"
+            )
             continue
         onset, end = max(t.onset, lo), min(t.end, hi)
         if (onset, end) != (t.onset, t.end):
@@ -207,10 +216,14 @@ def clip_uem(
         kept = []
         for u in regions:
             if u.onset >= dur:
-                notes.dropped.append(f"{reco}: UEM region [{u.onset:.3f}, {u.end:.3f}] starts after the audio end {exact:.3f}")
+                notes.dropped.append(
+                    f"{reco}: UEM region [{u.onset:.3f}, {u.end:.3f}] starts after the audio end {exact:.3f}"
+                )
                 continue
             if u.end > exact + 1e-6:
-                notes.changed.append(f"{reco}: UEM region [{u.onset:.3f}, {u.end:.3f}] clipped to the audio end {exact:.3f}")
+                notes.changed.append(
+                    f"{reco}: UEM region [{u.onset:.3f}, {u.end:.3f}] clipped to the audio end {exact:.3f}"
+                )
             if u.end > dur:
                 u = replace(u, end=dur)
             kept.append(u)
@@ -243,7 +256,11 @@ def write_split(
     to its report (returned and written to ``prep_report.txt``)."""
     path = Path(path)
     report = write_data_dir(
-        path, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=None if uem is None else {k: list(v) for k, v in uem.items()}
+        path,
+        wav_scp=wav_scp,
+        turns=turns,
+        reco2dur=reco2dur,
+        uem=None if uem is None else {k: list(v) for k, v in uem.items()},
     )
     full = PrepReport()
     if notes is not None:
@@ -252,7 +269,13 @@ def write_split(
     tmp = path / "prep_report.txt.tmp"
     tmp.write_text(full.text(), encoding="utf-8")
     tmp.replace(path / "prep_report.txt")
-    logger.info("%s: %d recordings, %d turns changed, %d items dropped", path, len(set(wav_scp)), len(full.changed), len(full.dropped))
+    logger.info(
+        "%s: %d recordings, %d turns changed, %d items dropped",
+        path,
+        len(set(wav_scp)),
+        len(full.changed),
+        len(full.dropped),
+    )
     return full
 
 

@@ -102,7 +102,9 @@ def _time(seg: ET.Element, key: str, path: PathLike, line: int) -> float:
     return value
 
 
-def read_mrt(path: PathLike, *, vocal_sounds: bool = False, notes: PrepReport) -> Tuple[str, Tuple[float, float], List[Turn]]:
+def read_mrt(
+    path: PathLike, *, vocal_sounds: bool = False, notes: PrepReport
+) -> Tuple[str, Tuple[float, float], List[Turn]]:
     """Turns of one MRT transcript (rules in the module docstring).
 
     Returns:
@@ -134,7 +136,9 @@ def read_mrt(path: PathLike, *, vocal_sounds: bool = False, notes: PrepReport) -
     session = root.get("Session")
     if session != path.stem:
         raise DataFormatError(
-            path, lines.get(id(root)), f"<Meeting Session={session!r}> names another meeting than the file name {path.stem!r}; fix or remove the file"
+            path,
+            lines.get(id(root)),
+            f"<Meeting Session={session!r}> names another meeting than the file name {path.stem!r}; fix or remove the file",
         )
     transcript = root.find("Transcript")
     if transcript is None:
@@ -169,9 +173,13 @@ def read_mrt(path: PathLike, *, vocal_sounds: bool = False, notes: PrepReport) -
     if vocal_only and vocal_sounds:
         notes.changed.append(f"{session}: {vocal_only} segments holding only <VocalSound> kept as turns (vocal_sounds)")
     elif vocal_only:
-        notes.dropped.append(f"{session}: {vocal_only} segments holding only <VocalSound> skipped (only words count as speech)")
+        notes.dropped.append(
+            f"{session}: {vocal_only} segments holding only <VocalSound> skipped (only words count as speech)"
+        )
     if other:
-        notes.dropped.append(f"{session}: {other} segments without words or vocal sounds (non-vocal sounds, comments) skipped")
+        notes.dropped.append(
+            f"{session}: {other} segments without words or vocal sounds (non-vocal sounds, comments) skipped"
+        )
     return str(session), window, turns
 
 
@@ -255,7 +263,9 @@ def prepare_icsi(
         turns = clip_to_windows(turns, windows, what="transcript span", notes=notes)
         uem = clip_uem({r: [UemSegment(r, lo, hi)] for r, (lo, hi) in windows.items()}, reco2dur, notes=notes)
         name = split_dir_name(prefix, split)
-        out[name] = write_split(Path(out_dir) / name, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=uem, notes=notes)
+        out[name] = write_split(
+            Path(out_dir) / name, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=uem, notes=notes
+        )
     return out
 
 
@@ -263,7 +273,11 @@ def download_icsi(corpus_dir: PathLike, *, mic: str = "ihm-mix") -> None:
     """Download the MRT transcripts and every meeting's audio for ``mic`` (resumable)."""
     known_split(mic, MICS, what="ICSI mic")
     corpus_dir = Path(corpus_dir)
-    archive = fetch(TRANSCRIPTS_URL, corpus_dir / "downloads" / "ICSI_original_transcripts.zip", md5=MD5.get("ICSI_original_transcripts.zip"))
+    archive = fetch(
+        TRANSCRIPTS_URL,
+        corpus_dir / "downloads" / "ICSI_original_transcripts.zip",
+        md5=MD5.get("ICSI_original_transcripts.zip"),
+    )
     unpack(archive, corpus_dir, done=corpus_dir / "transcripts")
     for mtg in meetings(corpus_dir):
         url = MIX_URL.format(mtg=mtg) if mic == "ihm-mix" else SPH_URL.format(mtg=mtg, chan=mic)

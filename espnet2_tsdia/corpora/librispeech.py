@@ -33,8 +33,16 @@ logger = logging.getLogger(__name__)
 MINI_PARTS = ("train-clean-5", "dev-clean-2")
 #: download facts (corpora.md section 7): part -> (url, md5, size in bytes)
 MINI_DOWNLOADS: Dict[str, Tuple[str, str, int]] = {
-    "train-clean-5": ("http://www.openslr.org/resources/31/train-clean-5.tar.gz", "5df7d4e78065366204ca6845bb08f490", 332954390),
-    "dev-clean-2": ("http://www.openslr.org/resources/31/dev-clean-2.tar.gz", "6d7ab67ac6a1d2c993d050e16d61080d", 126046265),
+    "train-clean-5": (
+        "http://www.openslr.org/resources/31/train-clean-5.tar.gz",
+        "5df7d4e78065366204ca6845bb08f490",
+        332954390,
+    ),
+    "dev-clean-2": (
+        "http://www.openslr.org/resources/31/dev-clean-2.tar.gz",
+        "6d7ab67ac6a1d2c993d050e16d61080d",
+        126046265,
+    ),
 }
 
 _UTT = re.compile(r"^(\d+)-(\d+)-(\d+)$")
@@ -74,7 +82,9 @@ def prepare_part(root: Path, part: str, out_dir: Path, genders: Dict[str, str]) 
     part_dir = root / part
     if not part_dir.is_dir():
         have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        raise FileNotFoundError(f"{part_dir}: LibriSpeech part {part!r} not found (parts present in {root}: {have or 'none'}); download and extract it first")
+        raise FileNotFoundError(
+            f"{part_dir}: LibriSpeech part {part!r} not found (parts present in {root}: {have or 'none'}); download and extract it first"
+        )
     wav: Dict[str, str] = {}
     text: Dict[str, str] = {}
     utt2spk: Dict[str, str] = {}
@@ -98,20 +108,28 @@ def prepare_part(root: Path, part: str, out_dir: Path, genders: Dict[str, str]) 
                 continue
             info = audio_info(str(flac))
             if " " in str(flac.absolute()):
-                raise ValueError(f"audio path {flac.absolute()} contains a space, which wav.scp cannot hold; move the corpus")
+                raise ValueError(
+                    f"audio path {flac.absolute()} contains a space, which wav.scp cannot hold; move the corpus"
+                )
             wav[utt] = str(flac.absolute())
             text[utt] = fields[1] if len(fields) > 1 else ""
             utt2spk[utt] = reader  # reader level, never reader-chapter
             utt2dur[utt] = f"{info.frames / info.samplerate:.6f}".rstrip("0").rstrip(".")
     if missing:
         shown = "\n  ".join(missing[:10])
-        raise FileNotFoundError(f"{part_dir}: {len(missing)} utterances listed in .trans.txt files have no flac file:\n  {shown}\nre-extract the archive of {part}")
+        raise FileNotFoundError(
+            f"{part_dir}: {len(missing)} utterances listed in .trans.txt files have no flac file:\n  {shown}\nre-extract the archive of {part}"
+        )
     listed = {str(Path(p).resolve()) for p in wav.values()}
     unlisted = sorted(str(p) for p in part_dir.glob("*/*/*.flac") if str(p.resolve()) not in listed)
     if unlisted:
-        logger.warning("%s: %d flac files have no transcript line and are left out (e.g. %s)", part_dir, len(unlisted), unlisted[0])
+        logger.warning(
+            "%s: %d flac files have no transcript line and are left out (e.g. %s)", part_dir, len(unlisted), unlisted[0]
+        )
     if not wav:
-        raise DataFormatError(part_dir, None, "no utterances found (expected <reader>/<chapter>/<reader>-<chapter>.trans.txt files)")
+        raise DataFormatError(
+            part_dir, None, "no utterances found (expected <reader>/<chapter>/<reader>-<chapter>.trans.txt files)"
+        )
     out = out_dir / part_dir_name(part)
     out.mkdir(parents=True, exist_ok=True)
     write_scp(out / "wav.scp", wav)
@@ -126,7 +144,12 @@ def prepare_part(root: Path, part: str, out_dir: Path, genders: Dict[str, str]) 
     return out
 
 
-def download_librispeech(corpus_dir: PathLike, *, parts: Sequence[str] = MINI_PARTS, downloads: Dict[str, Tuple[str, str, int]] = MINI_DOWNLOADS) -> Path:
+def download_librispeech(
+    corpus_dir: PathLike,
+    *,
+    parts: Sequence[str] = MINI_PARTS,
+    downloads: Dict[str, Tuple[str, str, int]] = MINI_DOWNLOADS,
+) -> Path:
     """Download (resumably, md5- and size-checked) and extract parts into ``corpus_dir``.
 
     A part whose folder ``corpus_dir/LibriSpeech/<part>`` already exists is skipped.
@@ -151,7 +174,9 @@ def download_librispeech(corpus_dir: PathLike, *, parts: Sequence[str] = MINI_PA
     return corpus_dir
 
 
-def prepare_librispeech(corpus_dir: PathLike, out_dir: PathLike, *, parts: Sequence[str] = MINI_PARTS) -> Dict[str, Path]:
+def prepare_librispeech(
+    corpus_dir: PathLike, out_dir: PathLike, *, parts: Sequence[str] = MINI_PARTS
+) -> Dict[str, Path]:
     """Reader-level source dirs for the parts of a LibriSpeech tree (see the module doc).
 
     Args:

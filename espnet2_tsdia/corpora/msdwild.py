@@ -49,7 +49,9 @@ SPLITS = ("few.train", "few.val", "many.val")
 WAV_DIR_CANDIDATES = ("wav", "raw_wav", "wavs")
 WAV_ZIP = "msdwild_wav.zip"
 WAV_ZIP_MD5 = "0057f82daaddf2ce993d1bf0679929c4"
-WAV_ZIP_SOURCE = "https://drive.google.com/file/d/1I5qfuPPGBM9keJKz0VN-OYEeRMJ7dgpl (or Baidu/Quark, see the MSDWILD README)"
+WAV_ZIP_SOURCE = (
+    "https://drive.google.com/file/d/1I5qfuPPGBM9keJKz0VN-OYEeRMJ7dgpl (or Baidu/Quark, see the MSDWILD README)"
+)
 REPO_URL = "https://github.com/X-LANCE/MSDWILD/archive/HEAD.zip"
 
 
@@ -74,10 +76,14 @@ def read_split_turns(rttm_dir: Path, split: str, *, notes: PrepReport) -> List[T
     """The turns of one split, channel rewritten to 1 (and counted in ``notes``)."""
     path = rttm_dir / f"{split}.rttm"
     if path.is_file() and is_lfs_pointer(path) and split != "few.train":
-        raise ValueError(f"{path}: a Git LFS pointer, not the RTTM; fetch the real file (git lfs pull in a clone of X-LANCE/MSDWILD)")
+        raise ValueError(
+            f"{path}: a Git LFS pointer, not the RTTM; fetch the real file (git lfs pull in a clone of X-LANCE/MSDWILD)"
+        )
     if not _usable_rttm(path):
         if split != "few.train":
-            raise FileNotFoundError(f"{path}: MSDWild reference missing; download the repo's rttms/ (prepare_corpus msdwild download)")
+            raise FileNotFoundError(
+                f"{path}: MSDWild reference missing; download the repo's rttms/ (prepare_corpus msdwild download)"
+            )
         all_rttm = rttm_dir / "all.rttm"
         if not _usable_rttm(all_rttm):
             raise FileNotFoundError(
@@ -88,7 +94,9 @@ def read_split_turns(rttm_dir: Path, split: str, *, notes: PrepReport) -> List[T
         for other in ("few.val", "many.val"):
             val |= {t.reco for t in read_rttm(rttm_dir / f"{other}.rttm")}
         raw = [t for t in read_rttm(all_rttm, keep_channel=True) if t.reco not in val]
-        notes.changed.append(f"few.train built from {all_rttm} minus the few.val and many.val recordings ({path} unusable)")
+        notes.changed.append(
+            f"few.train built from {all_rttm} minus the few.val and many.val recordings ({path} unusable)"
+        )
         source = all_rttm
     else:
         raw = read_rttm(path, keep_channel=True)
@@ -159,7 +167,12 @@ def prepare_msdwild(
         turns = prefix_speakers(t for t in split_turns if t.reco in wav_scp)
         name = split_dir_name("msdwild", split)
         out[name] = write_split(
-            Path(out_dir) / name, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=whole_file_uem(reco2dur), notes=notes
+            Path(out_dir) / name,
+            wav_scp=wav_scp,
+            turns=turns,
+            reco2dur=reco2dur,
+            uem=whole_file_uem(reco2dur),
+            notes=notes,
         )
     return out
 
@@ -179,11 +192,15 @@ def download_msdwild(corpus_dir: PathLike) -> None:
             (rttms / f.name).write_bytes(f.read_bytes())
     for f in sorted(rttms.glob("*.rttm")):
         if is_lfs_pointer(f):
-            logger.warning("%s is a Git LFS pointer; fetch the real file with git lfs (few.train falls back to all.rttm)", f)
+            logger.warning(
+                "%s is a Git LFS pointer; fetch the real file with git lfs (few.train falls back to all.rttm)", f
+            )
     if any(((corpus_dir / d).is_dir() and any((corpus_dir / d).glob("*.wav"))) for d in WAV_DIR_CANDIDATES):
         logger.info("%s: audio already extracted", corpus_dir)
         return
-    archive = check_manual_download(corpus_dir / WAV_ZIP, what="the MSDWild wav zip (7.56 GB)", where_from=WAV_ZIP_SOURCE, md5=WAV_ZIP_MD5)
+    archive = check_manual_download(
+        corpus_dir / WAV_ZIP, what="the MSDWild wav zip (7.56 GB)", where_from=WAV_ZIP_SOURCE, md5=WAV_ZIP_MD5
+    )
     from espnet2_tsdia.utils.download import extract
 
     logger.info("extracting %s -> %s", archive, corpus_dir)

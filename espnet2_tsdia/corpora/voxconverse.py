@@ -86,7 +86,9 @@ def prepare_voxconverse(
     for split in splits:
         ref_dir = refs / split
         if not ref_dir.is_dir():
-            raise FileNotFoundError(f"{ref_dir}: VoxConverse references missing; download them (prepare_corpus voxconverse download) or pass --rttm_dir")
+            raise FileNotFoundError(
+                f"{ref_dir}: VoxConverse references missing; download them (prepare_corpus voxconverse download) or pass --rttm_dir"
+            )
         audio_dir = corpus_dir / AUDIO_DIRS[split]
         notes = PrepReport()
         wav_scp: Dict[str, str] = {}
@@ -98,7 +100,9 @@ def prepare_voxconverse(
                 notes.dropped.append(f"{reco}: excluded by the caller")
                 continue
             reco_turns = read_rttm(rttm)
-            check_rttm_recordings(reco_turns, allowed=[reco], source=rttm, todo="each VoxConverse RTTM describes only its own file")
+            check_rttm_recordings(
+                reco_turns, allowed=[reco], source=rttm, todo="each VoxConverse RTTM describes only its own file"
+            )
             path = require_audio(
                 audio_dir / f"{reco}.wav",
                 reco=reco,
@@ -119,7 +123,12 @@ def prepare_voxconverse(
                 )
         name = split_dir_name("voxconverse", split)
         out[name] = write_split(
-            Path(out_dir) / name, wav_scp=wav_scp, turns=turns, reco2dur=reco2dur, uem=whole_file_uem(reco2dur), notes=notes
+            Path(out_dir) / name,
+            wav_scp=wav_scp,
+            turns=turns,
+            reco2dur=reco2dur,
+            uem=whole_file_uem(reco2dur),
+            notes=notes,
         )
     return out
 

@@ -112,7 +112,9 @@ def turns_from_segments(segments: Mapping[str, Segment], utt2spk: Mapping[str, s
     return sort_turns(turns)
 
 
-def clean_turns(turns: Iterable[Turn], reco2dur: Mapping[str, float], *, min_turn: float = MIN_TURN) -> "tuple[List[Turn], PrepReport]":
+def clean_turns(
+    turns: Iterable[Turn], reco2dur: Mapping[str, float], *, min_turn: float = MIN_TURN
+) -> "tuple[List[Turn], PrepReport]":
     """Merge same-speaker overlaps, clip to ``[0, reco2dur]``, drop turns shorter than ``min_turn``.
 
     Turns of recordings missing from ``reco2dur`` are dropped and reported.
@@ -128,7 +130,9 @@ def clean_turns(turns: Iterable[Turn], reco2dur: Mapping[str, float], *, min_tur
     out = []
     for t in merged:
         if t.reco not in reco2dur:
-            report.dropped.append(f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: recording not in wav.scp/reco2dur")
+            report.dropped.append(
+                f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: recording not in wav.scp/reco2dur"
+            )
             continue
         dur = reco2dur[t.reco]
         # Clip to the recording end rounded down to 1 ms, so the 3-decimal files never overshoot.
@@ -139,7 +143,9 @@ def clean_turns(turns: Iterable[Turn], reco2dur: Mapping[str, float], *, min_tur
             )
             continue
         if end < t.end:
-            report.changed.append(f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: clipped to the recording end {dur:.3f}")
+            report.changed.append(
+                f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: clipped to the recording end {dur:.3f}"
+            )
             t = replace(t, duration=end - t.onset)
         out.append(t)
     return sort_turns(out), report
@@ -193,7 +199,12 @@ def write_data_dir(
         write_uem(path / "uem", {r: uem[r] for r in keep if r in uem})
     _atomic_write(path / "prep_report.txt", report.text())
     if report.changed or report.dropped:
-        logger.warning("%s: %d turns changed, %d items dropped (see prep_report.txt)", path, len(report.changed), len(report.dropped))
+        logger.warning(
+            "%s: %d turns changed, %d items dropped (see prep_report.txt)",
+            path,
+            len(report.changed),
+            len(report.dropped),
+        )
     return report
 
 
@@ -302,7 +313,7 @@ def _concat_verbatim(out: Path, files: Sequence[Path], *, speaker_field: Optiona
 
 def _prefix_field(line: str, index: int) -> str:
     body = line.rstrip("\r\n")
-    ending = line[len(body):]
+    ending = line[len(body) :]
     parts = _SPLIT_KEEP.split(body)
     lead = 1 if parts and parts[0] == "" else 0
     tokens = parts[lead::2]

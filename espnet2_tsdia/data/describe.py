@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from espnet2_tsdia.data.datadir import DataDir, load_data_dir
+from espnet2_tsdia.data.stats import RecordingStats, SetStats, recording_stats, set_stats
 from espnet2_tsdia.formats.kaldi import c_sort_key
 from espnet2_tsdia.formats.rttm import Turn
-from espnet2_tsdia.data.stats import RecordingStats, SetStats, recording_stats, set_stats
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -97,14 +97,18 @@ def recording_durations(dd: DataDir) -> Tuple[Dict[str, float], Dict[str, str], 
             fallback["none"].append(reco)
     notes = []
     if fallback["uem"]:
-        notes.append(f"{len(fallback['uem'])} recording(s) not in reco2dur: duration = end of the last UEM region ({_examples(fallback['uem'])})")
+        notes.append(
+            f"{len(fallback['uem'])} recording(s) not in reco2dur: duration = end of the last UEM region ({_examples(fallback['uem'])})"
+        )
     if fallback["last_turn"]:
         notes.append(
             f"{len(fallback['last_turn'])} recording(s) not in reco2dur nor the UEM: duration = end of the last turn, "
             f"trailing silence not counted ({_examples(fallback['last_turn'])})"
         )
     if fallback["none"]:
-        notes.append(f"{len(fallback['none'])} recording(s) without duration or turns left out ({_examples(fallback['none'])})")
+        notes.append(
+            f"{len(fallback['none'])} recording(s) without duration or turns left out ({_examples(fallback['none'])})"
+        )
     return durations, sources, notes
 
 
@@ -136,7 +140,9 @@ def describe_data_dir(path: PathLike, *, name: Optional[str] = None) -> SetDescr
         else:
             unknown.add(t.reco)
     if unknown:
-        notes.append(f"turns of {len(unknown)} recording(s) not in wav.scp ignored ({_examples(sorted(unknown, key=c_sort_key))})")
+        notes.append(
+            f"turns of {len(unknown)} recording(s) not in wav.scp ignored ({_examples(sorted(unknown, key=c_sort_key))})"
+        )
     per_reco = tuple(recording_stats(by_reco[r], durations[r], reco=r) for r in durations)
     for n in notes:
         logger.warning("%s: %s", dd.path, n)
@@ -285,7 +291,13 @@ def plot_set(d: SetDescription, out_dir: PathLike) -> List[Path]:
     fig, ax = new_axes()
     ratios = 100 * np.array([r.overlap_ratio for r in d.recordings])
     ax.hist(ratios, bins=np.arange(0, 105, 5), color="#ff7f0e", edgecolor="white")
-    ax.axvline(100 * d.stats.overlap_ratio, color="k", linestyle="--", linewidth=1, label=f"set: {100 * d.stats.overlap_ratio:.1f}%")
+    ax.axvline(
+        100 * d.stats.overlap_ratio,
+        color="k",
+        linestyle="--",
+        linewidth=1,
+        label=f"set: {100 * d.stats.overlap_ratio:.1f}%",
+    )
     ax.set_xlim(0, 100)
     ax.set_xlabel("overlap ratio per recording (% of speech)")
     ax.set_ylabel("recordings")
@@ -299,7 +311,13 @@ def plot_set(d: SetDescription, out_dir: PathLike) -> List[Path]:
     if lengths.size:
         top = max(float(np.percentile(lengths, 99)), 1e-3)
         ax.hist(np.minimum(lengths, top), bins=50, range=(0, top), color="#2ca02c", edgecolor="white")
-        ax.axvline(d.stats.turn_length_mean, color="k", linestyle="--", linewidth=1, label=f"mean {d.stats.turn_length_mean:.2f} s")
+        ax.axvline(
+            d.stats.turn_length_mean,
+            color="k",
+            linestyle="--",
+            linewidth=1,
+            label=f"mean {d.stats.turn_length_mean:.2f} s",
+        )
         ax.legend()
         ax.set_xlabel("turn length (s; longer than the 99th percentile counted in the last bin)")
     else:
@@ -328,7 +346,9 @@ def write_description(
     stems = [_safe_name(d.name) for d in descs]
     dup = sorted({s for s in stems if stems.count(s) > 1})
     if dup:
-        raise ValueError(f"set names must be distinct (as file names), got {[d.name for d in descs]}; duplicates: {dup} (name the sets, e.g. --set_names)")
+        raise ValueError(
+            f"set names must be distinct (as file names), got {[d.name for d in descs]}; duplicates: {dup} (name the sets, e.g. --set_names)"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = _safe_name(name)

@@ -46,9 +46,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from espnet2_tsdia.audio.info import ark_offset, audio_info, is_pipe
-from espnet2_tsdia.formats.kaldi import Segment, _atomic_write, c_sort_key, utt2spk_to_spk2utt
-from espnet2_tsdia.formats.rttm import Turn, format_turn
-from espnet2_tsdia.formats.uem import UemSegment
 from espnet2_tsdia.data.validate import (
     KNOWN_FILES,
     RECO_KEYED,
@@ -71,6 +68,9 @@ from espnet2_tsdia.data.validate import (
     turn_key,
     validate_data_dir,
 )
+from espnet2_tsdia.formats.kaldi import Segment, _atomic_write, c_sort_key, utt2spk_to_spk2utt
+from espnet2_tsdia.formats.rttm import Turn, format_turn
+from espnet2_tsdia.formats.uem import UemSegment
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -137,11 +137,15 @@ class FixReport:
         """The fixed dir validates without errors."""
         return self.validation is None or self.validation.ok
 
-    def find(self, *, kind: Optional[str] = None, file: Optional[str] = None, action: Optional[str] = None) -> List[FixEntry]:
+    def find(
+        self, *, kind: Optional[str] = None, file: Optional[str] = None, action: Optional[str] = None
+    ) -> List[FixEntry]:
         return [
             e
             for e in self.entries
-            if (kind is None or e.kind == kind) and (file is None or e.file == file) and (action is None or e.action == action)
+            if (kind is None or e.kind == kind)
+            and (file is None or e.file == file)
+            and (action is None or e.action == action)
         ]
 
     def count(self, *, kind: Optional[str] = None, file: Optional[str] = None, action: Optional[str] = None) -> int:
@@ -202,12 +206,20 @@ def fix_data_dir(
     texts = fixer.run()
     # Report file by file, line by line; whole-file changes and added lines close each file.
     order = {name: i for i, name in enumerate(KNOWN_FILES)}
-    entries = sorted(fixer.entries, key=lambda e: (order.get(e.file, len(order)), math.inf if e.line is None else e.line))
+    entries = sorted(
+        fixer.entries, key=lambda e: (order.get(e.file, len(order)), math.inf if e.line is None else e.line)
+    )
     report = FixReport(str(dst), entries)
     if dst == src:
         changed = {n: t for n, t in texts.items() if n not in fixer.raw or fixer.raw[n].data != t.encode("utf-8")}
         if changed:
-            report.backup = str(_backup(src, [n for n in KNOWN_FILES if (src / n).is_file()] + ([REPORT_NAME] if (src / REPORT_NAME).is_file() else [])))
+            report.backup = str(
+                _backup(
+                    src,
+                    [n for n in KNOWN_FILES if (src / n).is_file()]
+                    + ([REPORT_NAME] if (src / REPORT_NAME).is_file() else []),
+                )
+            )
             for name, text in changed.items():
                 _atomic_write(src / name, text)
             _atomic_write(src / REPORT_NAME, report.text())
@@ -281,13 +293,20 @@ class _Fixer:
             self.merge_segments(segs, u2s)
             with_segs = {r.value.reco for r in segs.values()}
             for reco in [r for r in wav if r not in with_segs]:
-                self.drop("wav.scp", wav.pop(reco), "recording_without_segments", f"recording {reco!r} has no segment left; Kaldi needs one per recording")
+                self.drop(
+                    "wav.scp",
+                    wav.pop(reco),
+                    "recording_without_segments",
+                    f"recording {reco!r} has no segment left; Kaldi needs one per recording",
+                )
                 self.gone_recos[reco] = "it has no segment left"
             out["segments"] = list(segs.values())
         else:
             u2s = self.fix_utt2spk(wav, "wav.scp")
             for reco in [r for r in wav if r not in u2s]:
-                self.drop("wav.scp", wav.pop(reco), "utt_without_speaker", f"utterance {reco!r} has no speaker in utt2spk")
+                self.drop(
+                    "wav.scp", wav.pop(reco), "utt_without_speaker", f"utterance {reco!r} has no speaker in utt2spk"
+                )
                 self.gone_recos[reco] = "it has no speaker in utt2spk"
         out["wav.scp"] = list(wav.values())
         out["utt2spk"] = list(u2s.values())
@@ -314,19 +333,32 @@ class _Fixer:
     # ---------------------------------------------------------------- text and keys
     def fix_text(self, raw: RawFile) -> None:
         for n in raw.undecodable:
-            self.entries.append(FixEntry(raw.name, n, "dropped", "<not UTF-8>", "", "line is not valid UTF-8", "encoding"))
+            self.entries.append(
+                FixEntry(raw.name, n, "dropped", "<not UTF-8>", "", "line is not valid UTF-8", "encoding")
+            )
         for n in raw.blank:
             self.entries.append(FixEntry(raw.name, n, "dropped", "", "", "blank line", "blank_line"))
         if raw.crlf:
-            self.file_change(raw.name, raw.crlf[0], "CRLF line endings", "LF", "crlf", f"{len(raw.crlf)} lines ended with CRLF")
+            self.file_change(
+                raw.name, raw.crlf[0], "CRLF line endings", "LF", "crlf", f"{len(raw.crlf)} lines ended with CRLF"
+            )
         if not raw.final_newline:
-            self.file_change(raw.name, raw.n_lines, "no final newline", "final newline", "final_newline", "the last line did not end with \\n")
+            self.file_change(
+                raw.name,
+                raw.n_lines,
+                "no final newline",
+                "final newline",
+                "final_newline",
+                "the last line did not end with \\n",
+            )
 
     def malformed(self, name: str, bad: Sequence[Tuple[Any, str, str]]) -> None:
         for ln, code, msg in bad:
             self.entries.append(FixEntry(name, ln.number, "dropped", ln.text, "", f"malformed: {msg}", "malformed"))
 
-    def keyed(self, name: str, entries: Sequence[Entry], what: str, value: Callable[[Entry], Any] = lambda e: e.value) -> Dict[str, _Rec]:
+    def keyed(
+        self, name: str, entries: Sequence[Entry], what: str, value: Callable[[Entry], Any] = lambda e: e.value
+    ) -> Dict[str, _Rec]:
         recs: Dict[str, _Rec] = {}
         for e in entries:
             rec = _Rec(e.line.number, e.key, e.line.text, value(e))
@@ -353,9 +385,21 @@ class _Fixer:
             if rec.value.startswith("~") and not is_pipe(rec.value) and "~" not in rec.value[1:]:
                 spec = os.path.expanduser(rec.value)
                 if spec != rec.value:
-                    self.change("wav.scp", rec, f"{reco} {spec}", "tilde", "'~' expanded (Kaldi does not allow it in wav.scp)", spec)
+                    self.change(
+                        "wav.scp",
+                        rec,
+                        f"{reco} {spec}",
+                        "tilde",
+                        "'~' expanded (Kaldi does not allow it in wav.scp)",
+                        spec,
+                    )
                     continue
-            self.drop("wav.scp", wav.pop(reco), "tilde", "contains '~', which Kaldi does not allow in wav.scp and which cannot be expanded here")
+            self.drop(
+                "wav.scp",
+                wav.pop(reco),
+                "tilde",
+                "contains '~', which Kaldi does not allow in wav.scp and which cannot be expanded here",
+            )
             self.gone_recos[reco] = "its entry contains '~'"
         return wav
 
@@ -381,7 +425,11 @@ class _Fixer:
             except (FileNotFoundError, ValueError) as e:
                 failed[reco] = str(e)
         if not exists and failed:
-            logger.warning("%s: no reco2dur and %d recordings without a readable header; reco2dur not created", self.src, len(failed))
+            logger.warning(
+                "%s: no reco2dur and %d recordings without a readable header; reco2dur not created",
+                self.src,
+                len(failed),
+            )
             return None
         for reco, dur in found.items():
             rec = _Rec(None, reco, f"{reco} {f'{dur:.6f}'.rstrip('0').rstrip('.')}", dur)
@@ -393,13 +441,19 @@ class _Fixer:
         return durs
 
     # ---------------------------------------------------------------- times
-    def judge(self, start: float, end: float, dur: Optional[float], what: str, reco: str) -> Tuple[Optional[Tuple[float, float]], str, str]:
+    def judge(
+        self, start: float, end: float, dur: Optional[float], what: str, reco: str
+    ) -> Tuple[Optional[Tuple[float, float]], str, str]:
         """Decide one time span: ``(None, kind, why)`` to drop, ``((start, end), kind, why)`` to
         keep (kind "" when unchanged)."""
         if end <= start:
             return None, "end_not_after_start", f"end {end} <= start {start}"
         if dur is not None and start >= dur:
-            return None, "past_end", f"{what} starts at {start:.3f}s, at or after the end of recording {reco!r} ({dur:.3f}s)"
+            return (
+                None,
+                "past_end",
+                f"{what} starts at {start:.3f}s, at or after the end of recording {reco!r} ({dur:.3f}s)",
+            )
         why = []
         new_start, new_end = start, end
         if start < 0:
@@ -407,10 +461,17 @@ class _Fixer:
             why.append(f"start {start} < 0 moved to 0")
         if dur is not None and end > dur + self.tol + ROUND_EPS:
             new_end = floor_ms(dur)
-            why.append(f"ended {end - dur:.3f}s past the end of recording {reco!r} ({dur:.3f}s); clipped to {new_end:.3f}s")
+            why.append(
+                f"ended {end - dur:.3f}s past the end of recording {reco!r} ({dur:.3f}s); clipped to {new_end:.3f}s"
+            )
         if new_end - new_start < self.min_turn - ROUND_EPS:
             if why:
-                return None, "past_end" if new_end != end else "negative_start", "; ".join(why) + f", leaving {max(new_end - new_start, 0):.3f}s, less than min_turn {self.min_turn}s"
+                return (
+                    None,
+                    "past_end" if new_end != end else "negative_start",
+                    "; ".join(why)
+                    + f", leaving {max(new_end - new_start, 0):.3f}s, less than min_turn {self.min_turn}s",
+                )
             return None, "too_short", f"{end - start:.3f}s long, shorter than min_turn {self.min_turn}s"
         if why:
             return (new_start, new_end), "clipped", "; ".join(why)
@@ -452,7 +513,9 @@ class _Fixer:
                 self.drop("utt2spk", u2s.pop(utt), "utt_unknown", f"utterance {utt!r} is not in {source}")
         if source == "segments":
             for utt in [u for u in utts if u not in u2s]:
-                self.drop("segments", utts.pop(utt), "utt_without_speaker", f"utterance {utt!r} has no speaker in utt2spk")
+                self.drop(
+                    "segments", utts.pop(utt), "utt_without_speaker", f"utterance {utt!r} has no speaker in utt2spk"
+                )
                 self.gone_utts[utt] = "it has no speaker in utt2spk"
         return u2s
 
@@ -470,14 +533,24 @@ class _Fixer:
                         "merged",
                         f"overlaps utterance {keeper.key!r} (line {keeper.line}) of the same speaker {spk!r}; merged into it",
                     )
-                    self.drop("utt2spk", u2s.pop(r.key), "merged", f"its segment (segments:{r.line}) was merged into utterance {keeper.key!r}")
+                    self.drop(
+                        "utt2spk",
+                        u2s.pop(r.key),
+                        "merged",
+                        f"its segment (segments:{r.line}) was merged into utterance {keeper.key!r}",
+                    )
                     self.gone_utts[r.key] = f"its segment was merged into {keeper.key!r}"
                 if end > keeper.value.end:
                     s = keeper.value
                     new = Segment(s.utt, s.reco, s.start, end)
                     lines = ", ".join(str(r.line) for r in absorbed)
                     self.change(
-                        "segments", keeper, f"{s.utt} {s.reco} {_fmt(s.start)} {_fmt(end)}", "merged_extended", f"merged with the overlapping segments of lines {lines} (same speaker {spk!r})", new
+                        "segments",
+                        keeper,
+                        f"{s.utt} {s.reco} {_fmt(s.start)} {_fmt(end)}",
+                        "merged_extended",
+                        f"merged with the overlapping segments of lines {lines} (same speaker {spk!r})",
+                        new,
                     )
 
     def rebuild_spk2utt(self, u2s: Dict[str, _Rec]) -> List[_Rec]:
@@ -497,7 +570,12 @@ class _Fixer:
             if rec.text != text:
                 gone = [u for u in rec.value if u not in set(want)]
                 new = [u for u in want if u not in set(rec.value)]
-                detail = ", ".join(p for p in (f"removed {len(gone)}" if gone else "", f"added {len(new)}" if new else "") if p) or "reordered or respaced"
+                detail = (
+                    ", ".join(
+                        p for p in (f"removed {len(gone)}" if gone else "", f"added {len(new)}" if new else "") if p
+                    )
+                    or "reordered or respaced"
+                )
                 self.change("spk2utt", rec, text, "spk2utt_rebuilt", f"rebuilt from utt2spk ({detail})", want)
             out.append(rec)
         for spk, want in expected.items():
@@ -512,7 +590,17 @@ class _Fixer:
         entries, bad, other = parse_rttm(self.raw["rttm"])
         self.malformed("rttm", bad)
         for ln in other:
-            self.entries.append(FixEntry("rttm", ln.number, "dropped", ln.text, "", "not a SPEAKER line (a comment or another RTTM type); the data dir's rttm holds turns only", "not_speaker_line"))
+            self.entries.append(
+                FixEntry(
+                    "rttm",
+                    ln.number,
+                    "dropped",
+                    ln.text,
+                    "",
+                    "not a SPEAKER line (a comment or another RTTM type); the data dir's rttm holds turns only",
+                    "not_speaker_line",
+                )
+            )
         recs: List[_Rec] = []
         for e in entries:
             t: Turn = e.value.turn
@@ -545,15 +633,29 @@ class _Fixer:
             group.sort(key=lambda r: (r.value.onset, r.value.end, r.line))
             for keeper, absorbed, end in _runs(group, lambda r: r.value.onset, lambda r: r.value.end):
                 for r in absorbed:
-                    same = abs(r.value.onset - keeper.value.onset) <= ROUND_EPS and abs(r.value.end - keeper.value.end) <= ROUND_EPS
-                    why = f"duplicate of the turn at line {keeper.line}" if same else f"overlaps the turn at line {keeper.line} of the same speaker {spk!r}; merged into it"
+                    same = (
+                        abs(r.value.onset - keeper.value.onset) <= ROUND_EPS
+                        and abs(r.value.end - keeper.value.end) <= ROUND_EPS
+                    )
+                    why = (
+                        f"duplicate of the turn at line {keeper.line}"
+                        if same
+                        else f"overlaps the turn at line {keeper.line} of the same speaker {spk!r}; merged into it"
+                    )
                     self.drop("rttm", r, "merged", why)
                     gone.add(id(r))
                 if end > keeper.value.end:
                     t = keeper.value
                     new = Turn(reco=t.reco, onset=t.onset, duration=end - t.onset, speaker=t.speaker, channel="1")
                     lines = ", ".join(str(r.line) for r in absorbed)
-                    self.change("rttm", keeper, format_turn(new), "merged_extended", f"merged with the overlapping turns of lines {lines} (same speaker {spk!r})", new)
+                    self.change(
+                        "rttm",
+                        keeper,
+                        format_turn(new),
+                        "merged_extended",
+                        f"merged with the overlapping turns of lines {lines} (same speaker {spk!r})",
+                        new,
+                    )
         return [r for r in recs if id(r) not in gone]
 
     def reconcile_rttm(self, turns: List[_Rec], segs: List[_Rec], u2s: Dict[str, _Rec]) -> None:
@@ -564,12 +666,22 @@ class _Fixer:
         lone_s, lone_t = match_spans(spans_s, spans_t)
         for j in reversed(lone_t):
             reco, spk, start, end = spans_t[j]
-            self.drop("rttm", turns.pop(j), "rttm_without_segment", f"no segment of speaker {spk!r} from {start:.3f}s to {end:.3f}s in segments + utt2spk, which the rttm must equal")
+            self.drop(
+                "rttm",
+                turns.pop(j),
+                "rttm_without_segment",
+                f"no segment of speaker {spk!r} from {start:.3f}s to {end:.3f}s in segments + utt2spk, which the rttm must equal",
+            )
         for i in lone_s:
             reco, spk, start, end = spans_s[i]
             t = Turn(reco=reco, onset=start, duration=end - start, speaker=spk)
             rec = _Rec(None, reco, format_turn(t), t)
-            self.add("rttm", rec, "rttm_from_segment", f"turn of utterance {segs[i].key!r} (segments:{segs[i].line}), which had none in rttm")
+            self.add(
+                "rttm",
+                rec,
+                "rttm_from_segment",
+                f"turn of utterance {segs[i].key!r} (segments:{segs[i].line}), which had none in rttm",
+            )
             turns.append(rec)
 
     def fix_uem(self, wav: Dict[str, _Rec], dur_of: Dict[str, float]) -> List[_Rec]:
@@ -601,11 +713,20 @@ class _Fixer:
         return recs
 
     # ---------------------------------------------------------------- other keyed files
-    def fix_extras(self, out: Dict[str, List[_Rec]], files: Dict[str, int], ids: Dict[str, Any], what: str, seg_changes: bool = False) -> None:
+    def fix_extras(
+        self,
+        out: Dict[str, List[_Rec]],
+        files: Dict[str, int],
+        ids: Dict[str, Any],
+        what: str,
+        seg_changes: bool = False,
+    ) -> None:
         for name, min_fields in files.items():
             if name not in self.raw:
                 continue
-            entries, bad = parse_keyed(self.raw[name], min_fields=min_fields, max_fields=0 if name == "text" else min_fields)
+            entries, bad = parse_keyed(
+                self.raw[name], min_fields=min_fields, max_fields=0 if name == "text" else min_fields
+            )
             self.malformed(name, bad)
             recs = self.keyed(name, entries, f"{what} id")
             for k in [k for k in recs if k not in ids]:
@@ -617,7 +738,9 @@ class _Fixer:
                         d = s.end - s.start
                         x = float(rec.value[0]) if _is_number(rec.value[0]) else None
                         if x is None or abs(x - d) > TIME_EPS:
-                            self.change(name, rec, f"{k} {_fmt(d)}", "utt2dur_updated", "duration of the (changed) segment")
+                            self.change(
+                                name, rec, f"{k} {_fmt(d)}", "utt2dur_updated", "duration of the (changed) segment"
+                            )
             out[name] = list(recs.values())
 
     # ---------------------------------------------------------------- output
@@ -634,13 +757,21 @@ class _Fixer:
         kept = [r.line for r in ordered if r.line is not None]
         moved = sum(1 for a, b in zip(kept, sorted(kept)) if a != b)
         if moved:
-            order = "recording, onset, speaker" if name == "rttm" else "recording, onset" if name == "uem" else "C-locale order of column 1"
+            order = (
+                "recording, onset, speaker"
+                if name == "rttm"
+                else "recording, onset"
+                if name == "uem"
+                else "C-locale order of column 1"
+            )
             self.file_change(name, None, "unsorted", "sorted", "sorted", f"{moved} lines moved into {order}")
         text = "".join(r.text + "\n" for r in ordered)
         raw = self.raw.get(name)
         if raw is not None and raw.data != text.encode("utf-8") and not any(e.file == name for e in self.entries):
             # Safety net: nothing may change without a report line.
-            self.file_change(name, None, "original text", "rewritten text", "rewritten", "rewritten without a line-level change")
+            self.file_change(
+                name, None, "original text", "rewritten text", "rewritten", "rewritten without a line-level change"
+            )
         return text
 
 

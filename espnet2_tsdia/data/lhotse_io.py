@@ -99,15 +99,27 @@ def export_lhotse(
                         f"{reco!r} is a pipe: its rate and length are unknown; pass sampling_rate= (with a reco2dur) or run_pipes=True",
                     )  # fmt: skip
                 fs, n = pipe_fs, int(round(reco2dur[reco] * pipe_fs))
-            recordings.append(Recording(id=reco, sources=[AudioSource(type="command", channels=[0], source=cmd)], sampling_rate=fs, num_samples=n, duration=n / fs))
+            recordings.append(
+                Recording(
+                    id=reco,
+                    sources=[AudioSource(type="command", channels=[0], source=cmd)],
+                    sampling_rate=fs,
+                    num_samples=n,
+                    duration=n / fs,
+                )
+            )
         elif ":" in spec and spec.rsplit(":", 1)[1].isdigit():
-            raise DataFormatError(data_dir / "wav.scp", None, f"{reco!r} is an ark offset ({spec!r}); lhotse export needs files or pipes")
+            raise DataFormatError(
+                data_dir / "wav.scp", None, f"{reco!r} is an ark offset ({spec!r}); lhotse export needs files or pipes"
+            )
         else:
             info = audio_info(spec)
             recordings.append(
                 Recording(
                     id=reco,
-                    sources=[AudioSource(type="file", channels=list(range(info.channels)), source=str(Path(spec).absolute()))],
+                    sources=[
+                        AudioSource(type="file", channels=list(range(info.channels)), source=str(Path(spec).absolute()))
+                    ],
                     sampling_rate=info.samplerate,
                     num_samples=info.frames,
                     duration=info.frames / info.samplerate,
@@ -120,14 +132,38 @@ def export_lhotse(
     if (data_dir / "segments").is_file():
         for utt, seg in read_segments(data_dir / "segments").items():
             if seg.reco not in wav:
-                raise DataFormatError(data_dir / "segments", None, f"segment {utt!r} names recording {seg.reco!r}, which is not in wav.scp")
+                raise DataFormatError(
+                    data_dir / "segments",
+                    None,
+                    f"segment {utt!r} names recording {seg.reco!r}, which is not in wav.scp",
+                )
             if utt not in utt2spk:
                 raise DataFormatError(data_dir / "utt2spk", None, f"segment {utt!r} has no speaker")
-            sups.append(SupervisionSegment(id=utt, recording_id=seg.reco, start=seg.start, duration=round(seg.end - seg.start, 6), channel=0, speaker=utt2spk[utt], text=text.get(utt)))
+            sups.append(
+                SupervisionSegment(
+                    id=utt,
+                    recording_id=seg.reco,
+                    start=seg.start,
+                    duration=round(seg.end - seg.start, 6),
+                    channel=0,
+                    speaker=utt2spk[utt],
+                    text=text.get(utt),
+                )
+            )
     else:
         for r in rec_set:
             if r.id in utt2spk:
-                sups.append(SupervisionSegment(id=r.id, recording_id=r.id, start=0.0, duration=r.duration, channel=0, speaker=utt2spk[r.id], text=text.get(r.id)))
+                sups.append(
+                    SupervisionSegment(
+                        id=r.id,
+                        recording_id=r.id,
+                        start=0.0,
+                        duration=r.duration,
+                        channel=0,
+                        speaker=utt2spk[r.id],
+                        text=text.get(r.id),
+                    )
+                )
     sup_set = SupervisionSet.from_segments(sups)
     cuts = CutSet.from_manifests(recordings=rec_set, supervisions=sup_set)
     if out_dir is not None:
@@ -156,7 +192,9 @@ def _wav_entry(rec) -> str:
         return str(src.source)
     if src.type == "command":
         return f"{src.source} |"
-    raise ValueError(f"recording {rec.id!r}: lhotse source type {src.type!r} cannot be written to wav.scp (only file and command)")
+    raise ValueError(
+        f"recording {rec.id!r}: lhotse source type {src.type!r} cannot be written to wav.scp (only file and command)"
+    )
 
 
 def import_lhotse(
@@ -200,8 +238,13 @@ def import_lhotse(
     sup_list = list(sups)
     for s in sup_list:
         if s.speaker is None:
-            raise ValueError(f"supervision {s.id!r} of {s.recording_id!r} has no speaker; a data dir needs one per segment")
-    whole = sup_list and all(s.id == s.recording_id and abs(s.start) < 1e-6 and abs(s.duration - dur.get(s.recording_id, -1)) < 1e-3 for s in sup_list)
+            raise ValueError(
+                f"supervision {s.id!r} of {s.recording_id!r} has no speaker; a data dir needs one per segment"
+            )
+    whole = sup_list and all(
+        s.id == s.recording_id and abs(s.start) < 1e-6 and abs(s.duration - dur.get(s.recording_id, -1)) < 1e-3
+        for s in sup_list
+    )
     if whole:  # a source corpus: one utterance per file, no segments
         keep = {s.recording_id for s in sup_list}
         write_scp(out / "wav.scp", {r: w for r, w in wav.items() if r in keep})
@@ -242,7 +285,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.cmd == "export":
-            export_lhotse(args.data_dir, args.out_dir, prefix=args.prefix, sampling_rate=args.sampling_rate, run_pipes=args.run_pipes)
+            export_lhotse(
+                args.data_dir,
+                args.out_dir,
+                prefix=args.prefix,
+                sampling_rate=args.sampling_rate,
+                run_pipes=args.run_pipes,
+            )
         else:
             out = args.out_dir
             cuts = args.cuts

@@ -61,7 +61,12 @@ SPK_KEYED = {"spk2gender": 2}
 #: Files whose missing final newline or CRLF only warrants a warning: the scoring tools read them.
 LENIENT_TEXT = ("rttm", "uem")
 #: Every file the validator and fixer know.
-KNOWN_FILES = ("wav.scp", "segments", "utt2spk", "spk2utt", "reco2dur", "rttm", "uem") + tuple(UTT_KEYED) + tuple(RECO_KEYED) + tuple(SPK_KEYED)
+KNOWN_FILES = (
+    ("wav.scp", "segments", "utt2spk", "spk2utt", "reco2dur", "rttm", "uem")
+    + tuple(UTT_KEYED)
+    + tuple(RECO_KEYED)
+    + tuple(SPK_KEYED)
+)
 
 
 # --------------------------------------------------------------------------- report
@@ -123,7 +128,9 @@ class ValidationReport:
         """No errors; with ``strict`` no warnings either."""
         return self.ok and not (strict and self.warnings)
 
-    def find(self, *, code: Optional[str] = None, file: Optional[str] = None, severity: Optional[str] = None) -> List[Problem]:
+    def find(
+        self, *, code: Optional[str] = None, file: Optional[str] = None, severity: Optional[str] = None
+    ) -> List[Problem]:
         """Problems matching all given criteria; ``file`` matches the file name (``"segments"``)."""
         return [
             p
@@ -135,7 +142,9 @@ class ValidationReport:
 
     def summary(self, *, strict: bool = False) -> str:
         verdict = "usable" if self.usable(strict=strict) else "NOT usable"
-        return f"{self.path}: {len(self.errors)} errors, {len(self.warnings)} warnings, {len(self.infos)} notes: {verdict}"
+        return (
+            f"{self.path}: {len(self.errors)} errors, {len(self.warnings)} warnings, {len(self.infos)} notes: {verdict}"
+        )
 
     def text(self, *, strict: bool = False) -> str:
         return "".join(f"{p}\n" for p in self.problems) + self.summary(strict=strict) + "\n"
@@ -216,7 +225,13 @@ def parse_keyed(raw: RawFile, *, min_fields: int, max_fields: int = 0) -> Tuple[
     for ln in raw.lines:
         n = len(ln.fields)
         if n < min_fields or (max_fields and n > max_fields):
-            want = str(min_fields) if max_fields == min_fields else f"at least {min_fields}" if not max_fields else f"{min_fields} to {max_fields}"
+            want = (
+                str(min_fields)
+                if max_fields == min_fields
+                else f"at least {min_fields}"
+                if not max_fields
+                else f"{min_fields} to {max_fields}"
+            )
             bad.append((ln, "fields", f"expected {want} fields, got {n}: {ln.text!r}"))
             continue
         entries.append(Entry(ln, ln.fields[0], ln.fields[1:]))
@@ -249,7 +264,9 @@ def parse_segments(raw: RawFile) -> Tuple[List[Entry], List[Bad]]:
     for ln in raw.lines:
         f = ln.fields
         if len(f) != 4:
-            bad.append((ln, "fields", f"expected 4 fields '<utt> <recording> <start> <end>', got {len(f)}: {ln.text!r}"))
+            bad.append(
+                (ln, "fields", f"expected 4 fields '<utt> <recording> <start> <end>', got {len(f)}: {ln.text!r}")
+            )
             continue
         start, end = _number(f[2]), _number(f[3])
         if start is None or end is None:
@@ -292,13 +309,23 @@ def parse_rttm(raw: RawFile) -> Tuple[List[Entry], List[Bad], List[Line]]:
             other.append(ln)
             continue
         if not 9 <= len(f) <= 10:
-            bad.append((ln, "fields", f"expected 10 fields 'SPEAKER <file> <chan> <onset> <duration> <NA> <NA> <speaker> <NA> <NA>', got {len(f)}: {ln.text!r}"))
+            bad.append(
+                (
+                    ln,
+                    "fields",
+                    f"expected 10 fields 'SPEAKER <file> <chan> <onset> <duration> <NA> <NA> <speaker> <NA> <NA>', got {len(f)}: {ln.text!r}",
+                )
+            )
             continue
         onset, dur = _number(f[3]), _number(f[4])
         if onset is None or dur is None:
-            bad.append((ln, "number", f"onset (field 4) and duration (field 5) must be finite numbers, got {f[3]!r} {f[4]!r}"))
+            bad.append(
+                (ln, "number", f"onset (field 4) and duration (field 5) must be finite numbers, got {f[3]!r} {f[4]!r}")
+            )
             continue
-        entries.append(Entry(ln, f[1], RttmLine(Turn(reco=f[1], onset=onset, duration=dur, speaker=f[7], channel=f[2]), len(f))))
+        entries.append(
+            Entry(ln, f[1], RttmLine(Turn(reco=f[1], onset=onset, duration=dur, speaker=f[7], channel=f[2]), len(f)))
+        )
     return entries, bad, other
 
 
@@ -333,7 +360,9 @@ def split_duplicates(entries: Sequence[Entry]) -> Tuple[Dict[str, Entry], List[T
     return first, dups
 
 
-def out_of_order(entries: Sequence[Entry], key: Callable[[Entry], Any] = lambda e: c_sort_key(e.key)) -> List[Tuple[Entry, Entry]]:
+def out_of_order(
+    entries: Sequence[Entry], key: Callable[[Entry], Any] = lambda e: c_sort_key(e.key)
+) -> List[Tuple[Entry, Entry]]:
     """Every entry that sorts strictly before the one above it, with that one."""
     return [(b, a) for a, b in zip(entries, entries[1:]) if key(b) < key(a)]
 
@@ -399,7 +428,15 @@ class _Sink:
     def close(self) -> None:
         for (file, code, severity), n in self.counts.items():
             if n > MAX_PER_KIND:
-                self.report.problems.append(Problem(severity, file, None, f"{n - MAX_PER_KIND} more problems of kind {code!r} not listed ({n} in all)", code))
+                self.report.problems.append(
+                    Problem(
+                        severity,
+                        file,
+                        None,
+                        f"{n - MAX_PER_KIND} more problems of kind {code!r} not listed ({n} in all)",
+                        code,
+                    )
+                )
 
 
 def validate_data_dir(
@@ -484,7 +521,12 @@ class _Checker:
         """Sorted-and-unique check of column 1; returns the first entry per key."""
         first, dups = split_duplicates(entries)
         for e, kept in dups:
-            self.err(name, e.line.number, "duplicate_key", f"duplicate {what} {e.key!r} (first at line {kept.line.number}); keys must be unique")
+            self.err(
+                name,
+                e.line.number,
+                "duplicate_key",
+                f"duplicate {what} {e.key!r} (first at line {kept.line.number}); keys must be unique",
+            )
         wrong = out_of_order(entries)
         if wrong:
             b, a = wrong[0]
@@ -523,10 +565,22 @@ class _Checker:
         for n in raw.undecodable:
             self.err(raw.name, n, "encoding", "not valid UTF-8")
         if raw.crlf:
-            add(raw.crlf[0], "crlf", f"{len(raw.crlf)} lines end with CRLF; expected LF line endings (Kaldi tools read the \\r as part of the last field)")
+            add(
+                raw.crlf[0],
+                "crlf",
+                f"{len(raw.crlf)} lines end with CRLF; expected LF line endings (Kaldi tools read the \\r as part of the last field)",
+            )
         if not raw.final_newline:
-            why = "scoring tools read it, but our files end with one" if raw.name in LENIENT_TEXT else "Kaldi's validate_data_dir.sh rejects it"
-            add(raw.n_lines, "final_newline", f"the last line has no final newline; expected every line to end with \\n ({why})")
+            why = (
+                "scoring tools read it, but our files end with one"
+                if raw.name in LENIENT_TEXT
+                else "Kaldi's validate_data_dir.sh rejects it"
+            )
+            add(
+                raw.n_lines,
+                "final_newline",
+                f"the last line has no final newline; expected every line to end with \\n ({why})",
+            )
         for n in raw.blank:
             add(n, "blank_line", "blank line; expected one entry per line")
 
@@ -537,7 +591,12 @@ class _Checker:
         self.wav = self.keyed("wav.scp", wav_entries, "recording id")
         for e in self.wav.values():
             if "~" in e.line.text:
-                self.err("wav.scp", e.line.number, "tilde", f"contains '~': Kaldi does not allow it in wav.scp (write the path out): {e.line.text!r}")
+                self.err(
+                    "wav.scp",
+                    e.line.number,
+                    "tilde",
+                    f"contains '~': Kaldi does not allow it in wav.scp (write the path out): {e.line.text!r}",
+                )
         self.has_segments = "segments" in self.raw
         self.segs: Dict[str, Entry] = {}
         if self.has_segments:
@@ -547,15 +606,32 @@ class _Checker:
             for e in self.segs.values():
                 s: Segment = e.value
                 if s.start < 0:
-                    self.err("segments", e.line.number, "negative_start", f"start {s.start} < 0; expected 0 <= start < end")
+                    self.err(
+                        "segments", e.line.number, "negative_start", f"start {s.start} < 0; expected 0 <= start < end"
+                    )
                 if s.end <= s.start:
-                    self.err("segments", e.line.number, "end_not_after_start", f"end {s.end} <= start {s.start}; expected end > start")
+                    self.err(
+                        "segments",
+                        e.line.number,
+                        "end_not_after_start",
+                        f"end {s.end} <= start {s.start}; expected end > start",
+                    )
                 if s.reco not in self.wav:
-                    self.err("segments", e.line.number, "unknown_recording", f"recording {s.reco!r} of utterance {s.utt!r} is not in wav.scp")
+                    self.err(
+                        "segments",
+                        e.line.number,
+                        "unknown_recording",
+                        f"recording {s.reco!r} of utterance {s.utt!r} is not in wav.scp",
+                    )
             recos_with_segs = {e.value.reco for e in self.segs.values()}
             for r, e in self.wav.items():
                 if r not in recos_with_segs:
-                    self.err("wav.scp", e.line.number, "recording_without_segments", f"recording {r!r} has no line in segments; Kaldi needs the recordings of segments to equal the wav.scp keys")
+                    self.err(
+                        "wav.scp",
+                        e.line.number,
+                        "recording_without_segments",
+                        f"recording {r!r} has no line in segments; Kaldi needs the recordings of segments to equal the wav.scp keys",
+                    )
         self.dur: Dict[str, float] = {}
         if "reco2dur" in self.raw:
             entries, bad = parse_reco2dur(self.raw["reco2dur"])
@@ -563,15 +639,30 @@ class _Checker:
             first = self.keyed("reco2dur", entries, "recording id")
             for r, e in first.items():
                 if r not in self.wav:
-                    self.err("reco2dur", e.line.number, "unknown_recording", f"recording {r!r} is not in wav.scp; expected the same ids as wav.scp")
+                    self.err(
+                        "reco2dur",
+                        e.line.number,
+                        "unknown_recording",
+                        f"recording {r!r} is not in wav.scp; expected the same ids as wav.scp",
+                    )
                 else:
                     self.dur[r] = e.value
             self.dur_lines = {r: e.line.number for r, e in first.items()}
             for r, e in self.wav.items():
                 if r not in first:
-                    self.err("wav.scp", e.line.number, "missing_duration", f"recording {r!r} has no line in reco2dur; expected the same ids as wav.scp")
+                    self.err(
+                        "wav.scp",
+                        e.line.number,
+                        "missing_duration",
+                        f"recording {r!r} has no line in reco2dur; expected the same ids as wav.scp",
+                    )
         elif self.has_segments:
-            self.warn("reco2dur", None, "missing_file", "missing: segments cannot be checked against the recording lengths (unless the audio is checked), and EEND-style loaders need reco2dur")
+            self.warn(
+                "reco2dur",
+                None,
+                "missing_file",
+                "missing: segments cannot be checked against the recording lengths (unless the audio is checked), and EEND-style loaders need reco2dur",
+            )
         if self.has_segments:
             for e in self.segs.values():
                 s = e.value
@@ -584,14 +675,31 @@ class _Checker:
             return
         self.inside(name, line, what, reco, start, end, dur, "reco2dur")
 
-    def inside(self, name: str, line: int, what: str, reco: str, start: float, end: float, dur: float, source: str) -> None:
+    def inside(
+        self, name: str, line: int, what: str, reco: str, start: float, end: float, dur: float, source: str
+    ) -> None:
         tol = self.o["tolerance"]
         if start >= dur:
-            self.err(name, line, "past_end", f"{what} starts at {start:.3f}s, at or after the end of recording {reco!r} ({dur:.3f}s per {source})")
+            self.err(
+                name,
+                line,
+                "past_end",
+                f"{what} starts at {start:.3f}s, at or after the end of recording {reco!r} ({dur:.3f}s per {source})",
+            )
         elif end > dur + tol + ROUND_EPS:
-            self.err(name, line, "past_end", f"{what} ends at {end:.3f}s, {end - dur:.3f}s past the end of recording {reco!r} ({dur:.3f}s per {source}); tolerance {tol}s")
+            self.err(
+                name,
+                line,
+                "past_end",
+                f"{what} ends at {end:.3f}s, {end - dur:.3f}s past the end of recording {reco!r} ({dur:.3f}s per {source}); tolerance {tol}s",
+            )
         elif end > dur + ROUND_EPS:
-            self.note(name, line, "past_end_within_tolerance", f"{what} ends at {end:.3f}s, {end - dur:.3f}s past the end of recording {reco!r} ({dur:.3f}s per {source}); within the tolerance {tol}s")
+            self.note(
+                name,
+                line,
+                "past_end_within_tolerance",
+                f"{what} ends at {end:.3f}s, {end - dur:.3f}s past the end of recording {reco!r} ({dur:.3f}s per {source}); within the tolerance {tol}s",
+            )
 
     # ---------------------------------------------------------------- speakers
     def check_speakers(self) -> None:
@@ -605,10 +713,20 @@ class _Checker:
         where = "segments" if self.has_segments else "wav.scp"
         for u, e in utts.items():
             if u not in self.u2s and "utt2spk" in self.raw:
-                self.err(where, e.line.number, "utt_without_speaker", f"utterance {u!r} has no line in utt2spk; expected the same utterance ids in {where} and utt2spk")
+                self.err(
+                    where,
+                    e.line.number,
+                    "utt_without_speaker",
+                    f"utterance {u!r} has no line in utt2spk; expected the same utterance ids in {where} and utt2spk",
+                )
         for u, e in self.u2s.items():
             if u not in utts:
-                self.err("utt2spk", e.line.number, "utt_unknown", f"utterance {u!r} is not in {where}; expected the same utterance ids in {where} and utt2spk")
+                self.err(
+                    "utt2spk",
+                    e.line.number,
+                    "utt_unknown",
+                    f"utterance {u!r} is not in {where}; expected the same utterance ids in {where} and utt2spk",
+                )
         self.check_spk2utt()
         if self.has_segments:
             self.check_overlaps()
@@ -636,7 +754,12 @@ class _Checker:
             )
         speakers = {e.value[0] for e in entries}
         if len(speakers) == 1:
-            self.warn("utt2spk", None, "single_speaker", f"only one speaker ({next(iter(speakers))!r}); Kaldi warns about this")
+            self.warn(
+                "utt2spk",
+                None,
+                "single_speaker",
+                f"only one speaker ({next(iter(speakers))!r}); Kaldi warns about this",
+            )
 
     def check_spk2utt(self) -> None:
         if "spk2utt" not in self.raw or "utt2spk" not in self.raw:
@@ -650,7 +773,12 @@ class _Checker:
         for spk, e in first.items():
             got = list(e.value)
             if spk not in expected:
-                self.err("spk2utt", e.line.number, "spk2utt_mismatch", f"speaker {spk!r} has no utterance in utt2spk; expected spk2utt to be the inverse of utt2spk")
+                self.err(
+                    "spk2utt",
+                    e.line.number,
+                    "spk2utt_mismatch",
+                    f"speaker {spk!r} has no utterance in utt2spk; expected spk2utt to be the inverse of utt2spk",
+                )
                 continue
             want = expected[spk]
             if got != want:
@@ -667,15 +795,30 @@ class _Checker:
                     )
                 else:
                     detail = "same utterances, different order"
-                self.err("spk2utt", e.line.number, "spk2utt_mismatch", f"speaker {spk!r}: {detail}; expected the inverse of utt2spk ({len(want)} utterances in utt2spk order)")
+                self.err(
+                    "spk2utt",
+                    e.line.number,
+                    "spk2utt_mismatch",
+                    f"speaker {spk!r}: {detail}; expected the inverse of utt2spk ({len(want)} utterances in utt2spk order)",
+                )
             elif e.line.text != " ".join(e.line.fields):
-                self.err("spk2utt", e.line.number, "spk2utt_spacing", "fields must be separated by single spaces (Kaldi compares spk2utt with the inverse of utt2spk byte for byte)")
+                self.err(
+                    "spk2utt",
+                    e.line.number,
+                    "spk2utt_spacing",
+                    "fields must be separated by single spaces (Kaldi compares spk2utt with the inverse of utt2spk byte for byte)",
+                )
         u2s_line = {}
         for u, e in self.u2s.items():
             u2s_line.setdefault(e.value[0], e.line.number)
         for spk in expected:
             if spk not in first:
-                self.err("utt2spk", u2s_line[spk], "spk2utt_mismatch", f"speaker {spk!r} has no line in spk2utt; expected spk2utt to be the inverse of utt2spk")
+                self.err(
+                    "utt2spk",
+                    u2s_line[spk],
+                    "spk2utt_mismatch",
+                    f"speaker {spk!r} has no line in spk2utt; expected spk2utt to be the inverse of utt2spk",
+                )
 
     def check_overlaps(self) -> None:
         by_spk: Dict[Tuple[str, str], List[Entry]] = {}
@@ -721,19 +864,39 @@ class _Checker:
     def check_rttm(self) -> None:
         if "rttm" not in self.raw:
             if self.has_segments:
-                self.note("rttm", None, "missing_file", "no rttm: scoring will need one (it can be rebuilt from segments + utt2spk)")
+                self.note(
+                    "rttm",
+                    None,
+                    "missing_file",
+                    "no rttm: scoring will need one (it can be rebuilt from segments + utt2spk)",
+                )
             return
         entries, bad, other = parse_rttm(self.raw["rttm"])
         self.bad("rttm", bad)
         if other:
-            self.note("rttm", other[0].number, "not_speaker_line", f"{len(other)} lines are not SPEAKER lines (comments or other RTTM types) and carry no turns")
+            self.note(
+                "rttm",
+                other[0].number,
+                "not_speaker_line",
+                f"{len(other)} lines are not SPEAKER lines (comments or other RTTM types) and carry no turns",
+            )
         nine = [e for e in entries if e.value.n_fields == 9]
         if nine:
-            self.warn("rttm", nine[0].line.number, "rttm_9_fields", f"{len(nine)} lines have 9 fields; expected the 10-field NIST form")
+            self.warn(
+                "rttm",
+                nine[0].line.number,
+                "rttm_9_fields",
+                f"{len(nine)} lines have 9 fields; expected the 10-field NIST form",
+            )
         chan = [e for e in entries if e.value.turn.channel != "1"]
         if chan:
             e = chan[0]
-            self.warn("rttm", e.line.number, "rttm_channel", f"{len(chan)} lines have a channel other than 1 (first: {e.value.turn.channel!r}); md-eval keys on (file, channel), so write 1")
+            self.warn(
+                "rttm",
+                e.line.number,
+                "rttm_channel",
+                f"{len(chan)} lines have a channel other than 1 (first: {e.value.turn.channel!r}); md-eval keys on (file, channel), so write 1",
+            )
         good: List[Entry] = []
         for e in entries:
             t: Turn = e.value.turn
@@ -742,7 +905,9 @@ class _Checker:
                 self.err("rttm", n, "negative_start", f"onset {t.onset} < 0; expected onset >= 0")
                 continue
             if t.duration <= 0:
-                self.err("rttm", n, "end_not_after_start", f"duration (field 5) {t.duration} <= 0; expected a duration > 0")
+                self.err(
+                    "rttm", n, "end_not_after_start", f"duration (field 5) {t.duration} <= 0; expected a duration > 0"
+                )
                 continue
             if t.reco not in self.wav:
                 self.err("rttm", n, "unknown_recording", f"recording {t.reco!r} is not in wav.scp")
@@ -771,7 +936,11 @@ class _Checker:
 
     def check_rttm_matches_segments(self, good: List[Entry]) -> None:
         """Every rttm turn is a segment of the same speaker and times (within TIME_EPS), and back."""
-        segs = [e for u, e in self.segs.items() if u in self.u2s and e.value.reco in self.wav and e.value.end > e.value.start]
+        segs = [
+            e
+            for u, e in self.segs.items()
+            if u in self.u2s and e.value.reco in self.wav and e.value.end > e.value.start
+        ]
         spans_a = [(e.value.reco, self.u2s[e.key].value[0], e.value.start, e.value.end) for e in segs]
         spans_b = [(e.key, e.value.turn.speaker, e.value.turn.onset, e.value.turn.end) for e in good]
         lone_a, lone_b = match_spans(spans_a, spans_b)
@@ -785,7 +954,12 @@ class _Checker:
             )
         for j in lone_b:
             reco, spk, start, end = spans_b[j]
-            self.err("rttm", good[j].line.number, "rttm_mismatch", f"turn of {spk!r} in {reco!r} ({start:.3f}-{end:.3f}s) has no matching segment; expected rttm == segments + utt2spk")
+            self.err(
+                "rttm",
+                good[j].line.number,
+                "rttm_mismatch",
+                f"turn of {spk!r} in {reco!r} ({start:.3f}-{end:.3f}s) has no matching segment; expected rttm == segments + utt2spk",
+            )
 
     # ---------------------------------------------------------------- uem
     def check_uem(self) -> None:
@@ -798,7 +972,12 @@ class _Checker:
             u: UemSegment = e.value
             n = e.line.number
             if u.onset < 0 or u.end <= u.onset:
-                self.err("uem", n, "end_not_after_start", f"expected 0 <= onset < end (field 4 is an end time, not a duration), got {u.onset} {u.end}")
+                self.err(
+                    "uem",
+                    n,
+                    "end_not_after_start",
+                    f"expected 0 <= onset < end (field 4 is an end time, not a duration), got {u.onset} {u.end}",
+                )
                 continue
             if u.reco not in self.wav:
                 self.err("uem", n, "unknown_recording", f"recording {u.reco!r} is not in wav.scp")
@@ -809,16 +988,28 @@ class _Checker:
             group.sort(key=lambda e: (e.value.onset, e.value.end))
             for a, b in zip(group, group[1:]):
                 if b.value.onset < a.value.end - ROUND_EPS:
-                    self.warn("uem", b.line.number, "uem_overlap", f"region {b.value.onset:.3f}-{b.value.end:.3f}s of {reco!r} overlaps the region at line {a.line.number}")
+                    self.warn(
+                        "uem",
+                        b.line.number,
+                        "uem_overlap",
+                        f"region {b.value.onset:.3f}-{b.value.end:.3f}s of {reco!r} overlaps the region at line {a.line.number}",
+                    )
         for r, e in self.wav.items():
             if r not in regions:
-                self.warn("wav.scp", e.line.number, "no_uem", f"recording {r!r} has no region in uem: it will not be scored")
+                self.warn(
+                    "wav.scp", e.line.number, "no_uem", f"recording {r!r} has no region in uem: it will not be scored"
+                )
         if self.has_segments:
             for u, e in self.segs.items():
                 s = e.value
                 spans = regions.get(s.reco)
                 if spans and s.end > s.start and all(s.end <= g.value.onset or s.start >= g.value.end for g in spans):
-                    self.warn("segments", e.line.number, "outside_uem", f"utterance {u!r} ({s.start:.3f}-{s.end:.3f}s) lies outside every scored region of {s.reco!r} in uem")
+                    self.warn(
+                        "segments",
+                        e.line.number,
+                        "outside_uem",
+                        f"utterance {u!r} ({s.start:.3f}-{s.end:.3f}s) lies outside every scored region of {s.reco!r} in uem",
+                    )
 
     # ---------------------------------------------------------------- other keyed files
     def check_extras(self) -> None:
@@ -841,7 +1032,12 @@ class _Checker:
                         self.err(name, e.line.number, "unknown_id", f"{what} {k!r} is not in {source}")
                 missing = [k for k in ids if k not in first]
                 if missing:
-                    self.err(name, None, "missing_id", f"{len(missing)} {what} ids of {source} have no line here (first: {missing[0]!r})")
+                    self.err(
+                        name,
+                        None,
+                        "missing_id",
+                        f"{len(missing)} {what} ids of {source} have no line here (first: {missing[0]!r})",
+                    )
                 if name in ("utt2dur", "utt2num_frames"):
                     for k, e in first.items():
                         x = _number(e.value[0])
@@ -858,7 +1054,12 @@ class _Checker:
         for r, e in self.wav.items():
             spec, n = e.value, e.line.number
             if is_pipe(spec) and not self.o["check_pipes"]:
-                self.note("wav.scp", n, "pipe_not_checked", f"pipe entry of {r!r} not checked (pass check_pipes=True to run it)")
+                self.note(
+                    "wav.scp",
+                    n,
+                    "pipe_not_checked",
+                    f"pipe entry of {r!r} not checked (pass check_pipes=True to run it)",
+                )
                 continue
             if not is_pipe(spec) and ark_offset(spec):
                 self.note("wav.scp", n, "ark_not_checked", f"archive entry of {r!r} not checked")
@@ -872,7 +1073,12 @@ class _Checker:
                 self.err("wav.scp", n, "audio_unreadable", f"recording {r!r}: {ex}")
                 continue
             if fs is not None and info.samplerate != fs:
-                self.err("wav.scp", n, "sample_rate", f"recording {r!r} has sample rate {info.samplerate} Hz; expected {fs} Hz")
+                self.err(
+                    "wav.scp",
+                    n,
+                    "sample_rate",
+                    f"recording {r!r} has sample rate {info.samplerate} Hz; expected {fs} Hz",
+                )
             if ch is not None and info.channels != ch:
                 self.err("wav.scp", n, "channels", f"recording {r!r} has {info.channels} channels; expected {ch}")
             if r in self.dur:
@@ -885,7 +1091,16 @@ class _Checker:
                     )
             elif self.has_segments:
                 for se in segs_of.get(r, []):
-                    self.inside("segments", se.line.number, f"utterance {se.key!r}", r, se.value.start, se.value.end, info.duration, "the audio header")
+                    self.inside(
+                        "segments",
+                        se.line.number,
+                        f"utterance {se.key!r}",
+                        r,
+                        se.value.start,
+                        se.value.end,
+                        info.duration,
+                        "the audio header",
+                    )
 
 
 def _few(items: List[str], n: int = 3) -> str:

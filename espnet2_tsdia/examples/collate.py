@@ -79,7 +79,9 @@ class TSDiaCollateFn:
             return num_frames(speech.shape[0], hop_length=self.hop_length, subsampling=self.subsampling)
         return speech.shape[0]
 
-    def __call__(self, data: Collection[Tuple[str, Dict[str, np.ndarray]]]) -> Tuple[List[str], Dict[str, torch.Tensor]]:
+    def __call__(
+        self, data: Collection[Tuple[str, Dict[str, np.ndarray]]]
+    ) -> Tuple[List[str], Dict[str, torch.Tensor]]:
         keys = [k for k, _ in data]
         items = [d for _, d in data]
         if not items:
@@ -95,7 +97,11 @@ class TSDiaCollateFn:
             for k, d in zip(keys, items):
                 want = self.expected_frames(d["speech"])
                 if d["labels"].shape[0] != want:
-                    what = f"{d['speech'].shape[0]} samples" if d["speech"].ndim == 1 else f"{d['speech'].shape[0]} feature frames"
+                    what = (
+                        f"{d['speech'].shape[0]} samples"
+                        if d["speech"].ndim == 1
+                        else f"{d['speech'].shape[0]} feature frames"
+                    )
                     raise ValueError(
                         f"item {k!r}: labels have {d['labels'].shape[0]} frames, the speech ({what}) gives {want}; "
                         "frames are never trimmed"

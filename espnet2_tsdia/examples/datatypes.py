@@ -68,8 +68,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from espnet2_tsdia.examples.enrollment import Region, example_rng, parse_enroll_spec, select_enrollment
-from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.examples.example_dir import ExampleSpan, load_meta, read_example_list, resolve
+from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import iter_lines
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,9 @@ class ExampleDirView:
         meta = self.meta
         use_mixture = meta.mixture_scp is not None
         if mixture is True and not use_mixture:
-            raise ValueError(f"{self.dir / 'tsdia.json'}: type tsdia_mixture needs an example dir made from a mixture spec")
+            raise ValueError(
+                f"{self.dir / 'tsdia.json'}: type tsdia_mixture needs an example dir made from a mixture spec"
+            )
 
         def build():
             if use_mixture:
@@ -402,12 +404,22 @@ def _load_enroll(path: str, loader_type: str = "tsdia_enroll") -> EnrollLoader:
 
 #: name -> ESPnet DATA_TYPES entry (``func(path, **kwargs)``, kwargs from ESPnet's list, help).
 TSDIA_DATA_TYPES: Dict[str, dict] = {
-    "tsdia_audio": dict(func=_load_audio, kwargs=[], help="TS-DIA example list -> waveform of each span (8 kHz float32)"),
-    "tsdia_mixture": dict(func=_load_mixture, kwargs=[], help="TS-DIA example list of simulated mixtures (or a mixture spec scp) -> waveform"),
+    "tsdia_audio": dict(
+        func=_load_audio, kwargs=[], help="TS-DIA example list -> waveform of each span (8 kHz float32)"
+    ),
+    "tsdia_mixture": dict(
+        func=_load_mixture,
+        kwargs=[],
+        help="TS-DIA example list of simulated mixtures (or a mixture spec scp) -> waveform",
+    ),
     "tsdia_wav": dict(func=_load_wav, kwargs=[], help="wav.scp (paths or pipes) -> whole waveforms resampled to 8 kHz"),
-    "tsdia_feats": dict(func=FeatsLoader, kwargs=[], help="TS-DIA example list -> stored (T, 345) features of each span"),
+    "tsdia_feats": dict(
+        func=FeatsLoader, kwargs=[], help="TS-DIA example list -> stored (T, 345) features of each span"
+    ),
     "tsdia_labels": dict(func=LabelsLoader, kwargs=[], help="TS-DIA example list -> frame labels of each span"),
-    "tsdia_mean": dict(func=MeanLoader, kwargs=[], help="TS-DIA example list -> (23,) log-mel mean of each span's recording"),
+    "tsdia_mean": dict(
+        func=MeanLoader, kwargs=[], help="TS-DIA example list -> (23,) log-mel mean of each span's recording"
+    ),
     "tsdia_enroll": dict(
         func=_load_enroll,
         kwargs=["loader_type"],

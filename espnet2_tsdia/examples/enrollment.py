@@ -147,7 +147,9 @@ def usable_regions(regions: Sequence[Region], min_frames: int) -> List[Region]:
     return [r for r in regions if r[2] - r[1] >= min_frames]
 
 
-def select_enrollment(regions: Sequence[Region], *, own_reco: str, options: EnrollOptions, rng: np.random.Generator) -> Region:
+def select_enrollment(
+    regions: Sequence[Region], *, own_reco: str, options: EnrollOptions, rng: np.random.Generator
+) -> Region:
     """Pick one enrollment region (see the module doc).
 
     Raises:
@@ -155,7 +157,9 @@ def select_enrollment(regions: Sequence[Region], *, own_reco: str, options: Enro
     """
     usable = usable_regions(regions, options.min_enroll_frames)
     if not usable:
-        raise NoEnrollmentError(f"no single-speaker region of at least {options.min_enroll}s among {len(regions)} region(s)")
+        raise NoEnrollmentError(
+            f"no single-speaker region of at least {options.min_enroll}s among {len(regions)} region(s)"
+        )
     own = [r for r in usable if r[0] == own_reco]
     other = [r for r in usable if r[0] != own_reco]
     if own and other:

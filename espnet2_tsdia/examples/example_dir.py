@@ -41,7 +41,15 @@ from espnet2_tsdia.examples.enrollment import (
     usable_regions,
 )
 from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.kaldi import _atomic_write, c_sort_key, iter_lines, read_reco2dur, read_scp, read_segments, read_utt2spk
+from espnet2_tsdia.formats.kaldi import (
+    _atomic_write,
+    c_sort_key,
+    iter_lines,
+    read_reco2dur,
+    read_scp,
+    read_segments,
+    read_utt2spk,
+)
 from espnet2_tsdia.formats.rttm import Turn, group_by_reco, read_rttm
 from espnet2_tsdia.frontend.frames import FrameGrid
 from espnet2_tsdia.labels.activity import rasterize, solo_mask, speaker_order
@@ -185,7 +193,9 @@ class ExampleDirOptions:
 
     def __post_init__(self):
         if self.labels.grid != self.enroll.grid:
-            raise ValueError(f"labels and enrollment use different frame grids: {self.labels.grid} vs {self.enroll.grid}")
+            raise ValueError(
+                f"labels and enrollment use different frame grids: {self.labels.grid} vs {self.enroll.grid}"
+            )
         if self.chunk_frames < 1 or self.chunk_hop < 1:
             raise ValueError(f"chunk_frames and chunk_hop must be >= 1, got {self.chunk_frames}, {self.chunk_hop}")
         if self.min_target_frames < 0:
@@ -335,7 +345,9 @@ def recording_num_samples(
     if options.num_samples_from == "reco2dur":
         for reco in recos:
             if reco not in reco2dur:
-                raise DataFormatError(reco2dur_path, None, f"no duration for recording {reco!r} (num_samples_from=reco2dur)")
+                raise DataFormatError(
+                    reco2dur_path, None, f"no duration for recording {reco!r} (num_samples_from=reco2dur)"
+                )
             out[reco] = int(round(reco2dur[reco] * fs))
         return out
     if mixture_scp is not None:
@@ -397,7 +409,9 @@ def make_example_dir(
     by_reco = group_by_reco(_load_turns(data_dir))
     for reco in sorted(set(by_reco) - set(source), key=c_sort_key):
         spks = speaker_order(by_reco[reco])
-        report.skipped.extend(f"{reco} {s} recording not in {'the mixture spec' if mixture_scp else 'wav.scp'}" for s in spks)
+        report.skipped.extend(
+            f"{reco} {s} recording not in {'the mixture spec' if mixture_scp else 'wav.scp'}" for s in spks
+        )
     for reco in recos:
         if reco not in by_reco:
             report.notes.append(f"{reco}: no speaker turns, no examples")
@@ -407,7 +421,9 @@ def make_example_dir(
         wanted = set(targets)
         for reco, spk in sorted(wanted):
             if reco not in source:
-                report.skipped.append(f"{reco} {spk} target recording not in {'the mixture spec' if mixture_scp else 'wav.scp'}")
+                report.skipped.append(
+                    f"{reco} {spk} target recording not in {'the mixture spec' if mixture_scp else 'wav.scp'}"
+                )
             elif spk not in {t.speaker for t in by_reco.get(reco, [])}:
                 report.skipped.append(f"{reco} {spk} target speaker absent from the recording's rttm")
 
@@ -418,8 +434,12 @@ def make_example_dir(
             report.skipped.extend(f"{reco} {s} {why}" for s in speaker_order(by_reco[reco]))
             recos.remove(reco)
     num_samples = recording_num_samples(
-        recos, options=options, wav_scp=wav_scp_path, mixture_scp=Path(mixture_scp) if mixture_scp else None,
-        reco2dur=reco2dur, reco2dur_path=reco2dur_path,
+        recos,
+        options=options,
+        wav_scp=wav_scp_path,
+        mixture_scp=Path(mixture_scp) if mixture_scp else None,
+        reco2dur=reco2dur,
+        reco2dur_path=reco2dur_path,
     )
     num_frames = {r: grid.num_frames(num_samples[r]) for r in recos}
 
@@ -529,7 +549,11 @@ def make_example_dir(
                 "multi_label": scheme.multi_label,
             },
             enroll=enroll,
-            chunks={"chunk_frames": options.chunk_frames, "chunk_hop": options.chunk_hop, "min_target_frames": options.min_target_frames},
+            chunks={
+                "chunk_frames": options.chunk_frames,
+                "chunk_hop": options.chunk_hop,
+                "min_target_frames": options.min_target_frames,
+            },
             files={
                 "labels": "labels.scp",
                 "enroll": "enroll",
@@ -541,7 +565,11 @@ def make_example_dir(
     )
     if report.skipped:
         logger.warning(
-            "%s: %d speaker(s) skipped (see %s), e.g. %s", out_dir, len(report.skipped), out_dir / "skipped.txt", report.skipped[0]
+            "%s: %d speaker(s) skipped (see %s), e.g. %s",
+            out_dir,
+            len(report.skipped),
+            out_dir / "skipped.txt",
+            report.skipped[0],
         )
     logger.info("%s: %d examples, %d chunks", out_dir, report.examples, report.chunks)
     return report

@@ -77,7 +77,11 @@ def extract_example_dir(
     example_dir = Path(example_dir)
     view = open_view(str(example_dir / "examples"))
     grid = view.grid
-    frontend = frontend if frontend is not None else TSDiaFbankFrontend(fs=grid.fs, hop_length=grid.hop_length, subsampling=grid.subsampling)
+    frontend = (
+        frontend
+        if frontend is not None
+        else TSDiaFbankFrontend(fs=grid.fs, hop_length=grid.hop_length, subsampling=grid.subsampling)
+    )
     _check_grid(frontend, grid)
     frontend = frontend.to(device).eval()
     samples = _read_num_samples(view.file("reco2num_samples"))

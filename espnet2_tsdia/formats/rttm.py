@@ -92,7 +92,12 @@ def write_rttm(path: PathLike, turns: Iterable[Turn]) -> None:
     """
     lines = []
     # Sort by the values as written (rounded to 1 ms), so that the file read back is in order.
-    rounded = lambda t: (c_sort_key(t.reco), round(t.onset, 3), c_sort_key(t.speaker), round(t.end, 3) - round(t.onset, 3))  # noqa: E731
+    rounded = lambda t: (
+        c_sort_key(t.reco),
+        round(t.onset, 3),
+        c_sort_key(t.speaker),
+        round(t.end, 3) - round(t.onset, 3),
+    )  # noqa: E731
     for t in sorted(turns, key=rounded):
         if round(t.end, 3) - round(t.onset, 3) <= 0:
             raise ValueError(f"turn of {t.speaker!r} in {t.reco!r} at {t.onset:.3f}s is shorter than 1 ms: {t}")

@@ -93,7 +93,9 @@ class TSDiaFbankFrontend(AbsFrontend):
         if n_fft < win_length:
             raise ValueError(f"n_fft must be >= win_length, got n_fft={n_fft} win_length={win_length}")
         if win_length < hop_length:
-            raise ValueError(f"win_length must be >= hop_length (no gaps between frames), got {win_length} < {hop_length}")
+            raise ValueError(
+                f"win_length must be >= hop_length (no gaps between frames), got {win_length} < {hop_length}"
+            )
         if context < 0:
             raise ValueError(f"context must be >= 0, got {context}")
         if not 0 <= fmin < fmax <= fs / 2:
@@ -112,7 +114,9 @@ class TSDiaFbankFrontend(AbsFrontend):
         self.block_frames = block_frames
         # Deterministic constants, rebuilt from the config: not part of the state dict.
         self.register_buffer("window", torch.hann_window(win_length, periodic=True), persistent=False)
-        self.register_buffer("mel_fb", mel_filterbank(fs=fs, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax), persistent=False)
+        self.register_buffer(
+            "mel_fb", mel_filterbank(fs=fs, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax), persistent=False
+        )
 
         # STFT frames computed for T output frames: j in [j_first, T * subsampling + j_tail).
         centre = subsampling // 2

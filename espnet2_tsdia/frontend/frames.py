@@ -24,10 +24,13 @@ from typing import Tuple, Union
 
 import numpy as np
 
+
 def frame_shift_samples(*, hop_length: int = 80, subsampling: int = 10) -> int:
     """Samples per output frame: ``hop_length * subsampling`` (800 by default)."""
     if hop_length <= 0 or subsampling <= 0:
-        raise ValueError(f"hop_length and subsampling must be > 0, got hop_length={hop_length} subsampling={subsampling}")
+        raise ValueError(
+            f"hop_length and subsampling must be > 0, got hop_length={hop_length} subsampling={subsampling}"
+        )
     return hop_length * subsampling
 
 
@@ -59,7 +62,9 @@ def num_frames(num_samples, *, hop_length: int = 80, subsampling: int = 10):
     raise TypeError(f"num_samples must be an int, numpy array or torch tensor, got {type(num_samples).__name__}")
 
 
-def frames_to_seconds(frames: Union[int, float], *, fs: int = 8000, hop_length: int = 80, subsampling: int = 10) -> float:
+def frames_to_seconds(
+    frames: Union[int, float], *, fs: int = 8000, hop_length: int = 80, subsampling: int = 10
+) -> float:
     """Start time in seconds of frame ``frames`` (equivalently the end time of frame ``frames - 1``)."""
     return frames * frame_shift_samples(hop_length=hop_length, subsampling=subsampling) / fs
 

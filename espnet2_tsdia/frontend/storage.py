@@ -27,7 +27,9 @@ _MATRIX_TOKENS = {b"FM ": np.dtype("<f4"), b"DM ": np.dtype("<f8")}
 _HEADER_BYTES = 2 + 3 + 5 + 5  # "\0B", token, "\4" rows, "\4" cols
 
 
-def write_ark(ark: PathLike, scp: PathLike, items: Iterable[Tuple[str, np.ndarray]], *, numpy_payload: bool = False) -> int:
+def write_ark(
+    ark: PathLike, scp: PathLike, items: Iterable[Tuple[str, np.ndarray]], *, numpy_payload: bool = False
+) -> int:
     """Write ``(key, array)`` items to ``ark`` and their offsets to ``scp``; returns the count.
 
     Args:

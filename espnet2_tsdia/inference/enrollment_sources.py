@@ -52,9 +52,7 @@ class OracleOptions:
         if not self.max_duration > 0:
             raise ValueError(f"max_duration must be > 0 seconds, got {self.max_duration}")
         if not 0 <= self.min_duration <= self.max_duration:
-            raise ValueError(
-                f"min_duration must be in [0, max_duration={self.max_duration}], got {self.min_duration}"
-            )
+            raise ValueError(f"min_duration must be in [0, max_duration={self.max_duration}], got {self.min_duration}")
 
 
 def oracle_enrollment_frames(
@@ -161,5 +159,5 @@ def clips_for_recording(clips: Mapping[str, str], reco: str) -> Dict[str, str]:
     prefix = reco + UTT_SEP
     for k, v in clips.items():
         if k.startswith(prefix) and len(k) > len(prefix):
-            out[k[len(prefix):]] = v
+            out[k[len(prefix) :]] = v
     return dict(sorted(out.items(), key=lambda kv: c_sort_key(kv[0])))

@@ -120,9 +120,7 @@ def load_model(
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         msg = " ".join(str(e).split())
-        raise ModelLoadError(
-            f"{model_file}: the weights do not fit the model of {train_config}: {msg[:500]}"
-        ) from None
+        raise ModelLoadError(f"{model_file}: the weights do not fit the model of {train_config}: {msg[:500]}") from None
     return model.to(device).eval(), config
 
 

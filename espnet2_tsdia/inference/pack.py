@@ -109,7 +109,12 @@ def pack_model(
     if frontend_conf is not None:
         fconf = read_train_config(frontend_conf, what="frontend config")
         if config.get("frontend"):
-            logger.warning("%s has a frontend (%s); --frontend_conf %s is not packed", train_config, config["frontend"], frontend_conf)
+            logger.warning(
+                "%s has a frontend (%s); --frontend_conf %s is not packed",
+                train_config,
+                config["frontend"],
+                frontend_conf,
+            )
         else:
             config["frontend_conf"] = fconf
     stats = Path(stats_file) if stats_file is not None else None
@@ -215,7 +220,11 @@ def check_model_archive(path: PathLike) -> Dict[str, str]:
         raise ModelArchiveError(f"{p}: not a valid zip archive ({e})") from None
     except (OSError, EOFError, zipfile.LargeZipFile, NotImplementedError) as e:
         raise ModelArchiveError(f"{p}: cannot read the archive ({' '.join(str(e).split())})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict) or not isinstance(meta.get("yaml_files"), dict):
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("files"), dict)
+        or not isinstance(meta.get("yaml_files"), dict)
+    ):
         raise ModelArchiveError(f"{p}: {meta_name} must map 'files' and 'yaml_files' to dicts, got {meta!r:.200}")
     files: Dict[str, str] = {**meta["yaml_files"], **meta["files"]}
     for key in (CONFIG_KEY, MODEL_KEY):

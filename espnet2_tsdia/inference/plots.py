@@ -42,7 +42,9 @@ def timeline_height_px(num_rows: int) -> int:
     return TIMELINE_BASE_PX + TIMELINE_ROW_PX * num_rows
 
 
-def timeline_rows(ref_turns: Sequence[Turn], hyp_turns: Sequence[Turn], mapping: Dict[str, str]) -> List[Tuple[str, str, str]]:
+def timeline_rows(
+    ref_turns: Sequence[Turn], hyp_turns: Sequence[Turn], mapping: Dict[str, str]
+) -> List[Tuple[str, str, str]]:
     """Speaker rows, top to bottom, as ``(label, side, speaker)``.
 
     Each reference speaker (C-locale order) is followed by the hypothesis speaker mapped to it,

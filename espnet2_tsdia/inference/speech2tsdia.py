@@ -151,7 +151,9 @@ def quadratic_attention(model: torch.nn.Module) -> bool:
 
 def _frame_grid(frontend: torch.nn.Module) -> FrameGrid:
     try:
-        return FrameGrid(fs=int(frontend.fs), hop_length=int(frontend.hop_length), subsampling=int(frontend.subsampling))
+        return FrameGrid(
+            fs=int(frontend.fs), hop_length=int(frontend.hop_length), subsampling=int(frontend.subsampling)
+        )
     except AttributeError:
         raise ModelLoadError(
             f"the frontend {type(frontend).__name__} does not say its frame grid (fs, hop_length, subsampling); "
@@ -338,7 +340,9 @@ class Speech2TSDiarization:
             feats, flens = normalize(feats, flens)
         t = int(flens[0])
         if t != self.num_frames(x.numel()):
-            raise RuntimeError(f"the frontend gave {t} frames for {x.numel()} samples, the frame grid says {self.num_frames(x.numel())}")
+            raise RuntimeError(
+                f"the frontend gave {t} frames for {x.numel()} samples, the frame grid says {self.num_frames(x.numel())}"
+            )
         return feats[0, :t]
 
     # ------------------------------------------------------------------ posteriors

@@ -74,7 +74,9 @@ def stitch(chunks: Sequence[np.ndarray], spans: Sequence[Tuple[int, int]], num_f
     count = np.zeros(num_frames, dtype=np.int64)
     for chunk, (start, end) in zip(chunks, spans):
         if not 0 <= start < end <= num_frames or chunk.shape != (end - start, width):
-            raise ValueError(f"chunk of shape {chunk.shape} does not fit window [{start}, {end}) of {num_frames} frames")
+            raise ValueError(
+                f"chunk of shape {chunk.shape} does not fit window [{start}, {end}) of {num_frames} frames"
+            )
         total[start:end] += chunk
         count[start:end] += 1
     if (count == 0).any():

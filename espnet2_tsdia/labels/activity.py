@@ -27,7 +27,9 @@ def speaker_order(turns: Sequence[Turn]) -> List[str]:
     return sorted(first, key=lambda s: (first[s], c_sort_key(s)))
 
 
-def rasterize(turns: Sequence[Turn], speakers: Sequence[str], num_frames: int, *, grid: FrameGrid = DEFAULT_GRID) -> np.ndarray:
+def rasterize(
+    turns: Sequence[Turn], speakers: Sequence[str], num_frames: int, *, grid: FrameGrid = DEFAULT_GRID
+) -> np.ndarray:
     """(S, T) boolean activity of ``speakers`` (row order) in ``num_frames`` frames.
 
     Parts of turns after the last frame are cut (the recording ends there).
@@ -68,5 +70,7 @@ def activity_to_turns(active: np.ndarray, *, reco: str, speaker: str, grid: Fram
 
 def solo_mask(activity: np.ndarray, target: int) -> np.ndarray:
     """(T,) frames where speaker ``target`` talks and nobody else does."""
-    others = np.delete(activity, target, axis=0).any(axis=0) if activity.shape[0] > 1 else np.zeros(activity.shape[1], bool)
+    others = (
+        np.delete(activity, target, axis=0).any(axis=0) if activity.shape[0] > 1 else np.zeros(activity.shape[1], bool)
+    )
     return activity[target] & ~others

@@ -99,6 +99,8 @@ def convert_recording(reco: str, turns: Sequence[Turn], num_frames: int, options
     return out
 
 
-def labels_to_turns(labels: np.ndarray, *, scheme: str, reco: str, speaker: str, grid: FrameGrid = FrameGrid()) -> List[Turn]:
+def labels_to_turns(
+    labels: np.ndarray, *, scheme: str, reco: str, speaker: str, grid: FrameGrid = FrameGrid()
+) -> List[Turn]:
     """The target speaker's turns read back from its labels (runs of target frames)."""
     return activity_to_turns(get_scheme(scheme).target_activity(labels), reco=reco, speaker=speaker, grid=grid)

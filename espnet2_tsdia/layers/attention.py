@@ -116,9 +116,7 @@ class FavorOptions:
         if self.nb_features is not None and self.nb_features < 1:
             raise ValueError(f"nb_features must be >= 1 or None, got {self.nb_features}")
         if self.feature_redraw_interval is not None and self.feature_redraw_interval < 1:
-            raise ValueError(
-                f"feature_redraw_interval must be >= 1 or None, got {self.feature_redraw_interval}"
-            )
+            raise ValueError(f"feature_redraw_interval must be >= 1 or None, got {self.feature_redraw_interval}")
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
 
@@ -178,8 +176,7 @@ class FavorKernel(nn.Module):
         super().__init__()
         if causal and not isinstance(self, CausalFavorKernel):
             raise ValueError(
-                "attention_type='linear' attends to all frames; with causal=True use "
-                "attention_type='causal_linear'"
+                "attention_type='linear' attends to all frames; with causal=True use attention_type='causal_linear'"
             )
         self.d_head = d_head
         self.nb_features = favor.nb_features or default_nb_features(d_head)
@@ -189,9 +186,7 @@ class FavorKernel(nn.Module):
         self.chunk_size = favor.chunk_size
         self.steps_since_redraw = 0
         # Persistent: the projection is part of the model and travels in the checkpoint.
-        self.register_buffer(
-            "projection", orthogonal_random_features(self.nb_features, d_head), persistent=True
-        )
+        self.register_buffer("projection", orthogonal_random_features(self.nb_features, d_head), persistent=True)
 
     @property
     def redraws_enabled(self) -> bool:
@@ -395,9 +390,7 @@ CROSS_ATTENTION_TYPE: Dict[str, str] = {
 def check_attention_type(attention_type: str) -> str:
     """Return ``attention_type`` if registered, else raise ValueError listing the valid names."""
     if attention_type not in ATTENTION_TYPES:
-        raise ValueError(
-            f"unknown attention_type {attention_type!r}; valid: {sorted(ATTENTION_TYPES)}"
-        )
+        raise ValueError(f"unknown attention_type {attention_type!r}; valid: {sorted(ATTENTION_TYPES)}")
     return attention_type
 
 
@@ -437,10 +430,7 @@ class MultiHeadAttention(nn.Module):
     ):
         super().__init__()
         if num_heads < 1 or d_model % num_heads != 0:
-            raise ValueError(
-                f"d_model must be divisible by num_heads, got d_model={d_model}, "
-                f"num_heads={num_heads}"
-            )
+            raise ValueError(f"d_model must be divisible by num_heads, got d_model={d_model}, num_heads={num_heads}")
         check_attention_type(attention_type)
         self.d_model = d_model
         self.num_heads = num_heads

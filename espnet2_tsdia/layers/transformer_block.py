@@ -38,9 +38,7 @@ def check_transformer_options(
 ) -> None:
     """Validate a stack configuration before anything is built; ValueError names the values."""
     if d_model < 1 or num_heads < 1 or d_model % num_heads != 0:
-        raise ValueError(
-            f"d_model must be divisible by num_heads, got d_model={d_model}, num_heads={num_heads}"
-        )
+        raise ValueError(f"d_model must be divisible by num_heads, got d_model={d_model}, num_heads={num_heads}")
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     check_attention_type(attention_type)
@@ -48,8 +46,7 @@ def check_transformer_options(
     check_norm_options(use_rezero=use_rezero, use_scalenorm=use_scalenorm)
     if attention_type == "linear" and causal:
         raise ValueError(
-            "attention_type='linear' attends to all frames; with causal=True use "
-            "attention_type='causal_linear'"
+            "attention_type='linear' attends to all frames; with causal=True use attention_type='causal_linear'"
         )
     if attention_type == "causal_linear" and not causal:
         raise ValueError(
@@ -63,9 +60,7 @@ def check_transformer_options(
     if nb_features is not None and nb_features < 1:
         raise ValueError(f"nb_features must be >= 1 or None, got {nb_features}")
     if feature_redraw_interval is not None and feature_redraw_interval < 1:
-        raise ValueError(
-            f"feature_redraw_interval must be >= 1 or None, got {feature_redraw_interval}"
-        )
+        raise ValueError(f"feature_redraw_interval must be >= 1 or None, got {feature_redraw_interval}")
 
 
 class TransformerBlock(nn.Module):

@@ -58,9 +58,7 @@ def _class_weights(class_weights: Optional[torch.Tensor], num_classes: int, devi
     if class_weights is None:
         return torch.ones(num_classes, device=device)
     if class_weights.numel() != num_classes:
-        raise ValueError(
-            f"class_weights has {class_weights.numel()} entries but the logits have {num_classes} classes"
-        )
+        raise ValueError(f"class_weights has {class_weights.numel()} entries but the logits have {num_classes} classes")
     return class_weights.to(device=device, dtype=torch.float32)
 
 
@@ -124,7 +122,9 @@ def sigmoid_cross_entropy(
     return loss.mean(-1)
 
 
-def focal(logits: torch.Tensor, targets: torch.Tensor, *, focal_gamma: Optional[float] = None, **options) -> torch.Tensor:
+def focal(
+    logits: torch.Tensor, targets: torch.Tensor, *, focal_gamma: Optional[float] = None, **options
+) -> torch.Tensor:
     """Focal loss: softmax focal for index targets, sigmoid focal for multi-hot targets.
 
     ``focal_gamma`` None means the paper's default 2.0; ``cross_entropy`` with

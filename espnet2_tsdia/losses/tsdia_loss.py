@@ -131,9 +131,7 @@ class TSDiaLoss(nn.Module):
                 f"{tuple(logits.shape)}: expected {tuple(expected)}"
             )
         valid = self.valid_frames(targets, lens)
-        per_frame = FRAME_LOSSES[self.main](
-            logits, targets, class_weights=self.class_weights, **self.options
-        )
+        per_frame = FRAME_LOSSES[self.main](logits, targets, class_weights=self.class_weights, **self.options)
         per_frame = per_frame.masked_fill(~valid, 0.0)
         if self.reduction == "none":
             return per_frame, {}

@@ -47,9 +47,7 @@ class EncoderDecoderNetwork(AbsTSDiaNetwork):
                 "decoder reads the encoded enrollment through it), got False"
             )
         if input_size < 1 or num_classes < 1:
-            raise ValueError(
-                f"input_size and num_classes must be >= 1, got {input_size}, {num_classes}"
-            )
+            raise ValueError(f"input_size and num_classes must be >= 1, got {input_size}, {num_classes}")
         d_enc, d_dec = encoder.output_size(), decoder.output_size()
         self.num_classes = num_classes
         self.enroll_input = nn.Linear(input_size, d_enc)

@@ -78,9 +78,7 @@ class JointStackNetwork(AbsTSDiaNetwork):
     def __init__(self, *, stack: nn.Module, input_size: int = 345, num_classes: int = 4):
         super().__init__()
         if input_size < 1 or num_classes < 1:
-            raise ValueError(
-                f"input_size and num_classes must be >= 1, got {input_size}, {num_classes}"
-            )
+            raise ValueError(f"input_size and num_classes must be >= 1, got {input_size}, {num_classes}")
         d_model = stack.output_size()
         self.num_classes = num_classes
         self.input_layer = nn.Linear(input_size, d_model)
@@ -99,9 +97,7 @@ class JointStackNetwork(AbsTSDiaNetwork):
         frame_emb = take_mixture(y, enroll_lens, feats.size(1))
         frame_emb = frame_emb.masked_fill(~lengths_to_mask(feats_lens, feats.size(1))[..., None], 0.0)
         enroll_emb = masked_mean(y, enroll_lens)
-        return NetworkOutput(
-            logits=self.head(frame_emb), lens=feats_lens, frame_emb=frame_emb, enroll_emb=enroll_emb
-        )
+        return NetworkOutput(logits=self.head(frame_emb), lens=feats_lens, frame_emb=frame_emb, enroll_emb=enroll_emb)
 
     def enrollment_embedding(self, enroll: torch.Tensor, enroll_lens: torch.Tensor) -> torch.Tensor:
         x = self.input_layer(enroll) + self.segment_embedding.weight[ENROLLMENT]

@@ -185,7 +185,9 @@ def _annotation(reco: str, turns: Sequence[Turn]):
     return ann
 
 
-def _region(reco: str, uem: Optional[Mapping[str, Sequence[UemSegment]]], ref_turns: Sequence[Turn], hyp_turns: Sequence[Turn]):
+def _region(
+    reco: str, uem: Optional[Mapping[str, Sequence[UemSegment]]], ref_turns: Sequence[Turn], hyp_turns: Sequence[Turn]
+):
     """The scored region of ``reco`` as a pyannote Timeline (see the module docstring)."""
     from pyannote.core import Segment, Timeline
 
@@ -199,7 +201,9 @@ def _region(reco: str, uem: Optional[Mapping[str, Sequence[UemSegment]]], ref_tu
 
 def _validate_collar(collar: float) -> None:
     if not (isinstance(collar, (int, float)) and math.isfinite(collar) and collar >= 0):
-        raise ValueError(f"collar must be a finite number of seconds >= 0 (per side, md-eval convention), got {collar!r}")
+        raise ValueError(
+            f"collar must be a finite number of seconds >= 0 (per side, md-eval convention), got {collar!r}"
+        )
 
 
 def score(
@@ -248,9 +252,13 @@ def score(
     missing = tuple(r for r in order if r in ref_by and r not in hyp_by)
     only_hyp = tuple(sorted(set(hyp_by) - recos, key=c_sort_key))
     if missing:
-        logger.warning("%d recording(s) have no hypothesis and are scored as all miss: %s", len(missing), list(missing[:5]))
+        logger.warning(
+            "%d recording(s) have no hypothesis and are scored as all miss: %s", len(missing), list(missing[:5])
+        )
     if only_hyp:
-        logger.warning("%d hypothesis recording(s) are not in the reference and are ignored: %s", len(only_hyp), list(only_hyp[:5]))
+        logger.warning(
+            "%d hypothesis recording(s) are not in the reference and are ignored: %s", len(only_hyp), list(only_hyp[:5])
+        )
 
     der_metric = DiarizationErrorRate(collar=2 * collar, skip_overlap=skip_overlap)
     jer_metric = JaccardErrorRate(collar=2 * collar, skip_overlap=skip_overlap)

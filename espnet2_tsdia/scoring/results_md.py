@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Union
 
-from espnet2_tsdia.scoring.der import ScoreResult, RecoScore
+from espnet2_tsdia.scoring.der import RecoScore, ScoreResult
 
 PathLike = Union[str, Path]
 
@@ -119,7 +119,8 @@ def results_markdown(result: ScoreResult, protocol: ScoringProtocol) -> str:
         )
     if result.only_in_hyp:
         lines.append(
-            f"- only in hypothesis (ignored): {len(result.only_in_hyp)}: " + ", ".join(f"`{r}`" for r in result.only_in_hyp)
+            f"- only in hypothesis (ignored): {len(result.only_in_hyp)}: "
+            + ", ".join(f"`{r}`" for r in result.only_in_hyp)
         )
     lines += [
         "",

@@ -71,7 +71,9 @@ class Histogram:
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "counts", counts)
         if len(edges) != len(counts) + 1 or not counts:
-            raise ValueError(f"Histogram: expected len(edges) == len(counts) + 1 >= 2, got {len(edges)} edges and {len(counts)} counts")
+            raise ValueError(
+                f"Histogram: expected len(edges) == len(counts) + 1 >= 2, got {len(edges)} edges and {len(counts)} counts"
+            )
         if edges[0] < 0 or any(b <= a for a, b in zip(edges, edges[1:])):
             raise ValueError(f"Histogram.edges: expected increasing values >= 0, got {list(edges)}")
         if any(c < 0 for c in counts) or sum(counts) <= 0:
@@ -155,7 +157,9 @@ class HistogramModel:
         if self.overlap_probability is not None:
             p = _num("HistogramModel", "overlap_probability", self.overlap_probability)
             if not 0 <= p <= 1:
-                raise ValueError(f"HistogramModel.overlap_probability: expected 0 <= p <= 1, got {self.overlap_probability!r}")
+                raise ValueError(
+                    f"HistogramModel.overlap_probability: expected 0 <= p <= 1, got {self.overlap_probability!r}"
+                )
             object.__setattr__(self, "overlap_probability", p)
 
     @classmethod
@@ -316,7 +320,9 @@ class SimulationConfig:
             raise ValueError(f"{o}.overlap_range: expected [min, max], got {self.overlap_range!r}")
         lo, hi = _num(o, "overlap_range", rng[0]), _num(o, "overlap_range", rng[1])
         if not 0 <= lo <= hi <= 1:
-            raise ValueError(f"{o}.overlap_range: expected 0 <= min <= max <= 1 (ratios, not percent), got {self.overlap_range!r}")
+            raise ValueError(
+                f"{o}.overlap_range: expected 0 <= min <= max <= 1 (ratios, not percent), got {self.overlap_range!r}"
+            )
         set_("overlap_range", (lo, hi))
         p1 = dict(self.speaker_counts).get(1, 0.0)
         if lo > 0 and p1 > 0:
@@ -326,7 +332,9 @@ class SimulationConfig:
                 f"{p1:.3g}; put 1-speaker conversations in a set whose overlap_range starts at 0"
             )
         if self.overlap_target not in OVERLAP_TARGETS:
-            raise ValueError(f"{o}.overlap_target: expected one of {list(OVERLAP_TARGETS)}, got {self.overlap_target!r}")
+            raise ValueError(
+                f"{o}.overlap_target: expected one of {list(OVERLAP_TARGETS)}, got {self.overlap_target!r}"
+            )
         ms = _num(o, "max_silence_ratio", self.max_silence_ratio)
         if not 0 < ms <= 1:
             raise ValueError(f"{o}.max_silence_ratio: expected 0 < ratio <= 1, got {self.max_silence_ratio!r}")
@@ -354,14 +362,18 @@ class SimulationConfig:
             if v is not None:
                 set_(k, str(v))
         if self.noise_dir is not None and not self.noise_snrs:
-            raise ValueError(f"{o}.noise_dir is {self.noise_dir!r} but noise_snrs is empty: give the SNRs to mix the noise at")
+            raise ValueError(
+                f"{o}.noise_dir is {self.noise_dir!r} but noise_snrs is empty: give the SNRs to mix the noise at"
+            )
         g = tuple(self.gain_db) if isinstance(self.gain_db, (list, tuple)) else ()
         if len(g) != 2 or _num(o, "gain_db", g[0]) > _num(o, "gain_db", g[1]):
             raise ValueError(f"{o}.gain_db: expected [min, max] in dB with min <= max, got {self.gain_db!r}")
         set_("gain_db", (float(g[0]), float(g[1])))
         fs = _int(o, "fs", self.fs)
         if fs <= 0 or fs % 1000:
-            raise ValueError(f"{o}.fs: expected a positive multiple of 1000 Hz (boundaries lie on milliseconds), got {self.fs!r}")
+            raise ValueError(
+                f"{o}.fs: expected a positive multiple of 1000 Hz (boundaries lie on milliseconds), got {self.fs!r}"
+            )
         set_("fs", fs)
         seed = _int(o, "seed", self.seed)
         if seed < 0:
@@ -415,7 +427,9 @@ class SimulationConfig:
         """Load one set from a yaml mapping (a file with ``common``/``sets`` must hold exactly one set)."""
         sets = load_set_configs(path)
         if len(sets) != 1:
-            raise ValueError(f"{path}: holds {len(sets)} sets {[s.name for s in sets]}; use load_set_configs() or pick one")
+            raise ValueError(
+                f"{path}: holds {len(sets)} sets {[s.name for s in sets]}; use load_set_configs() or pick one"
+            )
         return sets[0]
 
     def with_overrides(self, **kw: Any) -> "SimulationConfig":
@@ -441,7 +455,9 @@ def _speaker_counts(value: Any) -> Tuple[Tuple[int, float], ...]:
     elif isinstance(value, (list, tuple)) and value:
         items = [(i + 1, v) for i, v in enumerate(value)]
     else:
-        raise ValueError(f"{o}: expected a mapping {{num_speakers: weight}} or a list of weights for 1, 2, ... speakers, got {value!r}")
+        raise ValueError(
+            f"{o}: expected a mapping {{num_speakers: weight}} or a list of weights for 1, 2, ... speakers, got {value!r}"
+        )
     out: Dict[int, float] = {}
     for item in items:
         if len(item) != 2:

@@ -34,9 +34,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from espnet2_tsdia.data.stats import RecordingStats, SetStats, recording_stats, set_stats
 from espnet2_tsdia.formats.kaldi import utt_id
 from espnet2_tsdia.formats.rttm import Turn, format_turn
-from espnet2_tsdia.data.stats import RecordingStats, SetStats, recording_stats, set_stats
 from espnet2_tsdia.simulate.config import SimulationConfig
 from espnet2_tsdia.simulate.sources import (
     AudioList,
@@ -81,7 +81,9 @@ def reco_id(name: str, index: int) -> str:
 
 
 # --------------------------------------------------------------------------- one conversation
-def generate_conversation(cfg: SimulationConfig, tables: Tables, index: int, pools: Optional[List[np.ndarray]] = None) -> Dict[str, Any]:
+def generate_conversation(
+    cfg: SimulationConfig, tables: Tables, index: int, pools: Optional[List[np.ndarray]] = None
+) -> Dict[str, Any]:
     """The spec record of conversation ``index`` (see :mod:`espnet2_tsdia.simulate.spec`).
 
     Raises:
@@ -117,7 +119,11 @@ def generate_conversation(cfg: SimulationConfig, tables: Tables, index: int, poo
         )
     source_idx = np.concatenate(picks)[lay.slot]
     lo, hi = cfg.gain_db
-    gains = np.rint(rng.uniform(lo, hi, size=source_idx.size) * 100).astype(np.int64) if hi > lo else np.full(source_idx.size, int(round(lo * 100)))
+    gains = (
+        np.rint(rng.uniform(lo, hi, size=source_idx.size) * 100).astype(np.int64)
+        if hi > lo
+        else np.full(source_idx.size, int(round(lo * 100)))
+    )
     noise = None
     if cfg.noise_snrs and rng.random() < cfg.noise_probability:
         snr = int(round(float(rng.choice(cfg.noise_snrs)) * 100))
@@ -145,7 +151,10 @@ def generate_conversation(cfg: SimulationConfig, tables: Tables, index: int, poo
 def record_turns(rec: Dict[str, Any], length_ms: np.ndarray) -> List[Turn]:
     """The reference turns of a spec record (seconds, exact milliseconds)."""
     spk = rec["spk"]
-    return [Turn(reco=rec["id"], onset=on / 1000, duration=int(length_ms[src]) / 1000, speaker=spk[s]) for s, src, on, _ in rec["u"]]
+    return [
+        Turn(reco=rec["id"], onset=on / 1000, duration=int(length_ms[src]) / 1000, speaker=spk[s])
+        for s, src, on, _ in rec["u"]
+    ]
 
 
 # --------------------------------------------------------------------------- jobs
@@ -164,9 +173,12 @@ def _job(args: Tuple[Dict[str, Any], str, int, int, str]) -> List[int]:
     length_ms = tables.sources.length_ms
     durations: List[int] = []
     utt_lines: List[str] = []
-    with open(shard / "specs", "w", encoding="utf-8") as f_spec, open(shard / "rttm", "w", encoding="utf-8") as f_rttm, open(
-        shard / "reco", "w", encoding="utf-8"
-    ) as f_reco, open(shard / "stats", "w", encoding="utf-8") as f_stats:
+    with (
+        open(shard / "specs", "w", encoding="utf-8") as f_spec,
+        open(shard / "rttm", "w", encoding="utf-8") as f_rttm,
+        open(shard / "reco", "w", encoding="utf-8") as f_reco,
+        open(shard / "stats", "w", encoding="utf-8") as f_stats,
+    ):
         lengths_out: List[float] = []
         for i in range(start, stop):
             rec = generate_conversation(cfg, tables, i, pools)
@@ -217,7 +229,9 @@ def _read_tables(work: Path) -> Tables:
 _TABLE_CACHE: Dict[str, Tuple[Tables, List[np.ndarray]]] = {}
 
 
-def _run_jobs(cfg: SimulationConfig, work: Path, start: int, stop: int, nj: int, pipe: str) -> List[Tuple[int, List[int]]]:
+def _run_jobs(
+    cfg: SimulationConfig, work: Path, start: int, stop: int, nj: int, pipe: str
+) -> List[Tuple[int, List[int]]]:
     """Conversations ``[start, stop)`` in chunks of at most ``CHUNK`` (each chunk one shard, so a
     job's memory stays bounded), spread over ``nj`` processes; results in index order."""
     n_chunks = max(nj, math.ceil((stop - start) / CHUNK))
@@ -304,7 +318,9 @@ def generate_set(
         shutil.rmtree(out_dir)
     work.rename(out_dir)
     if failures:
-        raise SimulationError(f"set {cfg.name!r} missed its targets (see {out_dir / 'stats.json'}):\n  " + "\n  ".join(failures[:10]))
+        raise SimulationError(
+            f"set {cfg.name!r} missed its targets (see {out_dir / 'stats.json'}):\n  " + "\n  ".join(failures[:10])
+        )
     logger.info(
         "%s: %d conversations, %.2f h, overlap %.3f (per conversation %.3f-%.3f) in %.1f s",
         cfg.name, stats.recordings, stats.hours, stats.overlap_ratio, stats.overlap_ratio_min, stats.overlap_ratio_max,
@@ -314,7 +330,14 @@ def generate_set(
 
 
 def _generate(
-    cfg: SimulationConfig, tables: Tables, source_dir: PathLike, work: Path, out_dir: Path, nj: int, python: str, t0: float
+    cfg: SimulationConfig,
+    tables: Tables,
+    source_dir: PathLike,
+    work: Path,
+    out_dir: Path,
+    nj: int,
+    python: str,
+    t0: float,
 ) -> Tuple[SetStats, List[str]]:
     tables.sources.write(work / "sources.tsv")
     if tables.noises is not None:
@@ -380,9 +403,11 @@ def _merge(cfg: SimulationConfig, work: Path, shards: Sequence[Path], cut: int, 
                     f_scp.write(f"{reco} {spec_final}:{offset}\n")
                     f_spec.write(line)
                     offset += len(line)
-    with open(work / "wav.scp", "w", encoding="utf-8") as f_wav, open(work / "reco2dur", "w", encoding="utf-8") as f_dur, open(
-        work / "reco2num_spk", "w", encoding="utf-8"
-    ) as f_ns:
+    with (
+        open(work / "wav.scp", "w", encoding="utf-8") as f_wav,
+        open(work / "reco2dur", "w", encoding="utf-8") as f_dur,
+        open(work / "reco2num_spk", "w", encoding="utf-8") as f_ns,
+    ):
         for s in shards:
             for line in open(s / "reco", encoding="utf-8"):
                 reco, cmd, dur, ns = line.rstrip("\n").split("\t")
@@ -415,7 +440,11 @@ def _merge_utts(work: Path, shards: Sequence[Path], cut: int) -> None:
     files = [open(s / "utts", "rb") for s in shards]
     try:
         merged = heapq.merge(*files)
-        with open(work / "segments", "wb") as f_seg, open(work / "utt2spk", "wb") as f_u2s, open(work / "spk2utt", "wb") as f_s2u:
+        with (
+            open(work / "segments", "wb") as f_seg,
+            open(work / "utt2spk", "wb") as f_u2s,
+            open(work / "spk2utt", "wb") as f_s2u,
+        ):
             cur: Optional[bytes] = None
             done_spk = set()
             for line in merged:
@@ -467,7 +496,14 @@ def read_mixture_stats(path: PathLike, turn_lengths: Optional[np.ndarray] = None
                 tl = tuple(turn_lengths[pos : pos + nt_i].tolist())
                 pos += nt_i
             yield RecordingStats(
-                reco=r, duration=float(dur), speech=float(sp), overlap=float(ov), silence=float(sil), num_speakers=int(ns), num_turns=nt_i, turn_lengths=tl
+                reco=r,
+                duration=float(dur),
+                speech=float(sp),
+                overlap=float(ov),
+                silence=float(sil),
+                num_speakers=int(ns),
+                num_turns=nt_i,
+                turn_lengths=tl,
             )
 
 
@@ -541,7 +577,9 @@ def _stream_rttm_stats(rttm: Path, reco2dur: Dict[str, float]) -> Iterator[Recor
                 if cur is not None:
                     yield flush()
                 if fld[1] in seen:
-                    raise SimulationError(f"{rttm}:{n}: turns of {fld[1]!r} are not contiguous (the file must be sorted by recording)")
+                    raise SimulationError(
+                        f"{rttm}:{n}: turns of {fld[1]!r} are not contiguous (the file must be sorted by recording)"
+                    )
                 cur, turns = fld[1], []
             turns.append(Turn(reco=cur, onset=float(fld[3]), duration=float(fld[4]), speaker=fld[7]))
     if cur is not None:

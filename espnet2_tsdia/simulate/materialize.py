@@ -22,7 +22,17 @@ logger = logging.getLogger(__name__)
 
 SUBTYPES = ("PCM_16", "PCM_24", "PCM_32", "FLOAT")
 #: files of a simulated dir copied to the materialised dir (wav.scp is rewritten)
-KALDI_FILES = ("segments", "utt2spk", "spk2utt", "reco2dur", "reco2num_spk", "rttm", "mixture_stats.tsv", "stats.json", "config.yaml")
+KALDI_FILES = (
+    "segments",
+    "utt2spk",
+    "spk2utt",
+    "reco2dur",
+    "reco2num_spk",
+    "rttm",
+    "mixture_stats.tsv",
+    "stats.json",
+    "config.yaml",
+)
 
 
 def clip_for(x: np.ndarray, subtype: str) -> Tuple[np.ndarray, int]:
@@ -105,10 +115,18 @@ def materialize(
     rows = sorted((r for res in results for r in res))
     clipped = tuple(r for r, _, c in rows if c)
     report = MaterializeReport(
-        recordings=len(rows), seconds=float(sum(s for _, s, _ in rows)), clipped_samples=int(sum(c for _, _, c in rows)), clipped_recordings=clipped
+        recordings=len(rows),
+        seconds=float(sum(s for _, s, _ in rows)),
+        clipped_samples=int(sum(c for _, _, c in rows)),
+        clipped_recordings=clipped,
     )
     if clipped:
-        logger.warning("%d samples clipped in %d recordings (e.g. %s); use subtype FLOAT to keep them", report.clipped_samples, len(clipped), clipped[0])
+        logger.warning(
+            "%d samples clipped in %d recordings (e.g. %s); use subtype FLOAT to keep them",
+            report.clipped_samples,
+            len(clipped),
+            clipped[0],
+        )
     if out_data_dir is not None:
         out = Path(out_data_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,9 @@ def read_region(region: AudioRegion) -> np.ndarray:
     except (RuntimeError, OSError) as e:
         raise FileNotFoundError(f"cannot read source audio {region.path} [{region.start}:{region.stop}]: {e}") from None
     if x.shape[0] != region.stop - region.start:
-        raise DataFormatError(region.path, None, f"expected {region.stop - region.start} samples from {region.start}, read {x.shape[0]}")
+        raise DataFormatError(
+            region.path, None, f"expected {region.stop - region.start} samples from {region.start}, read {x.shape[0]}"
+        )
     return np.ascontiguousarray(x[:, 0])
 
 
@@ -103,7 +105,9 @@ def render_mixture(spec: MixtureSpec, *, fs: int = 8000) -> np.ndarray:
         n = p.length_ms * spm
         x = resample(read_region(p.audio), p.audio.fs, fs)[:n]
         if x.size < n:  # cannot happen for tables built by sources.py; guards hand-made specs
-            raise DataFormatError(p.audio.path, None, f"{p.utt}: {p.length_ms} ms placed but only {x.size / fs:.4f} s of audio")
+            raise DataFormatError(
+                p.audio.path, None, f"{p.utt}: {p.length_ms} ms placed but only {x.size / fs:.4f} s of audio"
+            )
         if spec.rirs:
             rir = spec.rirs[spk_index[p.speaker]]
             if rir is not None:
@@ -162,7 +166,9 @@ class MixtureReader(collections.abc.Mapping):
         spec_path, offset = self._index[reco]
         rec = read_record(spec_path, offset)
         if rec.get("id") != reco:
-            raise DataFormatError(spec_path, None, f"byte {offset} holds {rec.get('id')!r}, expected {reco!r} (stale mixture.scp?)")
+            raise DataFormatError(
+                spec_path, None, f"byte {offset} holds {rec.get('id')!r}, expected {reco!r} (stale mixture.scp?)"
+            )
         return self._tables_of(spec_path).resolve(rec)
 
     def num_samples(self, reco: str) -> int:

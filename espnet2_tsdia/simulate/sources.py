@@ -100,7 +100,11 @@ def _build(rows: Sequence[Tuple[str, str, str, int, int, int]]) -> SourceTable:
 
 def _plain_path(wav_scp: Path, key: str, value: str) -> str:
     if value.rstrip().endswith("|") or value.lstrip().startswith("-"):
-        raise DataFormatError(wav_scp, None, f"entry {key!r} is a pipe ({value!r}); the simulator reads source regions directly and needs plain wav/flac paths")
+        raise DataFormatError(
+            wav_scp,
+            None,
+            f"entry {key!r} is a pipe ({value!r}); the simulator reads source regions directly and needs plain wav/flac paths",
+        )
     if "\t" in value or "\n" in value:
         raise DataFormatError(wav_scp, None, f"entry {key!r}: paths with tabs are not supported, got {value!r}")
     return str(Path(value).absolute())
@@ -122,7 +126,9 @@ def _headers(paths: Sequence[str], listed_in: Path) -> Dict[str, Tuple[int, int]
     if missing:
         shown = "\n  ".join(missing[:10])
         more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise DataFormatError(listed_in, None, f"{len(missing)} of {len(paths)} audio files are missing or unreadable:\n  {shown}{more}")
+        raise DataFormatError(
+            listed_in, None, f"{len(missing)} of {len(paths)} audio files are missing or unreadable:\n  {shown}{more}"
+        )
     return out
 
 
@@ -148,18 +154,28 @@ def load_source_dir(path: PathLike) -> SourceTable:
         segs = read_segments(path / "segments")
         for utt, seg in segs.items():
             if seg.reco not in files:
-                raise DataFormatError(path / "segments", None, f"segment {utt!r} refers to recording {seg.reco!r}, which is not in wav.scp")
+                raise DataFormatError(
+                    path / "segments",
+                    None,
+                    f"segment {utt!r} refers to recording {seg.reco!r}, which is not in wav.scp",
+                )
             if utt not in utt2spk:
                 raise DataFormatError(path / "utt2spk", None, f"segment {utt!r} has no speaker in utt2spk")
             frames, fs = headers[files[seg.reco]]
             a, b = int(round(seg.start * fs)), int(round(seg.end * fs))
             if b > frames + fs // 2:
-                raise DataFormatError(path / "segments", None, f"segment {utt!r} ends at {seg.end}s, past the end of {files[seg.reco]} ({frames / fs:.3f}s)")
+                raise DataFormatError(
+                    path / "segments",
+                    None,
+                    f"segment {utt!r} ends at {seg.end}s, past the end of {files[seg.reco]} ({frames / fs:.3f}s)",
+                )
             rows.append((utt, utt2spk[utt], files[seg.reco], a, min(b, frames), fs))
     else:
         no_spk = sorted(set(files) - set(utt2spk), key=c_sort_key)
         if no_spk:
-            raise DataFormatError(path / "utt2spk", None, f"{len(no_spk)} utterances of wav.scp have no speaker, e.g. {no_spk[:5]}")
+            raise DataFormatError(
+                path / "utt2spk", None, f"{len(no_spk)} utterances of wav.scp have no speaker, e.g. {no_spk[:5]}"
+            )
         for utt, p in files.items():
             frames, fs = headers[p]
             rows.append((utt, utt2spk[utt], p, 0, frames, fs))
@@ -201,7 +217,9 @@ class AudioList:
         return len(self.ids)
 
     def write(self, path: PathLike) -> None:
-        lines = [_AUDIO_HEADER] + [f"{i}\t{p}\t{n}\t{r}" for i, p, n, r in zip(self.ids, self.paths, self.frames, self.fs)]
+        lines = [_AUDIO_HEADER] + [
+            f"{i}\t{p}\t{n}\t{r}" for i, p, n, r in zip(self.ids, self.paths, self.frames, self.fs)
+        ]
         Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -223,7 +241,9 @@ def load_audio_list(path: PathLike) -> AudioList:
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
         items = {str(p.relative_to(path).with_suffix("")).replace("/", "_"): str(p.absolute()) for p in files}
     if not items:
-        raise DataFormatError(listed, None, f"no audio found (expected a wav.scp or {'/'.join(AUDIO_SUFFIXES)} files below it)")
+        raise DataFormatError(
+            listed, None, f"no audio found (expected a wav.scp or {'/'.join(AUDIO_SUFFIXES)} files below it)"
+        )
     headers = _headers(sorted(set(items.values())), listed)
     ids = sorted(items, key=c_sort_key)
     return AudioList(
@@ -245,7 +265,10 @@ def read_audio_list(path: PathLike) -> AudioList:
             raise DataFormatError(path, n, f"expected 4 tab-separated fields ({_AUDIO_HEADER[1:]}), got {len(f)}")
         rows.append((f[0], f[1], int(f[2]), int(f[3])))
     return AudioList(
-        ids=tuple(r[0] for r in rows), paths=tuple(r[1] for r in rows), frames=tuple(r[2] for r in rows), fs=tuple(r[3] for r in rows)
+        ids=tuple(r[0] for r in rows),
+        paths=tuple(r[1] for r in rows),
+        frames=tuple(r[2] for r in rows),
+        fs=tuple(r[3] for r in rows),
     )
 
 

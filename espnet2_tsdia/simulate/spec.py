@@ -85,11 +85,22 @@ class MixtureSpec:
 
     def turns(self) -> List[Turn]:
         """The reference turns (one per placed utterance), in seconds."""
-        return [Turn(reco=self.reco, onset=p.onset_ms / 1000, duration=p.length_ms / 1000, speaker=p.speaker) for p in self.placements]
+        return [
+            Turn(reco=self.reco, onset=p.onset_ms / 1000, duration=p.length_ms / 1000, speaker=p.speaker)
+            for p in self.placements
+        ]
 
 
 def header(*, fs: int, name: str, sources: str, noises: Optional[str], rirs: Optional[str]) -> Dict[str, Any]:
-    return {"format": FORMAT, "version": VERSION, "fs": fs, "name": name, "sources": sources, "noises": noises, "rirs": rirs}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "fs": fs,
+        "name": name,
+        "sources": sources,
+        "noises": noises,
+        "rirs": rirs,
+    }
 
 
 def encode_record(record: Mapping[str, Any]) -> str:
@@ -122,7 +133,9 @@ class SpecTables:
 
     def _region(self, i: int) -> AudioRegion:
         s = self.sources
-        return AudioRegion(path=s.paths[s.path_idx[i]], start=int(s.start[i]), stop=int(s.stop[i]), fs=int(s.file_fs[i]))
+        return AudioRegion(
+            path=s.paths[s.path_idx[i]], start=int(s.start[i]), stop=int(s.stop[i]), fs=int(s.file_fs[i])
+        )
 
     @staticmethod
     def _whole(lst: AudioList, i: int) -> AudioRegion:
@@ -159,10 +172,18 @@ class SpecTables:
                     raise KeyError("rir indices given but the header has no RIR table")
                 rirs = tuple(None if i < 0 else self._whole(self.rirs, i) for i in rec["rir"])
             return MixtureSpec(
-                reco=rec["id"], duration_ms=int(rec["dur"]), seed=int(rec["seed"]), speakers=spk, placements=tuple(pl), noise=noise, rirs=rirs
+                reco=rec["id"],
+                duration_ms=int(rec["dur"]),
+                seed=int(rec["seed"]),
+                speakers=spk,
+                placements=tuple(pl),
+                noise=noise,
+                rirs=rirs,
             )
         except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise DataFormatError(self.path, None, f"bad spec record {rec.get('id', '?')!r}: {type(e).__name__}: {e}") from None
+            raise DataFormatError(
+                self.path, None, f"bad spec record {rec.get('id', '?')!r}: {type(e).__name__}: {e}"
+            ) from None
 
 
 def index_spec_file(path: PathLike) -> Dict[str, int]:
@@ -174,7 +195,9 @@ def index_spec_file(path: PathLike) -> Dict[str, int]:
         for n, line in enumerate(f, start=2):
             if line.strip():
                 if not line.startswith(prefix):
-                    raise DataFormatError(path, n, f"expected a record starting with {prefix.decode()!r}, got {line[:40]!r}")
+                    raise DataFormatError(
+                        path, n, f"expected a record starting with {prefix.decode()!r}, got {line[:40]!r}"
+                    )
                 end = line.index(b'"', len(prefix))
                 out[line[len(prefix) : end].decode("utf-8")] = offset
             offset += len(line)

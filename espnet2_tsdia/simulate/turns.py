@@ -93,7 +93,9 @@ def _ratios(onset: np.ndarray, length: np.ndarray) -> Tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- the two models
-def _eend_layout(model: EendBetaModel, spk: np.ndarray, length: np.ndarray, rng: np.random.Generator) -> Callable[[float], np.ndarray]:
+def _eend_layout(
+    model: EendBetaModel, spk: np.ndarray, length: np.ndarray, rng: np.random.Generator
+) -> Callable[[float], np.ndarray]:
     """``spk``/``length`` grouped by speaker (speaker-major). Returns theta -> onsets."""
     e = rng.standard_exponential(length.size)
     first = np.r_[True, spk[1:] != spk[:-1]]
@@ -109,7 +111,9 @@ def _eend_layout(model: EendBetaModel, spk: np.ndarray, length: np.ndarray, rng:
     return onsets
 
 
-def _histogram_layout(model: HistogramModel, spk: np.ndarray, length: np.ndarray, rng: np.random.Generator) -> Callable[[float], np.ndarray]:
+def _histogram_layout(
+    model: HistogramModel, spk: np.ndarray, length: np.ndarray, rng: np.random.Generator
+) -> Callable[[float], np.ndarray]:
     """``spk``/``length`` already in conversation order. Returns theta -> onsets."""
     u = length.size
     u_choice, u_same, u_pause, u_ov = rng.random((4, max(u - 1, 0)))
@@ -192,7 +196,9 @@ def layout_conversation(
 
     def done(theta: float, on: np.ndarray, tgt: Optional[float]) -> Layout:
         order = np.lexsort((spk, on))  # placement order: by onset, then speaker
-        return Layout(speaker=spk[order], slot=slot[order], onset_ms=on[order], length_ms=length[order], theta=theta, target=tgt)
+        return Layout(
+            speaker=spk[order], slot=slot[order], onset_ms=on[order], length_ms=length[order], theta=theta, target=tgt
+        )
 
     on0 = onsets(0.0)
     r0, s0 = _ratios(on0, length)

@@ -21,17 +21,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable, Collection, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
-import torch
 from espnet2.layers.global_mvn import GlobalMVN
 from espnet2.layers.utterance_mvn import UtteranceMVN
 from espnet2.tasks import abs_task
 from espnet2.tasks.abs_task import AbsTask
 from espnet2.train.class_choices import ClassChoices
 from espnet2.utils.nested_dict_action import NestedDictAction
-from espnet2.utils.types import int_or_none, str2bool, str_or_none
+from espnet2.utils.types import int_or_none, str2bool
 
 from espnet2_tsdia.decoder.abs_decoder import AbsDecoder
 from espnet2_tsdia.decoder.transformer_decoder import TransformerDecoderStack
@@ -105,18 +103,36 @@ class TSDiarizationTask(AbsTask):
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):
         group = parser.add_argument_group(description="Task related")
-        group.add_argument("--label_scheme", type=str, default="powerset", help="label scheme of the labels (espnet2_tsdia.labels)")
+        group.add_argument(
+            "--label_scheme", type=str, default="powerset", help="label scheme of the labels (espnet2_tsdia.labels)"
+        )
         group.add_argument("--max_speakers", type=int, default=4, help="speakers per recording for multi-label schemes")
-        group.add_argument("--input_size", type=int_or_none, default=None, help="feature dim when --frontend none (default 345)")
-        group.add_argument("--loss_conf", action=NestedDictAction, default=dict(), help="build_loss keywords (plan training.loss)")
-        group.add_argument("--eval_knobs", action=NestedDictAction, default=dict(), help="plan eval_knobs, stored for inference")
-        group.add_argument("--tuning", action=NestedDictAction, default=dict(), help="plan tuning section, stored for bin/tune.py")
+        group.add_argument(
+            "--input_size", type=int_or_none, default=None, help="feature dim when --frontend none (default 345)"
+        )
+        group.add_argument(
+            "--loss_conf", action=NestedDictAction, default=dict(), help="build_loss keywords (plan training.loss)"
+        )
+        group.add_argument(
+            "--eval_knobs", action=NestedDictAction, default=dict(), help="plan eval_knobs, stored for inference"
+        )
+        group.add_argument(
+            "--tuning", action=NestedDictAction, default=dict(), help="plan tuning section, stored for bin/tune.py"
+        )
 
         group = parser.add_argument_group(description="DataLoader (plan training.performance)")
-        group.add_argument("--pin_memory", type=_bool_or_none, default=None, help="DataLoader pin_memory; None = ngpu > 0")
-        group.add_argument("--prefetch_factor", type=int_or_none, default=None, help="DataLoader prefetch_factor (num_workers > 0)")
-        group.add_argument("--persistent_workers", type=str2bool, default=False, help="DataLoader persistent_workers (num_workers > 0)")
-        group.add_argument("--batch_shim", type=str2bool, default=False, help="pad time axes to a multiple of 64 frames")
+        group.add_argument(
+            "--pin_memory", type=_bool_or_none, default=None, help="DataLoader pin_memory; None = ngpu > 0"
+        )
+        group.add_argument(
+            "--prefetch_factor", type=int_or_none, default=None, help="DataLoader prefetch_factor (num_workers > 0)"
+        )
+        group.add_argument(
+            "--persistent_workers", type=str2bool, default=False, help="DataLoader persistent_workers (num_workers > 0)"
+        )
+        group.add_argument(
+            "--batch_shim", type=str2bool, default=False, help="pad time axes to a multiple of 64 frames"
+        )
 
         for class_choices in cls.class_choices_list:
             class_choices.add_arguments(group)

@@ -44,7 +44,9 @@ class TrainCallback:
     def on_before_optimizer_step(self, model: torch.nn.Module, step: int) -> None:
         """After backward, gradient unscaling and norm clipping; before ``optimizer.step()``."""
 
-    def on_step_end(self, model: torch.nn.Module, optimizers: Sequence[torch.optim.Optimizer], step: int, loss: float) -> None:
+    def on_step_end(
+        self, model: torch.nn.Module, optimizers: Sequence[torch.optim.Optimizer], step: int, loss: float
+    ) -> None:
         """After ``optimizer.step()`` and the batch-stepped scheduler."""
 
     def state_dict(self) -> Dict[str, Any]:
@@ -78,7 +80,9 @@ def callback_options(name: str) -> List[str]:
     return [p for p in sig.parameters if p != "self"]
 
 
-def build_callbacks(names: Optional[Sequence[str]], conf: Optional[Dict[str, Dict[str, Any]]] = None) -> List[TrainCallback]:
+def build_callbacks(
+    names: Optional[Sequence[str]], conf: Optional[Dict[str, Dict[str, Any]]] = None
+) -> List[TrainCallback]:
     """Instantiate callbacks by name with their options; ValueError names unknown names/options."""
     names = list(names or [])
     conf = dict(conf or {})
@@ -93,9 +97,7 @@ def build_callbacks(names: Optional[Sequence[str]], conf: Optional[Dict[str, Dic
         options = dict(conf.get(name) or {})
         unknown = sorted(set(options) - set(allowed))
         if unknown:
-            raise ValueError(
-                f"training.callbacks.{name}: unknown option(s) {unknown}; expected some of {allowed}"
-            )
+            raise ValueError(f"training.callbacks.{name}: unknown option(s) {unknown}; expected some of {allowed}")
         out.append(CALLBACKS[name](**options))
     return out
 
@@ -239,7 +241,9 @@ class LossSpikeLR(TrainCallback):
             mean = sum(self.losses) / len(self.losses)
             if loss > self.spike_factor * mean and self.scale > self.min_scale:
                 self.scale = max(self.min_scale, self.scale * self.factor)
-                logger.info("dynamic_lr: loss %.4g > %g x mean %.4g: lr scale now %g", loss, self.spike_factor, mean, self.scale)
+                logger.info(
+                    "dynamic_lr: loss %.4g > %g x mean %.4g: lr scale now %g", loss, self.spike_factor, mean, self.scale
+                )
         self.losses.append(loss)
         groups = [g for opt in optimizers for g in opt.param_groups]
         if len(self._written) != len(groups):

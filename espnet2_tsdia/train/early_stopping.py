@@ -89,7 +89,11 @@ class EarlyStopping:
         if since > self.patience:
             logger.info(
                 "[early stopping] %s.%s has not improved by more than %g for %d rounds (patience %d)",
-                self.phase, self.key, self.min_delta, since, self.patience,
+                self.phase,
+                self.key,
+                self.min_delta,
+                since,
+                self.patience,
             )
             return True
         return False

@@ -83,15 +83,12 @@ def plan_to_optim_conf(section: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
     conf: Dict[str, Any] = {}
     for key, value in section.items():
         if key not in PLAN_TO_CONF:
-            raise ValueError(
-                f"training.optimizer.{key}: unknown key; expected one of {['type', *PLAN_TO_CONF]}"
-            )
+            raise ValueError(f"training.optimizer.{key}: unknown key; expected one of {['type', *PLAN_TO_CONF]}")
         if value is None:
             continue
         if key not in read:
             raise ValueError(
-                f"training.optimizer.{key}={value!r} is not read by optimizer {name!r} "
-                f"(it reads {list(read)})"
+                f"training.optimizer.{key}={value!r} is not read by optimizer {name!r} (it reads {list(read)})"
             )
         conf[PLAN_TO_CONF[key]] = list(value) if key == "betas" else value
     return name, conf

@@ -48,7 +48,9 @@ def write_round_metrics(
             if isinstance(values, Mapping):
                 row[phase] = {k: _number(v) for k, v in values.items() if _is_number(v)}
         rounds.append(row)
-    atomic_write_json({"rounds": rounds, "step": int(step), "data_epoch": int(data_epoch)}, Path(output_dir) / METRICS_FILE)
+    atomic_write_json(
+        {"rounds": rounds, "step": int(step), "data_epoch": int(data_epoch)}, Path(output_dir) / METRICS_FILE
+    )
 
 
 def read_round_metrics(output_dir: Union[str, Path]) -> Optional[dict]:

@@ -29,7 +29,6 @@ reused: it keeps decaying below ``min_lr`` after ``total_steps``.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, fields
 from typing import Dict, Optional, Tuple
 
@@ -95,9 +94,7 @@ class ScheduleOptions:
         if self.min_lr < 0:
             raise ValueError(f"training.scheduler.min_lr must be >= 0, got {self.min_lr}")
         if self.max_lr is not None and self.max_lr < self.min_lr:
-            raise ValueError(
-                f"training.scheduler.max_lr must be >= min_lr ({self.min_lr}), got {self.max_lr}"
-            )
+            raise ValueError(f"training.scheduler.max_lr must be >= min_lr ({self.min_lr}), got {self.max_lr}")
         if self.type in ("cosine", "linear", "exponential"):
             if self.decay_steps is None or self.decay_steps < 1:
                 raise ValueError(
@@ -129,9 +126,7 @@ class ScheduleOptions:
     def unused_keys(self) -> Tuple[str, ...]:
         """Keys set away from their default that ``type`` does not read."""
         used = set(SCHEDULE_KEYS[self.type]) | {"type"}
-        return tuple(
-            f.name for f in fields(self) if f.name not in used and getattr(self, f.name) != f.default
-        )
+        return tuple(f.name for f in fields(self) if f.name not in used and getattr(self, f.name) != f.default)
 
 
 def plan_lr(step: int, *, base_lr: float, options: ScheduleOptions) -> float:
@@ -212,8 +207,7 @@ def build_tsdia_scheduler(
     unused = options.unused_keys()
     if unused:
         raise ValueError(
-            f"training.scheduler: type {type!r} does not read {list(unused)}; it reads "
-            f"{list(SCHEDULE_KEYS[type])}"
+            f"training.scheduler: type {type!r} does not read {list(unused)}; it reads {list(SCHEDULE_KEYS[type])}"
         )
     base_lr = optimizer.param_groups[0]["lr"]
     if options.type == "cosine":

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -171,36 +170,70 @@ class TSDiaTrainer(Trainer):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser):
         group = parser.add_argument_group("TSDiaTrainer (plan training knobs)")
-        group.add_argument("--exp_name", type=str_or_none, default=None, help="plan name: run name in logs/tensorboard/wandb")
+        group.add_argument(
+            "--exp_name", type=str_or_none, default=None, help="plan name: run name in logs/tensorboard/wandb"
+        )
         group.add_argument("--max_steps", type=int_or_none, default=None, help="stop after this many optimizer steps")
         group.add_argument(
-            "--valid_interval_steps", type=int_or_none, default=None,
+            "--valid_interval_steps",
+            type=int_or_none,
+            default=None,
             help="validate (and end a round) every N optimizer steps; None = every data epoch",
         )
-        group.add_argument("--early_stopping_min_delta", type=float, default=0.0, help="smallest improvement that resets patience")
         group.add_argument(
-            "--early_stopping_restore_best", type=str2bool, default=False,
+            "--early_stopping_min_delta", type=float, default=0.0, help="smallest improvement that resets patience"
+        )
+        group.add_argument(
+            "--early_stopping_restore_best",
+            type=str2bool,
+            default=False,
             help="at the end, load the best round's weights (by early_stopping_criterion)",
         )
-        group.add_argument("--checkpoint_interval_steps", type=int_or_none, default=None, help="write checkpoint.pth every N steps")
-        group.add_argument("--resume_checkpoint", type=str_or_none, default=None, help="resume from this checkpoint file")
-        group.add_argument("--snapshot_optimizer", type=str2bool, default=True, help="keep optimizer state in checkpoint.pth")
-        group.add_argument("--snapshot_scheduler", type=str2bool, default=True, help="keep scheduler state in checkpoint.pth")
-        group.add_argument("--snapshot_features", type=str2bool, default=True, help="keep FAVOR+ projections in checkpoint.pth")
-        group.add_argument("--save_best_only", type=str2bool, default=False, help="write a round snapshot only when checkpoint_monitor improved")
         group.add_argument(
-            "--checkpoint_monitor", type=str, nargs=3, default=None,
+            "--checkpoint_interval_steps", type=int_or_none, default=None, help="write checkpoint.pth every N steps"
+        )
+        group.add_argument(
+            "--resume_checkpoint", type=str_or_none, default=None, help="resume from this checkpoint file"
+        )
+        group.add_argument(
+            "--snapshot_optimizer", type=str2bool, default=True, help="keep optimizer state in checkpoint.pth"
+        )
+        group.add_argument(
+            "--snapshot_scheduler", type=str2bool, default=True, help="keep scheduler state in checkpoint.pth"
+        )
+        group.add_argument(
+            "--snapshot_features", type=str2bool, default=True, help="keep FAVOR+ projections in checkpoint.pth"
+        )
+        group.add_argument(
+            "--save_best_only",
+            type=str2bool,
+            default=False,
+            help="write a round snapshot only when checkpoint_monitor improved",
+        )
+        group.add_argument(
+            "--checkpoint_monitor",
+            type=str,
+            nargs=3,
+            default=None,
             help="phase key mode watched by save_best_only, e.g. valid loss min (default: best_model_criterion[0])",
         )
-        group.add_argument("--callbacks", type=str, nargs="*", default=[], help="callback names (espnet2_tsdia.train.callbacks)")
+        group.add_argument(
+            "--callbacks", type=str, nargs="*", default=[], help="callback names (espnet2_tsdia.train.callbacks)"
+        )
         group.add_argument("--callback_conf", type=_dict_arg, default=dict(), help="options per callback name")
         group.add_argument("--profiling", type=str2bool, default=False, help="torch.profiler trace of a few steps")
         group.add_argument("--profile_steps", type=int, default=3, help="active steps of the profiler trace")
         group.add_argument("--compile_model", type=str2bool, default=False, help="torch.compile the model")
         group.add_argument("--compile_backend", type=str, default="inductor", help="torch.compile backend")
-        group.add_argument("--amp_loss_scale", type=float_or_none, default=None, help="static AMP loss scale; None = dynamic")
-        group.add_argument("--sync_gradient_barrier", type=str2bool, default=False, help="barrier before each optimizer step (DDP)")
-        group.add_argument("--ddp_static_graph", type=str2bool, default=False, help="DistributedDataParallel(static_graph=True)")
+        group.add_argument(
+            "--amp_loss_scale", type=float_or_none, default=None, help="static AMP loss scale; None = dynamic"
+        )
+        group.add_argument(
+            "--sync_gradient_barrier", type=str2bool, default=False, help="barrier before each optimizer step (DDP)"
+        )
+        group.add_argument(
+            "--ddp_static_graph", type=str2bool, default=False, help="DistributedDataParallel(static_graph=True)"
+        )
 
     @classmethod
     def build_options(cls, args: argparse.Namespace) -> TSDiaTrainerOptions:
@@ -234,7 +267,9 @@ class TSDiaTrainer(Trainer):
         opts: TSDiaTrainerOptions = trainer_options
         if not isinstance(opts, TSDiaTrainerOptions):
             raise TypeError(f"TSDiaTrainer needs TSDiaTrainerOptions, got {type(opts).__name__}")
-        loop = _Loop(model, list(optimizers), list(schedulers), train_iter_factory, valid_iter_factory, opts, distributed_option)
+        loop = _Loop(
+            model, list(optimizers), list(schedulers), train_iter_factory, valid_iter_factory, opts, distributed_option
+        )
         loop.run()
 
 
@@ -262,7 +297,9 @@ def check_trainer_options(o: TSDiaTrainerOptions) -> None:
         raise ValueError(f"--max_epoch must be >= 1, got {o.max_epoch}")
     if o.profile_steps < 1:
         raise ValueError(f"--profile_steps must be >= 1, got {o.profile_steps}")
-    if o.checkpoint_monitor is not None and (len(o.checkpoint_monitor) != 3 or o.checkpoint_monitor[2] not in ("min", "max")):
+    if o.checkpoint_monitor is not None and (
+        len(o.checkpoint_monitor) != 3 or o.checkpoint_monitor[2] not in ("min", "max")
+    ):
         raise ValueError(f"--checkpoint_monitor expects 'phase key min|max', got {o.checkpoint_monitor}")
     if o.amp_loss_scale is not None and not o.amp_loss_scale > 0:
         raise ValueError(f"--amp_loss_scale must be > 0 or None, got {o.amp_loss_scale}")
@@ -306,7 +343,11 @@ class _Loop:
         )
         crit = [tuple(c) for c in opts.best_model_criterion]
         self.best_criteria = crit
-        self.monitor = tuple(opts.checkpoint_monitor) if opts.checkpoint_monitor else (crit[0] if crit else ("valid", "loss", "min"))
+        self.monitor = (
+            tuple(opts.checkpoint_monitor)
+            if opts.checkpoint_monitor
+            else (crit[0] if crit else ("valid", "loss", "min"))
+        )
         self.saved_rounds: List[int] = []
         self.checked_metrics = False
         self.writers = None
@@ -357,7 +398,10 @@ class _Loop:
 
             for k in favor_kernels(self.model):
                 k.redraw_projection()
-            logger.info("resume: %d FAVOR+ projections were not in the checkpoint (snapshot_features false): redrawn", len(missing))
+            logger.info(
+                "resume: %d FAVOR+ projections were not in the checkpoint (snapshot_features false): redrawn",
+                len(missing),
+            )
         self.reporter.load_state_dict(states["reporter"])
         if states.get("optimizers") is not None:
             for opt, st in zip(self.optimizers, states["optimizers"]):
@@ -602,7 +646,9 @@ class _Loop:
         if o.grad_noise:
             add_gradient_noise(self.model, sub.get_total_count(), duration=100, eta=1.0, scale_factor=0.55)
         max_norm = o.grad_clip if (o.grad_clip is not None and o.grad_clip > 0) else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=max_norm, norm_type=o.grad_clip_type)
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            self.model.parameters(), max_norm=max_norm, norm_type=o.grad_clip_type
+        )
         for cb in self.callbacks:
             cb.on_before_optimizer_step(self.model, self.pos.step)
         if self.distributed and o.sync_gradient_barrier:
@@ -689,7 +735,9 @@ class _Loop:
             if s is not None and is_validation_stepped(s):
                 value = _metric(self.reporter, phase, key, self.pos.round)
                 if value is None:
-                    raise ValueError(f"val_scheduler_criterion {phase}.{key} was not reported; reported: {self.reporter.get_all_keys()}")
+                    raise ValueError(
+                        f"val_scheduler_criterion {phase}.{key} was not reported; reported: {self.reporter.get_all_keys()}"
+                    )
                 s.step(value)
 
     def check_metrics(self, r: int) -> None:
@@ -699,7 +747,9 @@ class _Loop:
         o = self.opts
         wanted = {
             "best_model_criterion": [tuple(c[:2]) for c in self.best_criteria],
-            "early_stopping_criterion": [tuple(o.early_stopping_criterion[:2])] if (o.patience is not None or o.early_stopping_restore_best) else [],
+            "early_stopping_criterion": [tuple(o.early_stopping_criterion[:2])]
+            if (o.patience is not None or o.early_stopping_restore_best)
+            else [],
             "checkpoint_monitor": [tuple(self.monitor[:2])] if o.save_best_only else [],
         }
         for option, pairs in wanted.items():
@@ -764,7 +814,10 @@ class _Loop:
         """The reporter restricted to rounds with a snapshot on disk (save_best_only)."""
         rep = Reporter()
         rep.load_state_dict(
-            {"stats": {e: s for e, s in self.reporter.stats.items() if e in self.saved_rounds}, "epoch": self.reporter.epoch}
+            {
+                "stats": {e: s for e, s in self.reporter.stats.items() if e in self.saved_rounds},
+                "epoch": self.reporter.epoch,
+            }
         )
         return rep
 
@@ -820,4 +873,6 @@ class _Loop:
                 self.model.load_state_dict(state)
                 self.link("latest.pth", f"{best}epoch.pth")
                 atomic_save(self.checkpoint_state(), self.output_dir / "checkpoint.pth")
-                logger.info("restore_best_weights: model set to round %d (%s.%s)", best, self.early.phase, self.early.key)
+                logger.info(
+                    "restore_best_weights: model set to round %d (%s.%s)", best, self.early.phase, self.early.key
+                )

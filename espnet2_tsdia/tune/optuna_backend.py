@@ -109,8 +109,12 @@ def retry_trial(study, trial) -> None:
     if trial.user_attrs.get(EXP_DIR_ATTR):
         attrs[EXP_DIR_ATTR] = trial.user_attrs[EXP_DIR_ATTR]
     study.enqueue_trial(dict(trial.params), user_attrs=attrs)
-    logger.warning("trial %d was interrupted (worker %s gone): queued again, resuming %s",
-                   trial.number, trial.user_attrs.get(WORKER_ATTR, "?"), attrs.get(EXP_DIR_ATTR, "a new dir"))
+    logger.warning(
+        "trial %d was interrupted (worker %s gone): queued again, resuming %s",
+        trial.number,
+        trial.user_attrs.get(WORKER_ATTR, "?"),
+        attrs.get(EXP_DIR_ATTR, "a new dir"),
+    )
 
 
 def recover_local_stale_trials(study, storage) -> List[int]:
@@ -142,9 +146,7 @@ def finished_count(study) -> int:
     S = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
     retried = _retried(trials)
-    return sum(
-        t.state in (S.COMPLETE, S.PRUNED) or (t.state == S.FAIL and t.number not in retried) for t in trials
-    )
+    return sum(t.state in (S.COMPLETE, S.PRUNED) or (t.state == S.FAIL and t.number not in retried) for t in trials)
 
 
 def open_study(settings, output_dir: Path):
@@ -171,7 +173,9 @@ def open_study(settings, output_dir: Path):
     except KeyError:
         existing = None
     if existing is not None and existing.direction.name.lower() != direction:
-        raise ValueError(f"study {name!r} in {url} was created to {existing.direction.name.lower()}, the config asks to {direction}")
+        raise ValueError(
+            f"study {name!r} in {url} was created to {existing.direction.name.lower()}, the config asks to {direction}"
+        )
     n_before = len(existing.trials) if existing is not None else 0
     # A resumed study gets a fresh, still reproducible sampler stream (seed + trials so far):
     # the same seed again would propose the first points again.

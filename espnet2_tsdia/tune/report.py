@@ -78,11 +78,16 @@ def results_markdown(records: Sequence[TrialRecord], *, settings, space: SearchS
     ]
     lines += [f"- WARNING: {w}" for w in comparability_warnings(settings)]
     if best is not None:
-        lines.append(f"- best: trial {best.number}, {settings.metric} = {_fmt(best.value)} at round {best.best_round} ({best.exp_dir})")
+        lines.append(
+            f"- best: trial {best.number}, {settings.metric} = {_fmt(best.value)} at round {best.best_round} ({best.exp_dir})"
+        )
     else:
         lines.append("- best: no complete trial yet")
     names = space.names
-    lines += ["", "| trial | state | " + settings.metric + " | best round | rounds | " + " | ".join(names) + " | exp dir |"]
+    lines += [
+        "",
+        "| trial | state | " + settings.metric + " | best round | rounds | " + " | ".join(names) + " | exp dir |",
+    ]
     lines.append("|" + "---|" * (6 + len(names)))
 
     def order(r: TrialRecord):

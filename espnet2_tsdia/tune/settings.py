@@ -150,8 +150,13 @@ class TuningSettings:
 #: Plan keys that change what the training loss measures: trials that differ in them cannot be
 #: compared on the loss.
 LOSS_SHAPING_KEYS = (
-    "training.loss.main", "training.loss.label_smoothing", "training.loss.reduction", "training.loss.focal_alpha",
-    "training.loss.focal_gamma", "training.loss.auxiliary.norm_reg", "training.loss.auxiliary.contrastive",
+    "training.loss.main",
+    "training.loss.label_smoothing",
+    "training.loss.reduction",
+    "training.loss.focal_alpha",
+    "training.loss.focal_gamma",
+    "training.loss.auxiliary.norm_reg",
+    "training.loss.auxiliary.contrastive",
 )
 
 
@@ -194,7 +199,9 @@ def section_issues(section: Any) -> List[str]:
     issues = []
     for k in section:
         if k not in DEFAULTS:
-            issues.append(f"tuning.{k}: unknown key{suggest(k, list(SECTION_KEYS))}; expected one of {list(SECTION_KEYS)}")
+            issues.append(
+                f"tuning.{k}: unknown key{suggest(k, list(SECTION_KEYS))}; expected one of {list(SECTION_KEYS)}"
+            )
     issues += validate_tuning(section.get("library"), None)
     if section.get("search_space") is not None:
         try:

@@ -103,7 +103,14 @@ class SearchSpace:
                 params.append(Param(name=name, key=key, choices=tuple(spec["choices"])))
             else:
                 params.append(
-                    Param(name=name, key=key, low=spec["low"], high=spec["high"], log=bool(spec.get("log", False)), step=spec.get("step"))
+                    Param(
+                        name=name,
+                        key=key,
+                        low=spec["low"],
+                        high=spec["high"],
+                        log=bool(spec.get("log", False)),
+                        step=spec.get("step"),
+                    )
                 )
         return cls(tuple(params))
 

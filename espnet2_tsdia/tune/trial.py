@@ -144,7 +144,9 @@ class TrialRunner:
             with open(path, encoding="utf-8") as f:
                 old = yaml.safe_load(f)
             if old != config:
-                raise RuntimeError(f"{path}: holds another trial's config; refusing to resume it with the point {dict(point)}")
+                raise RuntimeError(
+                    f"{path}: holds another trial's config; refusing to resume it with the point {dict(point)}"
+                )
         else:
             tmp = path.with_suffix(".yaml.tmp")
             with open(tmp, "w", encoding="utf-8") as f:
@@ -157,7 +159,11 @@ class TrialRunner:
             "#!/usr/bin/env bash\n"
             "# One trial of a tuning study: rerun to resume it (training resumes from checkpoint.pth).\n"
             f"cd {shlex.quote(self.cwd)}\n"
-            + (shlex.join(full) if self.cmd else f"{shlex.join(command)} >> {shlex.quote(str(exp_dir / TRIAL_LOG))} 2>&1")
+            + (
+                shlex.join(full)
+                if self.cmd
+                else f"{shlex.join(command)} >> {shlex.quote(str(exp_dir / TRIAL_LOG))} 2>&1"
+            )
             + "\n"
         )
         script.chmod(0o755)
@@ -215,7 +221,8 @@ class TrialRunner:
                 if reported and not series:
                     _end(proc, self.kill_grace)
                     return TrialOutcome(
-                        FAILED, message=f"metric {self.phase}.{self.key} is not reported; reported: {', '.join(reported)}"
+                        FAILED,
+                        message=f"metric {self.phase}.{self.key} is not reported; reported: {', '.join(reported)}",
                     )
                 for r in sorted(series):
                     value = series[r]
@@ -224,12 +231,16 @@ class TrialRunner:
                     seen[r] = value
                     if not on_round(r, value) and not done:
                         _end(proc, self.kill_grace)
-                        return self._outcome(PRUNED, seen, f"pruned after round {r} ({self.phase}.{self.key}={value:.6g})")
+                        return self._outcome(
+                            PRUNED, seen, f"pruned after round {r} ({self.phase}.{self.key}={value:.6g})"
+                        )
             if done:
                 break
             time.sleep(self.poll_seconds)
         if proc.returncode != 0:
-            return self._outcome(FAILED, seen, f"training exited with status {proc.returncode}; see {exp_dir / TRIAL_LOG}")
+            return self._outcome(
+                FAILED, seen, f"training exited with status {proc.returncode}; see {exp_dir / TRIAL_LOG}"
+            )
         if not seen:
             return TrialOutcome(FAILED, message=f"training finished without a finite {self.phase}.{self.key}")
         return self._outcome(COMPLETE, seen, "")

@@ -120,7 +120,13 @@ def download(
             have = part.stat().st_size if part.exists() else 0
             logger.warning("%s: %s after %d bytes; resuming (try %d of %d)", url, e, have, attempt, retries)
             time.sleep(min(2.0 ** (attempt - 1), 30.0) * 0.1)
-    _verify(part, url, md5, size, f"delete {part} and rerun (a partial file from an interrupted run or a changed file on the server)")
+    _verify(
+        part,
+        url,
+        md5,
+        size,
+        f"delete {part} and rerun (a partial file from an interrupted run or a changed file on the server)",
+    )
     part.replace(path)
     logger.info("%s: downloaded (%d bytes)%s", path, path.stat().st_size, ", md5 ok" if md5 else "")
     return path
@@ -217,7 +223,9 @@ def extract(archive: PathLike, dest: PathLike, *, force: bool = False) -> Path:
                 if m.issym() or m.islnk():
                     link = (target.parent / m.linkname) if m.issym() else (root / m.linkname)
                     if os.path.isabs(m.linkname) or not _inside(root, link):
-                        raise ValueError(f"{archive}: member {m.name!r} links to {m.linkname!r}, outside {root}; refusing to extract it")
+                        raise ValueError(
+                            f"{archive}: member {m.name!r} links to {m.linkname!r}, outside {root}; refusing to extract it"
+                        )
                 elif not (m.isfile() or m.isdir()):
                     raise ValueError(f"{archive}: member {m.name!r} is a device or fifo; refusing to extract it")
             if hasattr(tarfile, "data_filter"):

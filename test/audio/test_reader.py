@@ -51,7 +51,9 @@ def test_first_channel_by_default_and_mean_on_request(wav_dir):
 
 def test_missing_file_names_the_wav_scp_line(wav_dir):
     r = WavScpReader(wav_dir / "wav.scp")
-    with pytest.raises(DataFormatError, match=r"wav.scp:5: recording 'gone' .* audio file '.*missing.wav' does not exist"):
+    with pytest.raises(
+        DataFormatError, match=r"wav.scp:5: recording 'gone' .* audio file '.*missing.wav' does not exist"
+    ):
         r["gone"]
     with pytest.raises(DataFormatError, match=r"wav.scp:5: .*does not exist"):
         r.num_samples("gone")

@@ -18,10 +18,20 @@ from espnet2_tsdia.formats.rttm import read_rttm
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = {
-    "frontend": "tsdia_fbank", "frontend_conf": {}, "normalize": None, "normalize_conf": {}, "input_size": None,
-    "model_type": "encoder", "model_type_conf": {}, "encoder": "transformer",
+    "frontend": "tsdia_fbank",
+    "frontend_conf": {},
+    "normalize": None,
+    "normalize_conf": {},
+    "input_size": None,
+    "model_type": "encoder",
+    "model_type_conf": {},
+    "encoder": "transformer",
     "encoder_conf": {"d_model": 16, "num_layers": 1, "num_heads": 2, "attention_type": "linear", "nb_features": 8},
-    "decoder": "transformer", "decoder_conf": {}, "label_scheme": "powerset", "max_speakers": 4, "loss_conf": {},
+    "decoder": "transformer",
+    "decoder_conf": {},
+    "label_scheme": "powerset",
+    "max_speakers": 4,
+    "loss_conf": {},
     "eval_knobs": {"batch_size": 4, "threshold": 0.3},
 }
 
@@ -76,8 +86,18 @@ def corpus(tmp_path_factory):
 def test_diarize_writes_rttm_and_picture(model_zip, corpus, tmp_path):
     meeting, clips = corpus
     rttm, png = tmp_path / "out" / "meeting.rttm", tmp_path / "meeting.png"
-    argv = ["--model", str(model_zip), str(meeting), "-o", str(rttm), "--plot", str(png), "--quiet",
-            "--cachedir", str(tmp_path / "cache")]
+    argv = [
+        "--model",
+        str(model_zip),
+        str(meeting),
+        "-o",
+        str(rttm),
+        "--plot",
+        str(png),
+        "--quiet",
+        "--cachedir",
+        str(tmp_path / "cache"),
+    ]
     for spk, path in clips.items():
         argv += ["--enroll", f"{spk}={path}"]
     assert main(argv) == 0
@@ -111,17 +131,34 @@ def test_wrong_sample_rate(model_zip, inputs, capsys):
     tmp, ok = inputs
     low = tmp / "low.wav"
     soundfile.write(low, np.zeros(8000), 4000, subtype="PCM_16")
-    rc, err = _run_main(["--model", str(model_zip), str(low), "--enroll", f"a={ok}", "-o", str(tmp / "o.rttm"),
-                         "--cachedir", str(tmp / "cache")], capsys)
+    rc, err = _run_main(
+        [
+            "--model",
+            str(model_zip),
+            str(low),
+            "--enroll",
+            f"a={ok}",
+            "-o",
+            str(tmp / "o.rttm"),
+            "--cachedir",
+            str(tmp / "cache"),
+        ],
+        capsys,
+    )
     assert rc == 2 and err.count("\n") == 0
-    assert err == f"diarize: error: {low}: sample rate 4000 Hz is below the model's 8000 Hz; use a recording made at 8000 Hz or more (upsampling cannot restore the missing band)"
+    assert (
+        err
+        == f"diarize: error: {low}: sample rate 4000 Hz is below the model's 8000 Hz; use a recording made at 8000 Hz or more (upsampling cannot restore the missing band)"
+    )
 
 
 def test_stereo_file(model_zip, inputs, capsys):
     tmp, ok = inputs
     stereo = tmp / "stereo.wav"
     soundfile.write(stereo, np.zeros((8000, 2)), 8000, subtype="PCM_16")
-    rc, err = _run_main(["--model", str(model_zip), str(stereo), "--enroll", f"a={ok}", "-o", str(tmp / "o.rttm")], capsys)
+    rc, err = _run_main(
+        ["--model", str(model_zip), str(stereo), "--enroll", f"a={ok}", "-o", str(tmp / "o.rttm")], capsys
+    )
     assert rc == 2 and err.count("\n") == 0
     assert err.endswith("has 2 channels; choose one with --channel 0..1, or --channel mean to average them")
 
@@ -130,12 +167,26 @@ def test_empty_and_silent_enrollment_clips(model_zip, inputs, capsys):
     tmp, ok = inputs
     empty = tmp / "empty.wav"
     soundfile.write(empty, np.zeros(0), 8000, subtype="PCM_16")
-    rc, err = _run_main(["--model", str(model_zip), str(ok), "--enroll", f"a={empty}", "-o", str(tmp / "o.rttm")], capsys)
+    rc, err = _run_main(
+        ["--model", str(model_zip), str(ok), "--enroll", f"a={empty}", "-o", str(tmp / "o.rttm")], capsys
+    )
     assert rc == 2 and err == f"diarize: error: enrollment clip {empty} of 'a': the file holds no audio (0 samples)"
     silent = tmp / "silent.wav"
     soundfile.write(silent, np.zeros(8000), 8000, subtype="PCM_16")
-    rc, err = _run_main(["--model", str(model_zip), str(ok), "--enroll", f"a={silent}", "-o", str(tmp / "o.rttm"),
-                         "--cachedir", str(tmp / "cache")], capsys)
+    rc, err = _run_main(
+        [
+            "--model",
+            str(model_zip),
+            str(ok),
+            "--enroll",
+            f"a={silent}",
+            "-o",
+            str(tmp / "o.rttm"),
+            "--cachedir",
+            str(tmp / "cache"),
+        ],
+        capsys,
+    )
     assert rc == 2 and err.endswith("the enrollment clip is digital silence (every sample is 0)")
 
 
@@ -150,13 +201,29 @@ def test_corrupt_zip_in_a_fresh_process(inputs):
     bad = tmp / "model.zip"
     bad.write_bytes(b"PK\x03\x04garbage, not a zip")
     proc = subprocess.run(
-        [sys.executable, "-m", "espnet2_tsdia.bin.diarize", "--model", str(bad), "--enroll", f"a={ok}", str(ok),
-         "-o", str(tmp / "o.rttm")],
-        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "espnet2_tsdia.bin.diarize",
+            "--model",
+            str(bad),
+            "--enroll",
+            f"a={ok}",
+            str(ok),
+            "-o",
+            str(tmp / "o.rttm"),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        timeout=300,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == f"diarize: error: {bad}: not a valid zip archive (File is not a zip file)"
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == f"diarize: error: {bad}: not a valid zip archive (File is not a zip file)"
+    )
     assert not (tmp / "o.rttm").exists()
 
 
@@ -164,6 +231,18 @@ def test_recording_shorter_than_one_frame(model_zip, inputs, capsys):
     tmp, ok = inputs
     short = tmp / "short.wav"
     soundfile.write(short, 0.1 * np.ones(500), 8000, subtype="PCM_16")
-    rc, err = _run_main(["--model", str(model_zip), str(short), "--enroll", f"a={ok}", "-o", str(tmp / "o.rttm"),
-                         "--cachedir", str(tmp / "cache")], capsys)
+    rc, err = _run_main(
+        [
+            "--model",
+            str(model_zip),
+            str(short),
+            "--enroll",
+            f"a={ok}",
+            "-o",
+            str(tmp / "o.rttm"),
+            "--cachedir",
+            str(tmp / "cache"),
+        ],
+        capsys,
+    )
     assert rc == 2 and err == f"diarize: error: {short}: the recording lasts 0.062 s, shorter than one frame (0.1 s)"

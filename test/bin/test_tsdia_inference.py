@@ -13,10 +13,20 @@ from espnet2_tsdia.formats.kaldi import read_scp
 from espnet2_tsdia.formats.rttm import Turn, read_rttm, write_rttm
 
 CONFIG = {
-    "frontend": "tsdia_fbank", "frontend_conf": {}, "normalize": None, "normalize_conf": {}, "input_size": None,
-    "model_type": "encoder", "model_type_conf": {}, "encoder": "transformer",
+    "frontend": "tsdia_fbank",
+    "frontend_conf": {},
+    "normalize": None,
+    "normalize_conf": {},
+    "input_size": None,
+    "model_type": "encoder",
+    "model_type_conf": {},
+    "encoder": "transformer",
     "encoder_conf": {"d_model": 16, "num_layers": 1, "num_heads": 2, "attention_type": "softmax"},
-    "decoder": "transformer", "decoder_conf": {}, "label_scheme": "powerset", "max_speakers": 4, "loss_conf": {},
+    "decoder": "transformer",
+    "decoder_conf": {},
+    "label_scheme": "powerset",
+    "max_speakers": 4,
+    "loss_conf": {},
     "eval_knobs": {"batch_size": 3, "sliding_window": 30},
 }
 
@@ -43,10 +53,15 @@ def data_dir(tmp_path):
     soundfile.write(d / "r1.wav", noise(6.0, 8000, 0), 8000, subtype="PCM_16")
     soundfile.write(d / "r2.wav", noise(5.0, 16000, 1), 16000, subtype="PCM_16")  # resampled to 8 kHz
     (d / "wav.scp").write_text(f"r1 {d / 'r1.wav'}\nr2 {d / 'r2.wav'}\n")
-    write_rttm(d / "rttm", [
-        Turn("r1", 0.0, 2.5, "A"), Turn("r1", 2.0, 3.0, "B"),
-        Turn("r2", 0.5, 1.5, "B"), Turn("r2", 3.0, 1.0, "C"),
-    ])
+    write_rttm(
+        d / "rttm",
+        [
+            Turn("r1", 0.0, 2.5, "A"),
+            Turn("r1", 2.0, 3.0, "B"),
+            Turn("r2", 0.5, 1.5, "B"),
+            Turn("r2", 3.0, 1.0, "C"),
+        ],
+    )
     soundfile.write(d / "alice.wav", noise(1.5, 8000, 2), 8000, subtype="PCM_16")
     (d / "enroll.scp").write_text("alice alice.wav\nr2__bob alice.wav\n")
     return d
@@ -54,12 +69,26 @@ def data_dir(tmp_path):
 
 def test_oracle_enrollment_writes_posteriors_rttm_and_plots(model_dir, data_dir, tmp_path):
     out = tmp_path / "decode"
-    rc = main([
-        "--train_config", str(model_dir / "config.yaml"), "--model_file", str(model_dir / "model.pth"),
-        "--data_path_and_name_and_type", f"{data_dir / 'wav.scp'},speech,sound",
-        "--data_path_and_name_and_type", f"{data_dir / 'rttm'},rttm,rttm",
-        "--output_dir", str(out), "--num_plots", "1", "--threshold", "0.2", "--log_level", "WARNING",
-    ])
+    rc = main(
+        [
+            "--train_config",
+            str(model_dir / "config.yaml"),
+            "--model_file",
+            str(model_dir / "model.pth"),
+            "--data_path_and_name_and_type",
+            f"{data_dir / 'wav.scp'},speech,sound",
+            "--data_path_and_name_and_type",
+            f"{data_dir / 'rttm'},rttm,rttm",
+            "--output_dir",
+            str(out),
+            "--num_plots",
+            "1",
+            "--threshold",
+            "0.2",
+            "--log_level",
+            "WARNING",
+        ]
+    )
     assert rc == 0
     scp = read_scp(out / "posteriors.scp")
     assert sorted(scp) == ["r1__A", "r1__B", "r2__B", "r2__C"]
@@ -75,12 +104,26 @@ def test_oracle_enrollment_writes_posteriors_rttm_and_plots(model_dir, data_dir,
 
 def test_clip_enrollment_per_recording(model_dir, data_dir, tmp_path):
     out = tmp_path / "decode"
-    rc = main([
-        "--train_config", str(model_dir / "config.yaml"), "--model_file", str(model_dir / "model.pth"),
-        "--data_path_and_name_and_type", f"{data_dir / 'wav.scp'},speech,sound",
-        "--data_path_and_name_and_type", f"{data_dir / 'enroll.scp'},enroll,sound",
-        "--enrollment", "clips", "--output_dir", str(out), "--batch_size", "1", "--log_level", "WARNING",
-    ])
+    rc = main(
+        [
+            "--train_config",
+            str(model_dir / "config.yaml"),
+            "--model_file",
+            str(model_dir / "model.pth"),
+            "--data_path_and_name_and_type",
+            f"{data_dir / 'wav.scp'},speech,sound",
+            "--data_path_and_name_and_type",
+            f"{data_dir / 'enroll.scp'},enroll,sound",
+            "--enrollment",
+            "clips",
+            "--output_dir",
+            str(out),
+            "--batch_size",
+            "1",
+            "--log_level",
+            "WARNING",
+        ]
+    )
     assert rc == 0
     scp = read_scp(out / "posteriors.scp")
     assert sorted(scp) == ["r1__alice", "r2__alice", "r2__bob"]
@@ -91,14 +134,32 @@ def test_clip_enrollment_per_recording(model_dir, data_dir, tmp_path):
 def test_errors(model_dir, data_dir, tmp_path, capsys, caplog):
     base = ["--output_dir", str(tmp_path / "o"), "--log_level", "ERROR"]
     with pytest.raises(SystemExit) as e:
-        main(base + ["--train_config", "c", "--model_file", "m", "--data_path_and_name_and_type", f"{data_dir / 'rttm'},rttm,rttm"])
+        main(
+            base
+            + [
+                "--train_config",
+                "c",
+                "--model_file",
+                "m",
+                "--data_path_and_name_and_type",
+                f"{data_dir / 'rttm'},rttm,rttm",
+            ]
+        )
     assert e.value.code == 2 and "a 'speech' entry (wav.scp,speech,sound) is required" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(base + ["--model_tag", "x.zip", "--data_path_and_name_and_type", f"{data_dir / 'wav.scp'},speech,sound"])
     assert "--enrollment oracle needs the reference" in capsys.readouterr().err
-    rc = main(base + [
-        "--train_config", str(model_dir / "config.yaml"), "--model_file", str(tmp_path / "none.pth"),
-        "--data_path_and_name_and_type", f"{data_dir / 'wav.scp'},speech,sound",
-        "--data_path_and_name_and_type", f"{data_dir / 'rttm'},rttm,rttm",
-    ])
+    rc = main(
+        base
+        + [
+            "--train_config",
+            str(model_dir / "config.yaml"),
+            "--model_file",
+            str(tmp_path / "none.pth"),
+            "--data_path_and_name_and_type",
+            f"{data_dir / 'wav.scp'},speech,sound",
+            "--data_path_and_name_and_type",
+            f"{data_dir / 'rttm'},rttm,rttm",
+        ]
+    )
     assert rc == 1 and "none.pth: no such model file" in caplog.text

@@ -1,7 +1,6 @@
 """``python -m espnet2_tsdia.bin.config check|convert`` against the task's parser."""
 
 import yaml
-import pytest
 
 from espnet2_tsdia.bin import config as config_cli
 from espnet2_tsdia.config.check import ESPNET_CONSUMERS, NOT_CONSUMED, check_config, our_option_consumers
@@ -32,7 +31,11 @@ def test_check_passes_and_lists_every_key(tmp_path, capsys):
     path = write(tmp_path, "plan.yaml", SMALL_PLAN)
     assert config_cli.main(["check", str(path)]) == 0
     out = capsys.readouterr().out
-    lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(("layout", "key", "OK", "FAILED", "ERROR"))}
+    lines = {
+        line.split()[0]: line
+        for line in out.splitlines()
+        if line and not line.startswith(("layout", "key", "OK", "FAILED", "ERROR"))
+    }
     assert "OK: 124 plan keys resolved, every set key has a consumer" in out
     assert lines["encoder.d_model"].split()[1:3] == ["16", "set"]
     # Defaults are resolved from the constructors / ESPnet's parser.

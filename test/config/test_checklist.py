@@ -90,7 +90,14 @@ PLAN = {
 def test_plan_to_espnet_values():
     esp, issues = plan_to_espnet(PLAN)
     assert issues == []
-    assert esp["encoder_conf"] == {"d_model": 32, "num_heads": 2, "attention_type": "linear", "nb_features": 8, "dropout": 0.2, "d_ff": 2}
+    assert esp["encoder_conf"] == {
+        "d_model": 32,
+        "num_heads": 2,
+        "attention_type": "linear",
+        "nb_features": 8,
+        "dropout": 0.2,
+        "d_ff": 2,
+    }
     assert esp["decoder_conf"]["dropout"] == 0.2 and esp["decoder_conf"]["use_cross_attention"] is True
     assert esp["ngpu"] == 0 and esp["batch_size"] == 16 and esp["max_epoch"] == 3 and esp["exp_name"] == "demo"
     assert esp["optim"] == "adamw"
@@ -125,7 +132,9 @@ def test_round_trip_both_ways():
 
 def test_typo_is_named_with_a_suggestion():
     bad = {"training": {"optimizer": {"type": "adamw", "betass": [0.9, 0.99]}}}
-    with pytest.raises(ConfigError, match=r"training\.optimizer\.betass: unknown key \(did you mean 'training\.optimizer\.betas'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"training\.optimizer\.betass: unknown key \(did you mean 'training\.optimizer\.betas'\?\)"
+    ):
         plan_to_espnet(bad)
 
 
@@ -133,7 +142,10 @@ def test_unconsumed_keys_are_named():
     bad = {
         "model_type": "encoder",
         "decoder": {"d_model": 64},
-        "training": {"optimizer": {"type": "adamw", "momentum": 0.9}, "scheduler": {"type": "cosine", "decay_steps": 10, "step_size": 3}},
+        "training": {
+            "optimizer": {"type": "adamw", "momentum": 0.9},
+            "scheduler": {"type": "cosine", "decay_steps": 10, "step_size": 3},
+        },
     }
     _, issues = plan_to_espnet(bad, strict=False)
     assert "decoder.d_model=64 is not consumed: model_type 'encoder' has no decoder" in issues
@@ -142,7 +154,13 @@ def test_unconsumed_keys_are_named():
 
 
 def test_inert_values_are_not_reported():
-    ok = {"training": {"optimizer": {"type": "adamw", "momentum": None, "nesterov": False}, "mixed_precision": False, "amp_loss_scale": None}}
+    ok = {
+        "training": {
+            "optimizer": {"type": "adamw", "momentum": None, "nesterov": False},
+            "mixed_precision": False,
+            "amp_loss_scale": None,
+        }
+    }
     assert plan_to_espnet(ok, strict=False)[1] == []
 
 
@@ -160,7 +178,11 @@ def test_batch_size_precedence_and_conflict():
 
 
 def test_feature_redraw_fan_out_and_precedence():
-    cfg = {"model_type": "encoder_decoder", "training": {"feature_redraw_interval": 100}, "encoder": {"feature_redraw_interval": 10}}
+    cfg = {
+        "model_type": "encoder_decoder",
+        "training": {"feature_redraw_interval": 100},
+        "encoder": {"feature_redraw_interval": 10},
+    }
     esp, issues = plan_to_espnet(cfg, strict=False)
     assert esp["encoder_conf"]["feature_redraw_interval"] == 10
     assert esp["decoder_conf"]["feature_redraw_interval"] == 100
@@ -178,14 +200,19 @@ def test_device_mapping():
 
 def test_espnet_to_plan_rejects_what_the_plan_cannot_say():
     with pytest.raises(ConfigError, match="global_config.dropout: the plan has one value"):
-        espnet_to_plan({"model_type": "encoder_decoder", "encoder_conf": {"dropout": 0.1}, "decoder_conf": {"dropout": 0.2}})
+        espnet_to_plan(
+            {"model_type": "encoder_decoder", "encoder_conf": {"dropout": 0.1}, "decoder_conf": {"dropout": 0.2}}
+        )
     with pytest.raises(ConfigError, match="scheduler='warmuplr'"):
         espnet_to_plan({"scheduler": "warmuplr", "scheduler_conf": {"warmup_steps": 10}})
     assert read_plan_value("training.max_steps", {}) is MISSING
 
 
 def test_tuning_validation():
-    assert validate_tuning("optuna", {"lr": {"low": 1e-5, "high": 1e-2, "log": True}, "batch_size": {"choices": [8, 16]}}) == []
+    assert (
+        validate_tuning("optuna", {"lr": {"low": 1e-5, "high": 1e-2, "log": True}, "batch_size": {"choices": [8, 16]}})
+        == []
+    )
     issues = validate_tuning("hyperopt", {"lrr": {"low": 1, "high": 2}, "dropout": {"low": 0.3, "high": 0.1}})
     assert issues[0] == "tuning.library: expected one of ['raytune', 'optuna'] or null, got 'hyperopt'"
     assert issues[1].startswith("tuning.search_space.lrr: not a training key of the plan (did you mean 'lr'?)")

@@ -40,18 +40,19 @@ def stack_probes(section, get):
         f"{section}.activation": lambda b: (block(get(b)).ffn.act, block(get(b)).ffn.gated),
         f"{section}.use_rezero": lambda b: isinstance(block(get(b)).scale_self, ReZero),
         f"{section}.use_scalenorm": lambda b: isinstance(block(get(b)).norm_self, ScaleNorm),
-        f"{section}.feature_redraw_interval": lambda b: kernel(get(b)).feature_redraw_interval if kernel(get(b)) else None,
+        f"{section}.feature_redraw_interval": lambda b: (
+            kernel(get(b)).feature_redraw_interval if kernel(get(b)) else None
+        ),
         f"{section}.auto_check_redraw": lambda b: kernel(get(b)).auto_check_redraw if kernel(get(b)) else None,
     }
 
 
 def ddp_flags(b):
     """Wrap the model in DDP inside a 1-process gloo group and read the flags back."""
-    import torch.distributed as dist
-
-    from espnet2.train.distributed_utils import DistributedOption
-
     import socket
+
+    import torch.distributed as dist
+    from espnet2.train.distributed_utils import DistributedOption
 
     with socket.socket() as sock:  # a free port: other test sessions may share the machine
         sock.bind(("127.0.0.1", 0))
@@ -179,7 +180,10 @@ SCENARIOS = {
         "training.performance.prefetch_factor": 3,
         "training.performance.persistent_workers": True,
         "training.performance.compile_model": True,
-        "training.callbacks": [{"name": "pruning", "amount": 0.3}, {"name": "freeze_layers", "prefixes": ["network.encoder"]}],
+        "training.callbacks": [
+            {"name": "pruning", "amount": 0.3},
+            {"name": "freeze_layers", "prefixes": ["network.encoder"]},
+        ],
         "training.profiling": True,
     },
     # model type decoder (non-causal softmax), sgd, step schedule, redraw defaults for both stacks
@@ -199,7 +203,14 @@ SCENARIOS = {
         "training.loss.main": "focal",
     },
     # cosine restarts
-    "C": {"model_type": "encoder", "encoder.use_scalenorm": True, "training.scheduler.type": "cosine", "training.scheduler.decay_steps": 40, "training.scheduler.num_cycles": 4, "training.checkpoint.snapshot_features": False},
+    "C": {
+        "model_type": "encoder",
+        "encoder.use_scalenorm": True,
+        "training.scheduler.type": "cosine",
+        "training.scheduler.decay_steps": 40,
+        "training.scheduler.num_cycles": 4,
+        "training.checkpoint.snapshot_features": False,
+    },
     # plateau, binary labels with an explicit head size, encoder_decoder without cross-attention
     "D": {
         "model_type": "encoder_decoder",
@@ -226,12 +237,24 @@ def probes(monkeypatch, tmp_path):
     for key, fn in stack_probes("decoder", DEC).items():
         add(key, "A", fn, None)
     exp = {
-        "encoder.d_model": 24, "encoder.num_layers": 2, "encoder.num_heads": 4, "encoder.attention_type": "linear",
-        "encoder.nb_features": 12, "encoder.activation": (F.gelu, True), "encoder.use_rezero": True,
-        "encoder.feature_redraw_interval": 5, "encoder.auto_check_redraw": False,
-        "decoder.d_model": 8, "decoder.num_layers": 2, "decoder.num_heads": 4, "decoder.attention_type": "causal_linear",
-        "decoder.nb_features": 6, "decoder.activation": (F.silu, True), "decoder.use_scalenorm": True,
-        "decoder.feature_redraw_interval": 9, "decoder.auto_check_redraw": False,
+        "encoder.d_model": 24,
+        "encoder.num_layers": 2,
+        "encoder.num_heads": 4,
+        "encoder.attention_type": "linear",
+        "encoder.nb_features": 12,
+        "encoder.activation": (F.gelu, True),
+        "encoder.use_rezero": True,
+        "encoder.feature_redraw_interval": 5,
+        "encoder.auto_check_redraw": False,
+        "decoder.d_model": 8,
+        "decoder.num_layers": 2,
+        "decoder.num_heads": 4,
+        "decoder.attention_type": "causal_linear",
+        "decoder.nb_features": 6,
+        "decoder.activation": (F.silu, True),
+        "decoder.use_scalenorm": True,
+        "decoder.feature_redraw_interval": 9,
+        "decoder.auto_check_redraw": False,
     }
     for key, value in exp.items():
         p[key] = (p[key][0], p[key][1], value)
@@ -249,7 +272,7 @@ def probes(monkeypatch, tmp_path):
     add("training.batch_size", "B", lambda b: len(b.train_factory.epoch_batches(1, shuffle=False)[0]), 2)
     add("training.random_seed", "A", lambda b: (b.options.seed, b.train_factory.seed), (11, 11))
     add("training.max_steps", "A", lambda b: b.options.max_steps, 13)
-    opt = lambda name: (lambda b: b.optimizer.param_groups[0].get(name))  # noqa: E731
+    opt = lambda name: lambda b: b.optimizer.param_groups[0].get(name)  # noqa: E731
     add("training.optimizer.type", "B", lambda b: type(b.optimizer).__name__, "SGD")
     add("training.optimizer.lr", "A", lambda b: b.optimizer.defaults["lr"], 0.003)
     add("training.optimizer.weight_decay", "A", opt("weight_decay"), 0.02)
@@ -258,7 +281,7 @@ def probes(monkeypatch, tmp_path):
     add("training.optimizer.amsgrad", "A", opt("amsgrad"), True)
     add("training.optimizer.momentum", "B", opt("momentum"), 0.7)
     add("training.optimizer.nesterov", "B", opt("nesterov"), True)
-    sched_opt = lambda f: (lambda b: getattr(getattr(b.scheduler, "options", None), f, None))  # noqa: E731
+    sched_opt = lambda f: lambda b: getattr(getattr(b.scheduler, "options", None), f, None)  # noqa: E731
     add("training.scheduler.type", "A", lambda b: sched_opt("type")(b), "linear")
     add("training.scheduler.min_lr", "A", sched_opt("min_lr"), 1e-5)
     add("training.scheduler.max_lr", "A", sched_opt("max_lr"), 0.01)
@@ -288,16 +311,26 @@ def probes(monkeypatch, tmp_path):
     add("training.validation.batch_size", "A", lambda b: len(b.valid_factory.epoch_batches(1)[0]), 2)
     add("training.validation.metric_for_best_model", "A", lambda b: b.loop.best_criteria[0][:2], ("valid", "accuracy"))
     add("training.validation.greater_is_better", "A", lambda b: b.loop.best_criteria[0][2], "max")
-    early = lambda f: (lambda b: getattr(b.loop.early, f))  # noqa: E731
+    early = lambda f: lambda b: getattr(b.loop.early, f)  # noqa: E731
     add("training.early_stopping.patience", "A", early("patience"), 2)
-    add("training.early_stopping.metric", "A", lambda b: (b.loop.early.phase, b.loop.early.key), ("valid", "target_error"))
+    add(
+        "training.early_stopping.metric",
+        "A",
+        lambda b: (b.loop.early.phase, b.loop.early.key),
+        ("valid", "target_error"),
+    )
     add("training.early_stopping.min_delta", "A", early("min_delta"), 0.05)
     add("training.early_stopping.mode", "A", early("mode"), "max")
     add("training.early_stopping.restore_best_weights", "A", lambda b: b.options.early_stopping_restore_best, True)
     add("training.checkpoint.save_dir", "A", lambda b: b.options.output_dir, "SAVE_DIR")
     add("training.checkpoint.interval", "A", lambda b: b.options.checkpoint_interval_steps, 6)
     add("training.checkpoint.save_total_limit", "A", lambda b: b.loop.keep_nbest, [2])
-    add("training.checkpoint.resume", "A", lambda b: (b.options.resume, b.options.resume_checkpoint), (True, "some/checkpoint.pth"))
+    add(
+        "training.checkpoint.resume",
+        "A",
+        lambda b: (b.options.resume, b.options.resume_checkpoint),
+        (True, "some/checkpoint.pth"),
+    )
     add("training.checkpoint.snapshot_optimizer", "A", lambda b: b.options.snapshot_optimizer, False)
     add("training.checkpoint.snapshot_scheduler", "A", lambda b: b.options.snapshot_scheduler, False)
     add("training.checkpoint.snapshot_features", "C", lambda b: b.options.snapshot_features, False)
@@ -323,10 +356,20 @@ def probes(monkeypatch, tmp_path):
     add("training.performance.prefetch_factor", "A", lambda b: dl(b).prefetch_factor if dl(b).num_workers else None, 3)
     add("training.performance.persistent_workers", "A", lambda b: dl(b).persistent_workers, True)
     add("training.performance.compile_model", "A", lambda b: type(b.loop.wrap_model()).__name__, "OptimizedModule")
-    add("training.callbacks", "A", lambda b: [type(c).__name__ for c in b.loop.callbacks], ["MagnitudePruning", "FreezeLayers"])
+    add(
+        "training.callbacks",
+        "A",
+        lambda b: [type(c).__name__ for c in b.loop.callbacks],
+        ["MagnitudePruning", "FreezeLayers"],
+    )
     add("training.profiling", "A", lambda b: b.options.profiling, True)
     p["training.feature_redraw_interval"] = (
-        "B", lambda b: [k.feature_redraw_interval for k in favor_kernels(b.model)] or [STACK(b).layers.blocks[0].self_attn.attention_type], None
+        "B",
+        lambda b: (
+            [k.feature_redraw_interval for k in favor_kernels(b.model)]
+            or [STACK(b).layers.blocks[0].self_attn.attention_type]
+        ),
+        None,
     )
     return p
 

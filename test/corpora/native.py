@@ -63,7 +63,9 @@ def write_audio(path: Path, duration: float, *, sample_rate: int = 16000, channe
     return path
 
 
-def write_movie(path: Path, duration: float, *, sample_rate: int = 48000, channels: int = 2, source: Optional[Path] = None) -> Path:
+def write_movie(
+    path: Path, duration: float, *, sample_rate: int = 48000, channels: int = 2, source: Optional[Path] = None
+) -> Path:
     """A movie file holding a silent soundtrack (FLAC; .mkv or .mp4 by extension).
 
     With ``source``, the soundtrack of that movie is copied into the new container without
@@ -71,8 +73,15 @@ def write_movie(path: Path, duration: float, *, sample_rate: int = 48000, channe
     """
     layout = "stereo" if channels == 2 else "mono"
     path.parent.mkdir(parents=True, exist_ok=True)
-    inputs = ["-i", str(source), "-c", "copy"] if source is not None else ["-f", "lavfi", "-i", f"anullsrc=r={sample_rate}:cl={layout}", "-c:a", "flac"]
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-t", f"{duration}", "-strict", "-2", str(path)], check=True)
+    inputs = (
+        ["-i", str(source), "-c", "copy"]
+        if source is not None
+        else ["-f", "lavfi", "-i", f"anullsrc=r={sample_rate}:cl={layout}", "-c:a", "flac"]
+    )
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-t", f"{duration}", "-strict", "-2", str(path)],
+        check=True,
+    )
     return path
 
 
@@ -85,7 +94,11 @@ def write_text(path: Path, text: str) -> Path:
 
 def crop_rttm(src: Path, dest: Path, *, until: float) -> Path:
     """Copy the SPEAKER lines of ``src`` whose turn starts before ``until`` (line text unchanged)."""
-    keep = [ln for ln in src.read_text(encoding="utf-8").splitlines(keepends=True) if ln.split() and float(ln.split()[3]) < until]
+    keep = [
+        ln
+        for ln in src.read_text(encoding="utf-8").splitlines(keepends=True)
+        if ln.split() and float(ln.split()[3]) < until
+    ]
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text("".join(keep), encoding="utf-8")
     return dest
@@ -94,7 +107,16 @@ def crop_rttm(src: Path, dest: Path, *, until: float) -> Path:
 def textgrid(xmax: float, tiers: Sequence[Tuple[str, Sequence[Tuple[float, float, str]]]]) -> str:
     """A long-format ("ooTextFile") Praat TextGrid as AISHELL-4 ships: one interval tier per
     speaker, speech intervals with their transcript and the gaps as empty intervals."""
-    out = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", "xmin = 0 ", f"xmax = {xmax} ", "tiers? <exists> ", f"size = {len(tiers)} ", "item []: "]
+    out = [
+        'File type = "ooTextFile"',
+        'Object class = "TextGrid"',
+        "",
+        "xmin = 0 ",
+        f"xmax = {xmax} ",
+        "tiers? <exists> ",
+        f"size = {len(tiers)} ",
+        "item []: ",
+    ]
     for i, (name, speech) in enumerate(tiers, start=1):
         intervals: List[Tuple[float, float, str]] = []
         t = 0.0
@@ -105,15 +127,28 @@ def textgrid(xmax: float, tiers: Sequence[Tuple[str, Sequence[Tuple[float, float
             t = b
         if t < xmax:
             intervals.append((t, xmax, ""))
-        out += [f"    item [{i}]:", '        class = "IntervalTier" ', f'        name = "{name}" ', "        xmin = 0 ", f"        xmax = {xmax} "]
+        out += [
+            f"    item [{i}]:",
+            '        class = "IntervalTier" ',
+            f'        name = "{name}" ',
+            "        xmin = 0 ",
+            f"        xmax = {xmax} ",
+        ]
         out.append(f"        intervals: size = {len(intervals)} ")
         for j, (a, b, text) in enumerate(intervals, start=1):
             text = text.replace('"', '""')
-            out += [f"        intervals [{j}]:", f"            xmin = {a} ", f"            xmax = {b} ", f'            text = "{text}" ']
+            out += [
+                f"        intervals [{j}]:",
+                f"            xmin = {a} ",
+                f"            xmax = {b} ",
+                f'            text = "{text}" ',
+            ]
     return "\n".join(out) + "\n"
 
 
-def mrt(session: str, end: float, segments: Iterable[Tuple[float, float, Optional[str], str]], *, start: float = 0.0) -> str:
+def mrt(
+    session: str, end: float, segments: Iterable[Tuple[float, float, Optional[str], str]], *, start: float = 0.0
+) -> str:
     """An ICSI MRT transcript: ``segments`` are ``(start, end, participant or None, inner XML)``."""
     parts = [
         '<?xml version="1.0" encoding="ISO-8859-1" standalone="yes"?>',
@@ -172,7 +207,15 @@ def label_conversion(data_dir: Path, out: Path) -> List[str]:
     if not has_module("espnet2_tsdia.bin.make_tsdia_examples"):
         pytest.skip("label conversion CLI espnet2_tsdia.bin.make_tsdia_examples not available yet")
     proc = subprocess.run(
-        [sys.executable, "-m", "espnet2_tsdia.bin.make_tsdia_examples", str(data_dir), str(out), "--num_samples_from", "reco2dur"],
+        [
+            sys.executable,
+            "-m",
+            "espnet2_tsdia.bin.make_tsdia_examples",
+            str(data_dir),
+            str(out),
+            "--num_samples_from",
+            "reco2dur",
+        ],
         capture_output=True,
         text=True,
         cwd=str(REPO),
@@ -187,7 +230,9 @@ def label_conversion(data_dir: Path, out: Path) -> List[str]:
     return examples
 
 
-def run_data_sh(corpus: str, env_var: str, corpus_dir: Optional[Path], cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def run_data_sh(
+    corpus: str, env_var: str, corpus_dir: Optional[Path], cwd: Path, *args: str
+) -> subprocess.CompletedProcess:
     """Run ``egs2/<corpus>/diar1/local/data.sh --skip_download true`` in ``cwd`` with the corpus
     root in ``env_var`` (unset when ``corpus_dir`` is None)."""
     script = REPO / "egs2" / corpus / "diar1" / "local" / "data.sh"

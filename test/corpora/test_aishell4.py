@@ -76,16 +76,26 @@ def test_prepare(tmp_path):
     assert test["uem"] == ["L_R003S01C02 1 0.000 28.000", "L_R003S02C02 1 0.000 20.000"]
     rows = rttm_rows(tmp_path / "data" / "aishell4_test" / "rttm")
     # every cropped reference turn came back from the TextGrid (8 + 5), speakers prefixed by session
-    assert len([r for r in rows if r[0] == "L_R003S01C02"]) == 8 and len([r for r in rows if r[0] == "L_R003S02C02"]) == 5
-    assert sorted({r[2] for r in rows if r[0] == "L_R003S02C02"}) == [f"L_R003S02C02_00{i}" for i in ("2-F", "3-F", "4-M", "5-M", "7-M")]
+    assert (
+        len([r for r in rows if r[0] == "L_R003S01C02"]) == 8 and len([r for r in rows if r[0] == "L_R003S02C02"]) == 5
+    )
+    assert sorted({r[2] for r in rows if r[0] == "L_R003S02C02"}) == [
+        f"L_R003S02C02_00{i}" for i in ("2-F", "3-F", "4-M", "5-M", "7-M")
+    ]
     assert ("L_R003S01C02", "1", "L_R003S01C02_006-M", 23.475, 28.0) in rows
     assert reports["aishell4_test"].changed == [
         "L_R003S01C02 L_R003S01C02_006-M [23.475, 28.485]: clipped to the recording end 28.000"
     ]
     # held-out dev: 1 of the 4 training sessions, from the largest room-size group (M), by SHA-1
-    assert [ln.split()[0] for ln in data_files(tmp_path / "data" / "aishell4_dev")["wav.scp"]] == ["20200616_M_R001S02C01"]
+    assert [ln.split()[0] for ln in data_files(tmp_path / "data" / "aishell4_dev")["wav.scp"]] == [
+        "20200616_M_R001S02C01"
+    ]
     train = data_files(tmp_path / "data" / "aishell4_train")
-    assert [ln.split()[0] for ln in train["wav.scp"]] == ["20200616_M_R001S01C01", "20200620_S_R001S01C01", "20200707_L_R001S01C01"]
+    assert [ln.split()[0] for ln in train["wav.scp"]] == [
+        "20200616_M_R001S01C01",
+        "20200620_S_R001S01C01",
+        "20200707_L_R001S01C01",
+    ]
     assert train["rttm"][:2] == [
         "SPEAKER 20200616_M_R001S01C01 1 0.500 1.500 <NA> <NA> 20200616_M_R001S01C01_001-F <NA> <NA>",
         "SPEAKER 20200616_M_R001S01C01 1 1.500 2.500 <NA> <NA> 20200616_M_R001S01C01_002-M <NA> <NA>",
@@ -106,7 +116,11 @@ def test_downmix_and_label_conversion(tmp_path):
 
 
 def test_dev_selection_is_deterministic_and_proportional():
-    train = [f"2020070{g}_{s}_R00{i % 3}S0{i % 9}C{i:03d}" for g, s, n in ((1, "L", 30), (2, "M", 108), (3, "S", 53)) for i in range(n)]
+    train = [
+        f"2020070{g}_{s}_R00{i % 3}S0{i % 9}C{i:03d}"
+        for g, s, n in ((1, "L", 30), (2, "M", 108), (3, "S", 53))
+        for i in range(n)
+    ]
     dev = select_dev(train, 18)
     assert len(dev) == 18 and [sum(d[9] == s for d in dev) for s in "LMS"] == [3, 10, 5]
     assert select_dev(list(reversed(train)), 18) == dev
@@ -117,9 +131,13 @@ def test_dev_selection_is_deterministic_and_proportional():
 
 def test_textgrid_short_format_and_errors(tmp_path):
     short = '"ooTextFile"\n"TextGrid"\n0\n3.5\n<exists>\n1\n"IntervalTier"\n"003-M"\n0\n3.5\n2\n0\n1.25\n"你 好"\n1.25\n3.5\n""\n'
-    p = write_text(tmp_path / "short.TextGrid", 'File type = "ooTextFile"\nObject class = "TextGrid"\n' + short.split("\n", 2)[2])
+    p = write_text(
+        tmp_path / "short.TextGrid", 'File type = "ooTextFile"\nObject class = "TextGrid"\n' + short.split("\n", 2)[2]
+    )
     tiers = read_textgrid(p)
-    assert [(t.name, [(i.xmin, i.xmax, i.text) for i in t.intervals]) for t in tiers] == [("003-M", [(0.0, 1.25, "你 好"), (1.25, 3.5, "")])]
+    assert [(t.name, [(i.xmin, i.xmax, i.text) for i in t.intervals]) for t in tiers] == [
+        ("003-M", [(0.0, 1.25, "你 好"), (1.25, 3.5, "")])
+    ]
     bad = write_text(tmp_path / "bad.TextGrid", textgrid(5.0, TRAIN_TIERS).replace('text = "你 好"', "text = 你好"))
     with pytest.raises(DataFormatError, match=r"bad\.TextGrid:\d+: expected a quoted string"):
         read_textgrid(bad)
@@ -128,10 +146,18 @@ def test_textgrid_short_format_and_errors(tmp_path):
 def test_broken_corpus(tmp_path):
     corpus = build_aishell4(tmp_path / "aishell4", tmp_path)
     (corpus / "train_S" / "wav" / "20200620_S_R001S01C01.flac").unlink()
-    with pytest.raises(MissingAudioError, match=r"20200620_S_R001S01C01\.flac: audio of recording '20200620_S_R001S01C01' \(listed in .*20200620_S_R001S01C01\.TextGrid\) does not exist; .* or pass --exclude 20200620_S_R001S01C01"):
+    with pytest.raises(
+        MissingAudioError,
+        match=r"20200620_S_R001S01C01\.flac: audio of recording '20200620_S_R001S01C01' \(listed in .*20200620_S_R001S01C01\.TextGrid\) does not exist; .* or pass --exclude 20200620_S_R001S01C01",
+    ):
         prepare_aishell4(corpus, tmp_path / "data")
-    reports = prepare_aishell4(corpus, tmp_path / "data", exclude=["20200620_S_R001S01C01"], parts=["train_S", "train_M"], num_dev=0)
-    assert list(reports) == ["aishell4_train"] and reports["aishell4_train"].dropped[0] == "20200620_S_R001S01C01: excluded by the caller"
+    reports = prepare_aishell4(
+        corpus, tmp_path / "data", exclude=["20200620_S_R001S01C01"], parts=["train_S", "train_M"], num_dev=0
+    )
+    assert (
+        list(reports) == ["aishell4_train"]
+        and reports["aishell4_train"].dropped[0] == "20200620_S_R001S01C01: excluded by the caller"
+    )
     with pytest.raises(ValueError, match="channel must be '1'..'8' or 'downmix', got '9'"):
         prepare_aishell4(corpus, tmp_path / "data", channel="9")
     with pytest.raises(FileNotFoundError, match="AISHELL-4 part train_L not found"):

@@ -21,8 +21,8 @@ from native import (
 
 from espnet2_tsdia.corpora.ami import prepare_ami
 from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.formats.kaldi import read_list
 from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import read_list
 
 #: meeting -> (split, UEM end = audio length)
 MEETINGS = {"TS3007c": ("train", 2420.0), "ES2011a": ("dev", 1113.845375), "EN2002a": ("test", 2142.709375)}
@@ -109,7 +109,10 @@ def test_sdm_known_missing_meetings_are_left_out(tmp_path):
 def test_missing_audio_stops_with_the_file_and_what_to_do(tmp_path):
     corpus = build_ami(tmp_path / "ami")
     (corpus / "amicorpus/ES2011a/audio/ES2011a.Mix-Headset.wav").unlink()
-    with pytest.raises(MissingAudioError, match=r"ES2011a\.Mix-Headset\.wav: audio of meeting 'ES2011a' \(listed in .*dev\.meetings\.txt\) does not exist; download it"):
+    with pytest.raises(
+        MissingAudioError,
+        match=r"ES2011a\.Mix-Headset\.wav: audio of meeting 'ES2011a' \(listed in .*dev\.meetings\.txt\) does not exist; download it",
+    ):
         prepare_ami(corpus, tmp_path / "data", splits=["dev"])
     reports = prepare_ami(corpus, tmp_path / "data", splits=["dev", "test"], missing_ok=True)
     assert "ami_dev" in reports and "ES2011a: audio" in reports["ami_dev"].dropped[0]
@@ -129,7 +132,9 @@ def test_rttm_of_an_unlisted_meeting_is_an_error(tmp_path):
     corpus = build_ami(tmp_path / "ami")
     setup = corpus / "AMI-diarization-setup"
     shutil.copy(setup / "only_words/rttms/dev/ES2011a.rttm", setup / "only_words/rttms/dev/ES2011b.rttm")
-    with pytest.raises(DataFormatError, match=r"ES2011b\.rttm: describes meeting 'ES2011b', which is not in .*dev\.meetings\.txt"):
+    with pytest.raises(
+        DataFormatError, match=r"ES2011b\.rttm: describes meeting 'ES2011b', which is not in .*dev\.meetings\.txt"
+    ):
         prepare_ami(corpus, tmp_path / "data", splits=["dev"])
 
 

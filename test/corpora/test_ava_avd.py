@@ -63,7 +63,11 @@ def test_window_and_shift():
     assert clip_window("x_c_02", 1238.5, turns) == (1238.5, 1500.0)  # never past the clip's nominal end
     assert clip_window("x_c_01", 900.1, [Turn("x_c_01", 901.0, 2.0, "a")]) == (900.1, 903.0)
     assert [(t.onset, t.duration) for t in shift(turns[:1], 1238.491)] == [(1.509, 2.0)]
-    assert read_offsets(real_annotations("ava_avd") / "offsets.txt") == {"0f39OWEqJ24_c_01": 900.06, "0f39OWEqJ24_c_02": 1200.534, "0f39OWEqJ24_c_03": 1501.23}
+    assert read_offsets(real_annotations("ava_avd") / "offsets.txt") == {
+        "0f39OWEqJ24_c_01": 900.06,
+        "0f39OWEqJ24_c_02": 1200.534,
+        "0f39OWEqJ24_c_03": 1501.23,
+    }
 
 
 def test_prepare(tmp_path, movies):
@@ -77,7 +81,9 @@ def test_prepare(tmp_path, movies):
     assert train["wav.scp"] == [f"{c} {corpus / 'waves' / c}.wav" for c in CLIPS["train"]]
     dur = dict(ln.split() for ln in train["reco2dur"])
     # ffmpeg cuts to within a few ms; reco2dur is what the header says
-    assert abs(float(dur["-FaXLcSFjUI_c_01"]) - 263.336) < 0.005 and abs(float(dur["Ma2hgTmveKQ_c_02"]) - 261.509) < 0.005
+    assert (
+        abs(float(dur["-FaXLcSFjUI_c_01"]) - 263.336) < 0.005 and abs(float(dur["Ma2hgTmveKQ_c_02"]) - 261.509) < 0.005
+    )
     rows = rttm_rows(tmp_path / "data" / "ava_avd_train" / "rttm")
     fax = [r for r in rows if r[0] == "-FaXLcSFjUI_c_01"]
     assert fax[0] == ("-FaXLcSFjUI_c_01", "1", "-FaXLcSFjUI_c_01_spk01", 0.0, 1.704)  # 900.004-901.708 in movie time
@@ -87,9 +93,14 @@ def test_prepare(tmp_path, movies):
     assert len(ma) == 68 - 1 and max(r[4] for r in ma) == 253.889  # 1492.38 - 1238.491
     r = reports["ava_avd_train"]
     assert r.dropped == ["Ma2hgTmveKQ_c_02 spk02 [1555.541, 1555.912]: outside the clip window [1238.491, 1500.000]"]
-    assert "Ma2hgTmveKQ_c_02: times shifted by -1238.491s from movie time (offset 1238.491, window end 1500.000)" in r.changed
+    assert (
+        "Ma2hgTmveKQ_c_02: times shifted by -1238.491s from movie time (offset 1238.491, window end 1500.000)"
+        in r.changed
+    )
     val = rttm_rows(tmp_path / "data" / "ava_avd_val" / "rttm")
-    assert len(val) == 137 and len({row[2] for row in val}) == 9 and max(row[4] for row in val) == 299.993  # 1499.997 - 1200.004
+    assert (
+        len(val) == 137 and len({row[2] for row in val}) == 9 and max(row[4] for row in val) == 299.993
+    )  # 1499.997 - 1200.004
     for d in reports:
         validate(tmp_path / "data" / d, expected_fs=16000)
     # resumable: finished clips are not cut again
@@ -107,7 +118,10 @@ def test_prepare(tmp_path, movies):
 def test_broken_corpus(tmp_path, movies):
     corpus = build_ava(tmp_path / "ava", movies)
     (corpus / "videos" / "Ov0za6Xb1LM.mp4").unlink()
-    with pytest.raises(MissingAudioError, match=r"videos/Ov0za6Xb1LM\.\{mkv,mp4,webm\}: movie of clip 'Ov0za6Xb1LM_c_02' \(listed in .*val\.list\) does not exist"):
+    with pytest.raises(
+        MissingAudioError,
+        match=r"videos/Ov0za6Xb1LM\.\{mkv,mp4,webm\}: movie of clip 'Ov0za6Xb1LM_c_02' \(listed in .*val\.list\) does not exist",
+    ):
         prepare_ava_avd(corpus, tmp_path / "data", splits=["val"])
     rttm = corpus / "rttms" / "-FaXLcSFjUI_c_01.rttm"
     rttm.write_text(rttm.read_text().replace("-FaXLcSFjUI_c_01 1 907.393", "-FaXLcSFjUI_c_02 1 907.393"))
@@ -115,7 +129,9 @@ def test_broken_corpus(tmp_path, movies):
         prepare_ava_avd(corpus, tmp_path / "data", splits=["train"])
     write_text(corpus / "split" / "offsets.txt", "Ma2hgTmveKQ_c_02 1238.491")
     write_text(corpus / "split" / "train.list", "Ma2hgTmveKQ_c_02\nKjzB2A6IPxU_c_01")
-    write_text(corpus / "rttms" / "KjzB2A6IPxU_c_01.rttm", "SPEAKER KjzB2A6IPxU_c_01 1 901.0 1.0 <NA> <NA> spk00 <NA> <NA>\n")
+    write_text(
+        corpus / "rttms" / "KjzB2A6IPxU_c_01.rttm", "SPEAKER KjzB2A6IPxU_c_01 1 901.0 1.0 <NA> <NA> spk00 <NA> <NA>\n"
+    )
     with pytest.raises(DataFormatError, match=r"offsets\.txt: no offset for clip 'KjzB2A6IPxU_c_01'"):
         prepare_ava_avd(corpus, tmp_path / "data", splits=["train"])
 
@@ -146,10 +162,17 @@ def test_download(tmp_path, movies, monkeypatch):
     monkeypatch.setattr(ava_avd, "REPO_URL", repo.as_uri())
     monkeypatch.setattr(ava_avd, "VIDEO_URL", movies.as_uri() + "/{video}")
     corpus = tmp_path / "ava"
-    with pytest.raises(FileNotFoundError, match=r"annotations\.tar\.gz: the AVA-AVD annotations .* is not there\. .*gdown --id 18kjJJbebBg7e8umI6HoGE4_tI3OWufzA"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"annotations\.tar\.gz: the AVA-AVD annotations .* is not there\. .*gdown --id 18kjJJbebBg7e8umI6HoGE4_tI3OWufzA",
+    ):
         ava_avd.download_ava_avd(corpus)
     with tarfile.open(corpus / "annotations.tar.gz", "w:gz") as t:
         t.add(src / "rttms", "rttms")
     ava_avd.download_ava_avd(corpus)
-    assert sorted(p.name for p in (corpus / "videos").iterdir()) == ["-FaXLcSFjUI.mkv", "Ma2hgTmveKQ.mkv", "Ov0za6Xb1LM.mp4"]
+    assert sorted(p.name for p in (corpus / "videos").iterdir()) == [
+        "-FaXLcSFjUI.mkv",
+        "Ma2hgTmveKQ.mkv",
+        "Ov0za6Xb1LM.mp4",
+    ]
     assert (corpus / "rttms" / "Ov0za6Xb1LM_c_02.rttm").is_file() and (corpus / "split" / "val.list").is_file()

@@ -37,7 +37,12 @@ BED002 = [
 
 
 def build_icsi(root: Path, *, sph: bool = False) -> Path:
-    meetings = {"Bed002": BED002, "Bmr003": [(0.5, 2.0, "me013", "okay")], "Bmr021": [(1.0, 4.0, "fe016", "dev words")], "Bmr013": [(2.0, 3.0, "mn005", "test words")]}
+    meetings = {
+        "Bed002": BED002,
+        "Bmr003": [(0.5, 2.0, "me013", "okay")],
+        "Bmr021": [(1.0, 4.0, "fe016", "dev words")],
+        "Bmr013": [(2.0, 3.0, "mn005", "test words")],
+    }
     for mtg, segments in meetings.items():
         write_text(root / "transcripts" / f"{mtg}.mrt", mrt(mtg, 9.5, segments))
         write_sparse_wav(root / "ICSIsignals" / "NXT" / f"{mtg}.interaction.wav", 10.0)
@@ -108,18 +113,29 @@ def test_label_conversion(tmp_path):
 def test_broken_corpus(tmp_path):
     corpus = build_icsi(tmp_path / "icsi")
     (corpus / "ICSIsignals" / "NXT" / "Bmr021.interaction.wav").unlink()
-    with pytest.raises(MissingAudioError, match=r"Bmr021\.interaction\.wav: audio of recording 'Bmr021' \(listed in .*transcripts/Bmr021\.mrt\) does not exist; download it .* or pass --exclude Bmr021"):
+    with pytest.raises(
+        MissingAudioError,
+        match=r"Bmr021\.interaction\.wav: audio of recording 'Bmr021' \(listed in .*transcripts/Bmr021\.mrt\) does not exist; download it .* or pass --exclude Bmr021",
+    ):
         prepare_icsi(corpus, tmp_path / "data", splits=["dev"])
-    assert prepare_icsi(corpus, tmp_path / "data", splits=["dev"], exclude=["Bmr021"])["icsi_dev"].dropped[0] == "Bmr021: excluded by the caller"
+    assert (
+        prepare_icsi(corpus, tmp_path / "data", splits=["dev"], exclude=["Bmr021"])["icsi_dev"].dropped[0]
+        == "Bmr021: excluded by the caller"
+    )
     write_text(corpus / "transcripts" / "Bmr013.mrt", mrt("Bmr014", 9.5, [(1.0, 2.0, "me011", "hi")]))
-    with pytest.raises(DataFormatError, match=r"Bmr013\.mrt:3: <Meeting Session='Bmr014'> names another meeting than the file name 'Bmr013'"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"Bmr013\.mrt:3: <Meeting Session='Bmr014'> names another meeting than the file name 'Bmr013'",
+    ):
         prepare_icsi(corpus, tmp_path / "data", splits=["test"])
     write_text(corpus / "transcripts" / "Bmr013.mrt", mrt("Bmr013", 9.5, [(1.0, 2.0, "me011", "hi <b>")]))
     with pytest.raises(DataFormatError, match=r"Bmr013\.mrt:\d+: not well-formed XML"):
         prepare_icsi(corpus, tmp_path / "data", splits=["test"])
     (corpus / "transcripts" / "Bmr013.mrt").unlink()
     write_text(corpus / "transcripts" / "bmr013.mrt", mrt("bmr013", 9.5, [(1.0, 2.0, "me011", "hi")]))
-    with pytest.raises(ValueError, match=r"bmr013\.mrt: meeting 'bmr013' is 'Bmr013' of the test set spelled with another case"):
+    with pytest.raises(
+        ValueError, match=r"bmr013\.mrt: meeting 'bmr013' is 'Bmr013' of the test set spelled with another case"
+    ):
         prepare_icsi(corpus, tmp_path / "data", splits=["train"])
     with pytest.raises(ValueError, match="unknown ICSI mic 'sdm'"):
         prepare_icsi(corpus, tmp_path / "data", mic="sdm")
@@ -127,7 +143,11 @@ def test_broken_corpus(tmp_path):
 
 def test_corpus_yaml():
     conf = check_corpus_yaml("icsi", "ICSI")
-    assert conf["splits"]["dev"]["meetings"] == ["Bmr021", "Bns001"] and conf["splits"]["test"]["meetings"] == ["Bmr013", "Bmr018", "Bro021"]
+    assert conf["splits"]["dev"]["meetings"] == ["Bmr021", "Bns001"] and conf["splits"]["test"]["meetings"] == [
+        "Bmr013",
+        "Bmr018",
+        "Bro021",
+    ]
 
 
 def test_data_sh(tmp_path):

@@ -51,7 +51,10 @@ def write_tree(root: Path, part: str, readers: dict, *, fs: int = 16000) -> Path
 def tone_readers(n_readers: int, n_utts: int, *, first: int = 100, fs: int = 16000) -> dict:
     out = {}
     for k in range(n_readers):
-        waves = [0.3 * np.sin(2 * np.pi * (200 + 100 * k) * np.arange(int((1.0 + 0.25 * j) * fs)) / fs) for j in range(n_utts)]
+        waves = [
+            0.3 * np.sin(2 * np.pi * (200 + 100 * k) * np.arange(int((1.0 + 0.25 * j) * fs)) / fs)
+            for j in range(n_utts)
+        ]
         # two chapters per reader: the speaker must still be the reader
         out[str(first + k)] = {"10": waves[::2], "11": waves[1::2]}
     return out
@@ -74,7 +77,10 @@ def offline_tree(tmp_path_factory):
 
     missing = missing_sources(OFFLINE_SOURCES)
     if missing:
-        pytest.skip("Debian speech packages missing (tools/install.sh installs them): " + "; ".join(f"{k}: {v}" for k, v in missing.items()))
+        pytest.skip(
+            "Debian speech packages missing (tools/install.sh installs them): "
+            + "; ".join(f"{k}: {v}" for k, v in missing.items())
+        )
     work = tmp_path_factory.mktemp("offline")
     report = prepare_offline_speech(work / "corpus", sources=OFFLINE_SOURCES, max_utts_per_speaker=4)
     wav = read_scp(report.data_dir / "wav.scp")
@@ -126,16 +132,23 @@ def test_prepare_offline_speech_tree(offline_tree, tmp_path):
 
 
 def test_prepare_errors(tone_tree, tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"part 'train-clean-100' not found \(parts present in .*: \['dev-clean-2', 'train-clean-5'\]\)"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"part 'train-clean-100' not found \(parts present in .*: \['dev-clean-2', 'train-clean-5'\]\)",
+    ):
         prepare_librispeech(tone_tree, tmp_path, parts=["train-clean-100"])
     bad = tmp_path / "bad"
     shutil.copytree(tone_tree / "LibriSpeech" / "dev-clean-2", bad / "LibriSpeech" / "dev-clean-2")
     (bad / "LibriSpeech" / "dev-clean-2" / "200" / "10" / "200-10-0001.flac").unlink()
-    with pytest.raises(FileNotFoundError, match=r"1 utterances listed in .trans.txt files have no flac file:\n  .*200-10-0001.flac"):
+    with pytest.raises(
+        FileNotFoundError, match=r"1 utterances listed in .trans.txt files have no flac file:\n  .*200-10-0001.flac"
+    ):
         prepare_librispeech(bad, tmp_path / "o", parts=["dev-clean-2"])
     trans = bad / "LibriSpeech" / "dev-clean-2" / "201" / "10" / "201-10.trans.txt"
     trans.write_text("201-99-0000 HELLO\n")
-    with pytest.raises(DataFormatError, match=r"201-10.trans.txt:1: expected an utterance id 201-10-NNNN, got '201-99-0000'"):
+    with pytest.raises(
+        DataFormatError, match=r"201-10.trans.txt:1: expected an utterance id 201-10-NNNN, got '201-99-0000'"
+    ):
         prepare_librispeech(bad, tmp_path / "o", parts=["dev-clean-2"])
 
 
@@ -160,7 +173,9 @@ def test_download_librispeech_from_local_server(tmp_path, monkeypatch):
 
         (tmp_path / "dl2").mkdir()
         with pytest.raises(ChecksumError, match=r"dev-clean-2.tar.gz.part: md5 .* delete"):
-            download_librispeech(tmp_path / "dl2", parts=["dev-clean-2"], downloads={"dev-clean-2": (url, "0" * 32, len(data))})
+            download_librispeech(
+                tmp_path / "dl2", parts=["dev-clean-2"], downloads={"dev-clean-2": (url, "0" * 32, len(data))}
+            )
         with pytest.raises(ValueError, match="no download known for LibriSpeech part 'test-other'"):
             download_librispeech(tmp_path / "dl", parts=["test-other"], downloads=table)
         # the CLI data.sh calls (stage 1), then stage 2 on what it fetched
@@ -195,8 +210,24 @@ def _run_data_sh(tree: Path, tmp_path: Path, *extra: str, yaml: str = TINY_YAML)
     shutil.copytree(RECIPE / "local", recipe / "local")
     (recipe / "conf" / "simu").mkdir(parents=True)
     (recipe / "conf" / "simu" / "tiny.yaml").write_text(yaml)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", "MINI_LIBRISPEECH": str(tmp_path / "none")}
-    cmd = ["bash", "local/data.sh", "--local_tree", str(tree), "--simu_conf", "conf/simu/tiny.yaml", "--nj", "1", "--python", sys.executable, *extra]
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MINI_LIBRISPEECH": str(tmp_path / "none"),
+    }
+    cmd = [
+        "bash",
+        "local/data.sh",
+        "--local_tree",
+        str(tree),
+        "--simu_conf",
+        "conf/simu/tiny.yaml",
+        "--nj",
+        "1",
+        "--python",
+        sys.executable,
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=recipe, env=env, capture_output=True, text=True)
 
 
@@ -222,7 +253,16 @@ def test_data_sh_bad_option_and_bad_config(tone_tree, tmp_path):
     proc = _run_data_sh(tone_tree, tmp_path, "--bogus", "1")
     assert proc.returncode == 2 and "unknown option --bogus" in proc.stderr
     # a set asking for more speakers than the source has fails before writing the set
-    proc = _run_data_sh(tone_tree, tmp_path, "--sets", "dev_ns2_ov10-20", yaml=TINY_YAML.replace("{2: 1}, overlap_range: [0.1", "{4: 1}, overlap_range: [0.1"))
+    proc = _run_data_sh(
+        tone_tree,
+        tmp_path,
+        "--sets",
+        "dev_ns2_ov10-20",
+        yaml=TINY_YAML.replace("{2: 1}, overlap_range: [0.1", "{4: 1}, overlap_range: [0.1"),
+    )
     assert proc.returncode == 1
-    assert "source dir data/source/dev_clean_2 has 3 speakers (200, 201, 202), but speaker_counts allows up to 4" in proc.stderr
+    assert (
+        "source dir data/source/dev_clean_2 has 3 speakers (200, 201, 202), but speaker_counts allows up to 4"
+        in proc.stderr
+    )
     assert not (tmp_path / "recipe" / "data" / "dev_ns2_ov10-20").exists()

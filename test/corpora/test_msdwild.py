@@ -76,7 +76,10 @@ def test_prepare(tmp_path):
 def test_label_conversion(tmp_path):
     corpus = build_msdwild(tmp_path / "msdwild")
     prepare_msdwild(corpus, tmp_path / "data", splits=["few.val"])
-    assert label_conversion(tmp_path / "data" / "msdwild_few_val", tmp_path / "labels") == ["00017__00017_0", "00017__00017_1"]
+    assert label_conversion(tmp_path / "data" / "msdwild_few_val", tmp_path / "labels") == [
+        "00017__00017_0",
+        "00017__00017_1",
+    ]
 
 
 def test_few_train_from_all_rttm_when_it_is_an_lfs_pointer(tmp_path):
@@ -86,8 +89,15 @@ def test_few_train_from_all_rttm_when_it_is_an_lfs_pointer(tmp_path):
     write_text(rttms / "all.rttm", everything)
     write_text(rttms / "few.train.rttm", LFS_POINTER)
     reports = prepare_msdwild(corpus, tmp_path / "data", splits=["few.train"])
-    assert reports["msdwild_few_train"].changed[0].startswith(f"few.train built from {rttms / 'all.rttm'} minus the few.val and many.val recordings")
-    assert [ln.split()[0] for ln in data_files(tmp_path / "data" / "msdwild_few_train")["wav.scp"]] == ["00001", "00006"]
+    assert (
+        reports["msdwild_few_train"]
+        .changed[0]
+        .startswith(f"few.train built from {rttms / 'all.rttm'} minus the few.val and many.val recordings")
+    )
+    assert [ln.split()[0] for ln in data_files(tmp_path / "data" / "msdwild_few_train")["wav.scp"]] == [
+        "00001",
+        "00006",
+    ]
     write_text(rttms / "few.val.rttm", LFS_POINTER)
     with pytest.raises(ValueError, match=r"few\.val\.rttm: a Git LFS pointer, not the RTTM"):
         prepare_msdwild(corpus, tmp_path / "data", splits=["few.val"])
@@ -96,7 +106,10 @@ def test_few_train_from_all_rttm_when_it_is_an_lfs_pointer(tmp_path):
 def test_missing_audio(tmp_path):
     corpus = build_msdwild(tmp_path / "msdwild")
     (corpus / "wav" / "00884.wav").unlink()
-    with pytest.raises(MissingAudioError, match=r"wav/00884\.wav: audio of recording '00884' \(listed in .*many\.val\.rttm\) does not exist; unzip the complete"):
+    with pytest.raises(
+        MissingAudioError,
+        match=r"wav/00884\.wav: audio of recording '00884' \(listed in .*many\.val\.rttm\) does not exist; unzip the complete",
+    ):
         prepare_msdwild(corpus, tmp_path / "data", splits=["many.val"])
 
 
@@ -122,7 +135,10 @@ def test_data_sh_download_says_what_to_fetch(tmp_path):
     proc = run_data_sh("msdwild", "MSDWILD", corpus, tmp_path, "--skip_download", "false", "--stop_stage", "1")
     assert proc.returncode == 1
     assert f"{corpus / 'msdwild_wav.zip'}: the MSDWild wav zip (7.56 GB) is not there" in proc.stderr
-    assert "drive.google.com/file/d/1I5qfuPPGBM9keJKz0VN-OYEeRMJ7dgpl" in proc.stderr and "md5 0057f82daaddf2ce993d1bf0679929c4" in proc.stderr
+    assert (
+        "drive.google.com/file/d/1I5qfuPPGBM9keJKz0VN-OYEeRMJ7dgpl" in proc.stderr
+        and "md5 0057f82daaddf2ce993d1bf0679929c4" in proc.stderr
+    )
 
 
 def test_download_checks_the_hand_fetched_zip(tmp_path, monkeypatch):
@@ -136,7 +152,10 @@ def test_download_checks_the_hand_fetched_zip(tmp_path, monkeypatch):
     corpus.mkdir()
     with zipfile.ZipFile(corpus / "msdwild_wav.zip", "w") as z:
         z.write(src / "wav" / "00017.wav", "wav/00017.wav")
-    with pytest.raises(ValueError, match=r"msdwild_wav\.zip: md5 [0-9a-f]{32} differs from the published 0057f82daaddf2ce993d1bf0679929c4; .* Delete it and fetch it again"):
+    with pytest.raises(
+        ValueError,
+        match=r"msdwild_wav\.zip: md5 [0-9a-f]{32} differs from the published 0057f82daaddf2ce993d1bf0679929c4; .* Delete it and fetch it again",
+    ):
         msdwild.download_msdwild(corpus)
     assert sorted(p.name for p in (corpus / "rttms").iterdir()) == ["few.train.rttm", "few.val.rttm", "many.val.rttm"]
     monkeypatch.setattr(msdwild, "WAV_ZIP_MD5", md5sum(corpus / "msdwild_wav.zip"))

@@ -18,6 +18,15 @@ import soundfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from espnet2_tsdia.audio.tools import (
+    frame_energy_db,
+    noise_floor_dbfs,
+    remove_dc,
+    speech_bounds,
+    to_float,
+    to_int16,
+    tone_ratio,
+)
 from espnet2_tsdia.bin.prepare_offline_speech import main as cli_main
 from espnet2_tsdia.corpora.offline_speech import (
     SOURCES,
@@ -37,15 +46,6 @@ from espnet2_tsdia.formats.kaldi import (
     read_spk2utt,
     read_utt2spk,
     utt2spk_to_spk2utt,
-)
-from espnet2_tsdia.audio.tools import (
-    frame_energy_db,
-    noise_floor_dbfs,
-    remove_dc,
-    speech_bounds,
-    to_float,
-    tone_ratio,
-    to_int16,
 )
 
 SR = 8000
@@ -104,8 +104,9 @@ def all_files(root: Path) -> Dict[str, int]:
 def needs_packages(*names: str):
     missing = missing_sources(list(names))
     return pytest.mark.skipif(
-        bool(missing), reason="Debian speech packages missing (tools/install.sh installs them): " + "; ".join(
-            f"{k}: {v}" for k, v in missing.items())
+        bool(missing),
+        reason="Debian speech packages missing (tools/install.sh installs them): "
+        + "; ".join(f"{k}: {v}" for k, v in missing.items()),
     )
 
 
@@ -431,7 +432,9 @@ def test_installed_prompts_are_trimmed(real_corpus):
 @needs_packages("en_allison", "es_july")
 def test_perturbed_pseudo_speakers(tmp_path):
     report = prepare_offline_speech(
-        tmp_path, sources=["en_allison", "es_july"], max_utts_per_speaker=2,
+        tmp_path,
+        sources=["en_allison", "es_july"],
+        max_utts_per_speaker=2,
         perturb=[Perturbation(name="up", pitch_cents=200, tempo=1.25)],
     )
     check_data_dir(report.data_dir)

@@ -51,14 +51,22 @@ def test_prepare(tmp_path):
     # local labels prefixed with the recording; dev has no same-speaker overlap
     spk = [ln.split()[0] for ln in dev["spk2utt"]]
     assert spk == ["abjxc_spk00", "afjiv_spk00", "afjiv_spk01", "afjiv_spk02", "afjiv_spk03", "afjiv_spk04"]
-    assert len(dev["rttm"]) == 2 + 28 and reports["voxconverse_dev"].changed == [] and reports["voxconverse_dev"].dropped == []
+    assert (
+        len(dev["rttm"]) == 2 + 28
+        and reports["voxconverse_dev"].changed == []
+        and reports["voxconverse_dev"].dropped == []
+    )
     # turns grouped by speaker in the file are written sorted by time
     onsets = [float(ln.split()[3]) for ln in dev["rttm"] if ln.split()[1] == "afjiv"]
     assert onsets == sorted(onsets)
 
     test = reports["voxconverse_test"]
-    assert test.changed == ["utial utial_spk00: merged 2 overlapping turns [247.580, 276.540], [250.670, 253.650] into [247.580, 276.540]"]
-    assert test.dropped == [f"1 audio files in {corpus / 'voxconverse_test_wav'} have no test reference and are left out: zzqvx"]
+    assert test.changed == [
+        "utial utial_spk00: merged 2 overlapping turns [247.580, 276.540], [250.670, 253.650] into [247.580, 276.540]"
+    ]
+    assert test.dropped == [
+        f"1 audio files in {corpus / 'voxconverse_test_wav'} have no test reference and are left out: zzqvx"
+    ]
     rows = rttm_rows(tmp_path / "data" / "voxconverse_test" / "rttm")
     assert len(rows) == 170 - 1 and {r[0] for r in rows} == {"utial"}
     assert len({r[2] for r in rows}) == 8
@@ -76,7 +84,10 @@ def test_label_conversion(tmp_path):
 def test_missing_audio(tmp_path):
     corpus = build_voxconverse(tmp_path / "vc")
     (corpus / "audio" / "afjiv.wav").unlink()
-    with pytest.raises(MissingAudioError, match=r"audio/afjiv\.wav: audio of recording 'afjiv' \(listed in .*dev/afjiv\.rttm\) does not exist; download the dev audio .* or pass --exclude afjiv"):
+    with pytest.raises(
+        MissingAudioError,
+        match=r"audio/afjiv\.wav: audio of recording 'afjiv' \(listed in .*dev/afjiv\.rttm\) does not exist; download the dev audio .* or pass --exclude afjiv",
+    ):
         prepare_voxconverse(corpus, tmp_path / "data", splits=["dev"])
     reports = prepare_voxconverse(corpus, tmp_path / "data", splits=["dev"], exclude=["afjiv"])
     assert reports["voxconverse_dev"].dropped == ["afjiv: excluded by the caller"]
@@ -120,8 +131,13 @@ def test_download_resumable_and_checksummed(tmp_path, monkeypatch, caplog):
     src = build_voxconverse(tmp_path / "src")
     server = tmp_path / "server"
     server.mkdir()
-    dev_zip = _zip(server / "voxconverse_dev_wav.zip", {f"audio/{r}.wav": src / "audio" / f"{r}.wav" for r in ("abjxc", "afjiv")})
-    repo_zip = _zip(server / "master.zip", {f"voxconverse-master/dev/{r}.rttm": src / "voxconverse" / "dev" / f"{r}.rttm" for r in ("abjxc", "afjiv")})
+    dev_zip = _zip(
+        server / "voxconverse_dev_wav.zip", {f"audio/{r}.wav": src / "audio" / f"{r}.wav" for r in ("abjxc", "afjiv")}
+    )
+    repo_zip = _zip(
+        server / "master.zip",
+        {f"voxconverse-master/dev/{r}.rttm": src / "voxconverse" / "dev" / f"{r}.rttm" for r in ("abjxc", "afjiv")},
+    )
     monkeypatch.setattr(voxconverse, "AUDIO_URLS", {"dev": dev_zip.as_uri(), "test": (server / "missing.zip").as_uri()})
     monkeypatch.setattr(voxconverse, "RTTM_URL", repo_zip.as_uri())
     corpus = tmp_path / "vc"
@@ -134,9 +150,14 @@ def test_download_resumable_and_checksummed(tmp_path, monkeypatch, caplog):
     assert (corpus / "downloads" / "voxconverse_dev_wav.zip").stat().st_mtime_ns == stamp
 
     monkeypatch.setattr(voxconverse, "MD5", {"voxconverse_dev_wav.zip": "0" * 32})
-    with pytest.raises(ChecksumError, match=r"voxconverse_dev_wav\.zip: md5 [0-9a-f]{32}, expected 0{32} .*; delete .*voxconverse_dev_wav\.zip and rerun"):
+    with pytest.raises(
+        ChecksumError,
+        match=r"voxconverse_dev_wav\.zip: md5 [0-9a-f]{32}, expected 0{32} .*; delete .*voxconverse_dev_wav\.zip and rerun",
+    ):
         voxconverse.download_voxconverse(corpus, splits=["dev"])
     fresh = tmp_path / "vc2"
     assert prepare_corpus.main(["voxconverse", "download", "--corpus_dir", str(fresh), "--splits", "dev"]) == 1
-    assert "ChecksumError" in caplog.text and f"{fresh / 'downloads' / 'voxconverse_dev_wav.zip.part'}: md5" in caplog.text
+    assert (
+        "ChecksumError" in caplog.text and f"{fresh / 'downloads' / 'voxconverse_dev_wav.zip.part'}: md5" in caplog.text
+    )
     assert not (fresh / "audio").exists()  # nothing extracted from a file that failed its checksum

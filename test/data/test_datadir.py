@@ -2,11 +2,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espnet2_tsdia.data.datadir import clean_turns, data_dir_from_rttm, load_data_dir, turns_from_segments, write_data_dir
+from espnet2_tsdia.data.datadir import (
+    clean_turns,
+    data_dir_from_rttm,
+    load_data_dir,
+    turns_from_segments,
+    write_data_dir,
+)
+from espnet2_tsdia.data.validate import validate_data_dir
 from espnet2_tsdia.formats.kaldi import read_segments, read_utt2spk
 from espnet2_tsdia.formats.rttm import Turn, read_rttm, sort_turns
 from espnet2_tsdia.formats.uem import UemSegment, uem_from_durations
-from espnet2_tsdia.data.validate import validate_data_dir
 
 from .test_validate import write_wav
 
@@ -35,8 +41,20 @@ def test_clean_turns_clips_to_the_millisecond_below_the_end():
 
 def test_write_data_dir_validates_cleanly_with_audio(tmp_path):
     wavs = {r: str(write_wav(tmp_path / f"{r}.wav", d)) for r, d in (("-a", 5.0), ("00012", 3.5))}
-    turns = [T("-a", 0, 2, "-a_0"), T("-a", 1, 3, "-a_1"), T("-a", 1.5, 2, "-a_0"), T("-a", 4.5, 9, "-a_1"), T("00012", 0.25, 0.5, "00012_h")]
-    report = write_data_dir(tmp_path / "d", wav_scp=wavs, turns=turns, reco2dur={"-a": 5.0, "00012": 3.5}, uem=uem_from_durations({"-a": 5.0, "00012": 3.5}))
+    turns = [
+        T("-a", 0, 2, "-a_0"),
+        T("-a", 1, 3, "-a_1"),
+        T("-a", 1.5, 2, "-a_0"),
+        T("-a", 4.5, 9, "-a_1"),
+        T("00012", 0.25, 0.5, "00012_h"),
+    ]
+    report = write_data_dir(
+        tmp_path / "d",
+        wav_scp=wavs,
+        turns=turns,
+        reco2dur={"-a": 5.0, "00012": 3.5},
+        uem=uem_from_durations({"-a": 5.0, "00012": 3.5}),
+    )
     assert (len(report.changed), len(report.dropped)) == (2, 0)  # one merge, one clip
     validation = validate_data_dir(tmp_path / "d", expected_fs=8000)
     assert validation.problems == []
@@ -44,7 +62,9 @@ def test_write_data_dir_validates_cleanly_with_audio(tmp_path):
 
 
 def test_write_data_dir_leaves_out_recordings_without_turns(tmp_path):
-    report = write_data_dir(tmp_path / "d", wav_scp={"a": "a.wav", "b": "b.wav"}, turns=[T("a", 0, 1, "a_s")], reco2dur={"a": 2.0, "b": 2.0})
+    report = write_data_dir(
+        tmp_path / "d", wav_scp={"a": "a.wav", "b": "b.wav"}, turns=[T("a", 0, 1, "a_s")], reco2dur={"a": 2.0, "b": 2.0}
+    )
     assert report.dropped == ["b: recording has no speaker turn; left out of the data dir"]
     assert (tmp_path / "d/wav.scp").read_text() == "a a.wav\n"
     # Kaldi's own validator warns about a single speaker, and so do we; nothing else
@@ -59,7 +79,9 @@ def test_write_data_dir_needs_every_duration(tmp_path):
 def test_load_data_dir_round_trip(tmp_path):
     turns = [T("r1", 0.5, 1.25, "r1_a"), T("r1", 1.0, 2.0, "r1_b"), T("r2", 0.0, 3.0, "r2_a")]
     uem = uem_from_durations({"r1": 4.0, "r2": 3.0})
-    write_data_dir(tmp_path / "d", wav_scp={"r1": "r1.wav", "r2": "r2.wav"}, turns=turns, reco2dur={"r1": 4.0, "r2": 3.0}, uem=uem)
+    write_data_dir(
+        tmp_path / "d", wav_scp={"r1": "r1.wav", "r2": "r2.wav"}, turns=turns, reco2dur={"r1": 4.0, "r2": 3.0}, uem=uem
+    )
     d = load_data_dir(tmp_path / "d")
     assert d.recordings == ["r1", "r2"]
     assert d.turns == sort_turns(turns)
@@ -98,8 +120,16 @@ def test_whatever_write_data_dir_writes_validates_without_errors_or_warnings(tmp
 
 # ----------------------------------------------------------------- from a bare RTTM
 def test_data_dir_from_rttm_clean_merges_utial(real_annotations, tmp_path):
-    report = data_dir_from_rttm(tmp_path / "d", rttm=real_annotations / "voxconverse/utial.rttm", wav_scp={"utial": "utial.wav"}, reco2dur={"utial": 1131.0}, prefix_speakers=True)
-    assert report.changed == ["utial utial_spk00: merged 2 overlapping turns [247.580, 276.540], [250.670, 253.650] into [247.580, 276.540]"]
+    report = data_dir_from_rttm(
+        tmp_path / "d",
+        rttm=real_annotations / "voxconverse/utial.rttm",
+        wav_scp={"utial": "utial.wav"},
+        reco2dur={"utial": 1131.0},
+        prefix_speakers=True,
+    )
+    assert report.changed == [
+        "utial utial_spk00: merged 2 overlapping turns [247.580, 276.540], [250.670, 253.650] into [247.580, 276.540]"
+    ]
     assert report.dropped == []
     segs = read_segments(tmp_path / "d/segments")
     assert len(segs) == 169
@@ -118,11 +148,23 @@ def test_data_dir_from_rttm_raw_copies_rttm_and_uem_verbatim(real_annotations, t
     src = real_annotations / "aishell4/test3.rttm"
     recos = ["L_R003S01C02", "L_R003S02C02", "L_R003S03C02"]
     data_dir_from_rttm(
-        tmp_path / "plain", rttm=src, uem=real_annotations / "aishell4/test3.uem", wav_scp={r: f"{r}.wav" for r in recos}, reco2dur={r: 2400.0 for r in recos}, clean=False
+        tmp_path / "plain",
+        rttm=src,
+        uem=real_annotations / "aishell4/test3.uem",
+        wav_scp={r: f"{r}.wav" for r in recos},
+        reco2dur={r: 2400.0 for r in recos},
+        clean=False,
     )
     assert (tmp_path / "plain/rttm").read_bytes() == src.read_bytes()
     assert (tmp_path / "plain/uem").read_bytes() == (real_annotations / "aishell4/test3.uem").read_bytes()
-    data_dir_from_rttm(tmp_path / "pre", rttm=src, wav_scp={r: f"{r}.wav" for r in recos}, reco2dur={r: 2400.0 for r in recos}, prefix_speakers=True, clean=False)
+    data_dir_from_rttm(
+        tmp_path / "pre",
+        rttm=src,
+        wav_scp={r: f"{r}.wav" for r in recos},
+        reco2dur={r: 2400.0 for r in recos},
+        prefix_speakers=True,
+        clean=False,
+    )
     first = (tmp_path / "pre/rttm").read_bytes().split(b"\n")[0]
     assert first == b"SPEAKER L_R003S01C02 1 4.8350 1.6100 <NA> <NA> L_R003S01C02_006-M <NA> <NA>\r"
     # segments and utt2spk follow the RTTM's line order: a naive import, unsorted
@@ -135,7 +177,14 @@ def test_raw_import_keeps_spacing_and_separates_files_without_final_newline(real
     a = tmp_path / "a.rttm"
     a.write_bytes(b"SPEAKER a 0 0.5 1.0 <NA> <NA> 1 <NA> <NA>")  # no final newline
     ava = real_annotations / "ava_avd/Ov0za6Xb1LM_c_02.rttm"
-    data_dir_from_rttm(tmp_path / "d", rttm=[a, ava], wav_scp={"a": "a.wav", "Ov0za6Xb1LM_c_02": "o.wav"}, reco2dur={"a": 2, "Ov0za6Xb1LM_c_02": 1500}, prefix_speakers=True, clean=False)
+    data_dir_from_rttm(
+        tmp_path / "d",
+        rttm=[a, ava],
+        wav_scp={"a": "a.wav", "Ov0za6Xb1LM_c_02": "o.wav"},
+        reco2dur={"a": 2, "Ov0za6Xb1LM_c_02": 1500},
+        prefix_speakers=True,
+        clean=False,
+    )
     lines = (tmp_path / "d/rttm").read_text().split("\n")
     assert lines[0] == "SPEAKER a 0 0.5 1.0 <NA> <NA> a_1 <NA> <NA>"
     assert lines[1] == "SPEAKER Ov0za6Xb1LM_c_02  1 1214.405000 0.766000 <NA> <NA> Ov0za6Xb1LM_c_02_spk00 <NA> <NA>"

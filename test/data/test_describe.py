@@ -57,7 +57,10 @@ def test_latex_table_booktabs_and_escaping(tmp_path):
     lines = tex.splitlines()
     assert r"    ami\_dev 50\% & 2 & 0.01 & 2 & 2.50 & 3 & 25.0 & 46.7 & 4.00 \\" in lines
     assert [l.strip() for l in lines if l.strip().endswith("rule") or "rule{" in l or "rule(" in l] == [
-        r"\toprule", r"\cmidrule(lr){4-6}", r"\midrule", r"\bottomrule",
+        r"\toprule",
+        r"\cmidrule(lr){4-6}",
+        r"\midrule",
+        r"\bottomrule",
     ]
     assert r"  \caption{A \& B}" in lines and r"  \label{tab:ami}" in lines
     assert latex_escape(r"a_b#c$d{e}~^\ ") == r"a\_b\#c\$d\{e\}\textasciitilde{}\textasciicircum{}\textbackslash{} "

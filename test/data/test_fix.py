@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from espnet2_tsdia.bin import fix_data_dir as cli
 from espnet2_tsdia.data.datadir import data_dir_from_rttm
 from espnet2_tsdia.data.fix import FixEntry, FixReport, fix_data_dir
+from espnet2_tsdia.data.validate import KNOWN_FILES, read_raw, validate_data_dir
 from espnet2_tsdia.formats.kaldi import read_segments
 from espnet2_tsdia.formats.rttm import read_rttm
 from espnet2_tsdia.formats.uem import UemSegment, read_uem, write_uem
-from espnet2_tsdia.data.validate import KNOWN_FILES, read_raw, validate_data_dir
 
 from .test_validate import DURS, edit, make_dir, set_field
 
@@ -68,7 +68,9 @@ def raw_from_turns(tmp_path, text, durs=None, **kw):
     durs = durs or DURS
     (tmp_path / "in.rttm").write_text(text)
     d = tmp_path / "raw"
-    data_dir_from_rttm(d, rttm=tmp_path / "in.rttm", wav_scp={r: f"{r}.wav" for r in durs}, reco2dur=durs, clean=False, **kw)
+    data_dir_from_rttm(
+        d, rttm=tmp_path / "in.rttm", wav_scp={r: f"{r}.wav" for r in durs}, reco2dur=durs, clean=False, **kw
+    )
     return d
 
 
@@ -90,12 +92,17 @@ def test_unsorted_is_sorted(tmp_path):
     d = make_dir(tmp_path)
     edit(d / "segments", lambda ls: [ls[2], ls[1], ls[0], ls[3], ls[4]])
     report = fix_and_check(d)
-    assert [str(e) for e in report.entries] == ["segments: changed: unsorted -> sorted: 2 lines moved into C-locale order of column 1"]
+    assert [str(e) for e in report.entries] == [
+        "segments: changed: unsorted -> sorted: 2 lines moved into C-locale order of column 1"
+    ]
 
 
 def test_duplicate_key_keeps_the_first(tmp_path):
     d = make_dir(tmp_path)
-    edit(d / "utt2spk", lambda ls: ls[:2] + [ls[1].replace("rec1_A", "rec1_B", 1).replace("rec1_B-", "rec1_A-", 1)] + ls[2:])
+    edit(
+        d / "utt2spk",
+        lambda ls: ls[:2] + [ls[1].replace("rec1_A", "rec1_B", 1).replace("rec1_B-", "rec1_A-", 1)] + ls[2:],
+    )
     report = fix_and_check(d)
     assert [str(e) for e in report.entries] == [
         "utt2spk:3: dropped: rec1_A-rec1-0000260-0000360 rec1_A: duplicate utterance id 'rec1_A-rec1-0000260-0000360'; the line 2 is kept"
@@ -137,23 +144,39 @@ def test_end_before_start_is_dropped_everywhere(tmp_path):
 
 
 def test_past_the_end_is_clipped_or_dropped(tmp_path):
-    text = rttm_line("rec2", 0.0, 2.0, "a") + rttm_line("rec2", 2.5, 0.8, "b") + rttm_line("rec2", 2.995, 0.1, "c") + rttm_line("rec2", 3.001, 0.5, "a") + rttm_line("rec2", 1.0, 2.009, "c")
+    text = (
+        rttm_line("rec2", 0.0, 2.0, "a")
+        + rttm_line("rec2", 2.5, 0.8, "b")
+        + rttm_line("rec2", 2.995, 0.1, "c")
+        + rttm_line("rec2", 3.001, 0.5, "a")
+        + rttm_line("rec2", 1.0, 2.009, "c")
+    )
     d = raw_from_turns(tmp_path, text, durs={"rec2": 3.0})
     report = fix_and_check(d)
     seg = {(e.line, e.action, e.kind): e for e in report.find(file="segments")}
     assert sorted(seg) == [(2, "changed", "clipped"), (3, "dropped", "past_end"), (4, "dropped", "past_end")]
     assert seg[2, "changed", "clipped"].new == "b-rec2-0000250-0000330 rec2 2.500 3.000"
-    assert seg[2, "changed", "clipped"].why == "ended 0.300s past the end of recording 'rec2' (3.000s); clipped to 3.000s"
+    assert (
+        seg[2, "changed", "clipped"].why == "ended 0.300s past the end of recording 'rec2' (3.000s); clipped to 3.000s"
+    )
     assert "leaving 0.005s, less than min_turn 0.01s" in seg[3, "dropped", "past_end"].why
     assert "starts at 3.001s, at or after the end" in seg[4, "dropped", "past_end"].why
     # within the tolerance (3.009 <= 3.0 + 0.01): left alone, as the validator accepts it
     assert read_segments(d / "segments")["c-rec2-0000100-0000301"].end == 3.009
     rttm = {(e.line, e.action, e.kind) for e in report.find(file="rttm")}
-    assert rttm == {(2, "changed", "clipped"), (3, "dropped", "past_end"), (4, "dropped", "past_end"), (None, "changed", "sorted")}
+    assert rttm == {
+        (2, "changed", "clipped"),
+        (3, "dropped", "past_end"),
+        (4, "dropped", "past_end"),
+        (None, "changed", "sorted"),
+    }
 
 
 def test_unknown_recording_is_dropped(tmp_path):
-    d = raw_from_turns(tmp_path, rttm_line("rec1", 0, 1, "rec1_A") + rttm_line("rec2", 0, 1, "rec2_A") + rttm_line("rec9", 0, 1, "rec9_A"))
+    d = raw_from_turns(
+        tmp_path,
+        rttm_line("rec1", 0, 1, "rec1_A") + rttm_line("rec2", 0, 1, "rec2_A") + rttm_line("rec9", 0, 1, "rec9_A"),
+    )
     report = fix_and_check(d)
     assert [(e.file, e.line, e.action, e.kind) for e in report.entries] == [
         ("segments", 3, "dropped", "unknown_recording"),
@@ -177,7 +200,13 @@ def test_missing_final_newline_and_crlf(tmp_path):
 
 
 def test_same_speaker_overlaps_are_merged_into_the_earliest(tmp_path):
-    text = rttm_line("rec1", 1.4, 0.6, "A") + rttm_line("rec1", 0.5, 1.0, "A") + rttm_line("rec1", 0.7, 0.3, "A") + rttm_line("rec1", 0.6, 1.0, "B") + rttm_line("rec1", 0.5, 1.0, "A")
+    text = (
+        rttm_line("rec1", 1.4, 0.6, "A")
+        + rttm_line("rec1", 0.5, 1.0, "A")
+        + rttm_line("rec1", 0.7, 0.3, "A")
+        + rttm_line("rec1", 0.6, 1.0, "B")
+        + rttm_line("rec1", 0.5, 1.0, "A")
+    )
     d = raw_from_turns(tmp_path, text, durs={"rec1": 4.0})
     report = fix_and_check(d)
     seg = report.find(file="segments")
@@ -215,7 +244,17 @@ def test_blank_malformed_and_undecodable_lines_are_dropped(tmp_path):
 
 def test_rttm_is_normalised_and_made_equal_to_segments(tmp_path):
     d = make_dir(tmp_path)
-    edit(d / "rttm", lambda ls: [ls[0].replace(" 1 0.500", " 0 0.500"), " ".join(ls[1].split()[:9]), ";; comment", ls[3], ls[4], "SPEAKER rec1 1 3.700 0.200 <NA> <NA> rec1_X <NA> <NA>"])
+    edit(
+        d / "rttm",
+        lambda ls: [
+            ls[0].replace(" 1 0.500", " 0 0.500"),
+            " ".join(ls[1].split()[:9]),
+            ";; comment",
+            ls[3],
+            ls[4],
+            "SPEAKER rec1 1 3.700 0.200 <NA> <NA> rec1_X <NA> <NA>",
+        ],
+    )
     report = fix_and_check(d)
     assert [(e.line, e.action, e.kind, e.new) for e in report.find(file="rttm")] == [
         (1, "changed", "rttm_format", "SPEAKER rec1 1 0.500 1.000 <NA> <NA> rec1_A <NA> <NA>"),
@@ -271,7 +310,9 @@ def test_recording_without_duration_is_dropped_when_reco2dur_exists(tmp_path):
 
 
 def test_speakers_shared_by_recordings_cannot_be_fixed(tmp_path):
-    d = raw_from_turns(tmp_path, rttm_line("rec1", 0, 1, "002-F") + rttm_line("rec2", 0, 1, "002-F") + rttm_line("rec2", 1, 1, "003-M"))
+    d = raw_from_turns(
+        tmp_path, rttm_line("rec1", 0, 1, "002-F") + rttm_line("rec2", 0, 1, "002-F") + rttm_line("rec2", 1, 1, "003-M")
+    )
     report = fix_data_dir(d)
     assert not report.ok
     assert [p.code for p in report.validation.errors] == ["speaker_in_several_recordings"]
@@ -301,9 +342,15 @@ def test_a_second_backup_does_not_overwrite_the_first(tmp_path):
 
 
 def test_report_format_and_bad_arguments(tmp_path):
-    assert str(FixEntry("segments", 3, "changed", "u r 0 5", "u r 0 4", "clipped", "clipped")) == "segments:3: changed: u r 0 5 -> u r 0 4: clipped"
+    assert (
+        str(FixEntry("segments", 3, "changed", "u r 0 5", "u r 0 4", "clipped", "clipped"))
+        == "segments:3: changed: u r 0 5 -> u r 0 4: clipped"
+    )
     assert str(FixEntry("uem", None, "added", "", "r 1 0 1", "why", "k")) == "uem: added: r 1 0 1: why"
-    assert FixReport("d", [FixEntry("f", 1, "dropped", "x", "", "y", "k")]).text() == "# d: 1 lines dropped, 0 changed, 0 added\nf:1: dropped: x: y\n"
+    assert (
+        FixReport("d", [FixEntry("f", 1, "dropped", "x", "", "y", "k")]).text()
+        == "# d: 1 lines dropped, 0 changed, 0 added\nf:1: dropped: x: y\n"
+    )
     with pytest.raises(ValueError, match="action must be one of"):
         FixEntry("f", 1, "moved", "", "", "", "")
     with pytest.raises(ValueError, match=r"min_turn must be a finite number >= 0 \(seconds\), got -0.5"):
@@ -334,7 +381,15 @@ def build_raw(real, tmp_path, corpus):
     for f in uems:
         durs.update({r: regions[-1].end for r, regions in read_uem(f).items()})
     d = tmp_path / corpus
-    data_dir_from_rttm(d, rttm=rttms, uem=uems or None, wav_scp={r: f"{r}.wav" for r in durs}, reco2dur=durs, prefix_speakers=corpus != "ami", clean=False)
+    data_dir_from_rttm(
+        d,
+        rttm=rttms,
+        uem=uems or None,
+        wav_scp={r: f"{r}.wav" for r in durs},
+        reco2dur=durs,
+        prefix_speakers=corpus != "ami",
+        clean=False,
+    )
     return d
 
 
@@ -355,7 +410,9 @@ def test_ami_ts3007c_segments_past_the_uem_end(real_annotations, tmp_path):
     assert [p.line for p in before.find(code="past_end", file="segments")] == late
     report = fix_and_check(d)
     for name in ("segments", "rttm"):
-        assert kinds(report, name) == Counter({("changed", "clipped"): 1, ("dropped", "past_end"): 3, ("changed", "sorted"): 1})
+        assert kinds(report, name) == Counter(
+            {("changed", "clipped"): 1, ("dropped", "past_end"): 3, ("changed", "sorted"): 1}
+        )
         assert sorted(e.line for e in report.find(file=name) if e.kind in ("clipped", "past_end")) == late
     clipped = report.find(file="segments", kind="clipped")[0]
     assert clipped.old == "MTD026UID-TS3007c-0241545-0242256 TS3007c 2415.45 2422.56"
@@ -369,12 +426,22 @@ def test_ami_ts3007c_segments_past_the_uem_end(real_annotations, tmp_path):
 
 def test_voxconverse_utial_merges_one_turn(real_annotations, tmp_path):
     d = build_raw(real_annotations, tmp_path, "voxconverse")
-    assert [p.line for p in validate_data_dir(d, check_audio=False).find(code="same_speaker_overlap")] == [72, 72]  # segments and rttm
+    assert [p.line for p in validate_data_dir(d, check_audio=False).find(code="same_speaker_overlap")] == [
+        72,
+        72,
+    ]  # segments and rttm
     report = fix_and_check(d)
     merged = report.find(kind="merged")
-    assert [(e.file, e.line) for e in merged] == [("segments", 72), ("utt2spk", 72), ("rttm", 72)]  # utial lines 42 after abjxc (2) and afjiv (28)
+    assert [(e.file, e.line) for e in merged] == [
+        ("segments", 72),
+        ("utt2spk", 72),
+        ("rttm", 72),
+    ]  # utial lines 42 after abjxc (2) and afjiv (28)
     assert merged[0].old == "utial_spk00-utial-0025067-0025365 utial 250.67 253.65"
-    assert merged[0].why == "overlaps utterance 'utial_spk00-utial-0024758-0027654' (line 69) of the same speaker 'utial_spk00'; merged into it"
+    assert (
+        merged[0].why
+        == "overlaps utterance 'utial_spk00-utial-0024758-0027654' (line 69) of the same speaker 'utial_spk00'; merged into it"
+    )
     assert report.count(kind="merged_extended") == 0  # the outer turn contains the inner one
     assert kinds(report, "spk2utt") == Counter({("changed", "spk2utt_rebuilt"): 2})
     assert len(read_segments(d / "segments")) == 2 + 28 + 170 - 1
@@ -382,7 +449,11 @@ def test_voxconverse_utial_merges_one_turn(real_annotations, tmp_path):
 
 def test_msdwild_channel_0_and_zero_padded_ids(real_annotations, tmp_path):
     d = build_raw(real_annotations, tmp_path, "msdwild")
-    assert validate_data_dir(d, check_audio=False).find(code="rttm_channel")[0].message.startswith("580 lines have a channel other than 1")
+    assert (
+        validate_data_dir(d, check_audio=False)
+        .find(code="rttm_channel")[0]
+        .message.startswith("580 lines have a channel other than 1")
+    )
     report = fix_and_check(d)
     assert kinds(report, "rttm") == Counter({("changed", "rttm_format"): 580, ("changed", "sorted"): 1})
     assert all(e.why == "normalised to 10 fields, channel 1 (was channel '0')" for e in report.find(kind="rttm_format"))
@@ -397,8 +468,14 @@ def test_ava_avd_turn_outside_its_clip_window(real_annotations, tmp_path):
     assert lines_of(d, "reco2dur") == ["-FaXLcSFjUI_c_01 1200", "Ma2hgTmveKQ_c_02 1500", "Ov0za6Xb1LM_c_02 1500"]
     report = fix_and_check(d)
     dropped = report.find(action="dropped")
-    assert [(e.file, e.kind) for e in dropped] == [("segments", "past_end"), ("utt2spk", "segment_dropped"), ("rttm", "past_end")]
-    assert dropped[2].old == "SPEAKER Ma2hgTmveKQ_c_02 1 1555.541000 0.371000 <NA> <NA> Ma2hgTmveKQ_c_02_spk02 <NA> <NA>"
+    assert [(e.file, e.kind) for e in dropped] == [
+        ("segments", "past_end"),
+        ("utt2spk", "segment_dropped"),
+        ("rttm", "past_end"),
+    ]
+    assert (
+        dropped[2].old == "SPEAKER Ma2hgTmveKQ_c_02 1 1555.541000 0.371000 <NA> <NA> Ma2hgTmveKQ_c_02_spk02 <NA> <NA>"
+    )
     assert report.count(kind="clipped") == 0
     assert lines_of(d, "wav.scp")[0] == "-FaXLcSFjUI_c_01 -FaXLcSFjUI_c_01.wav"
     assert len(read_segments(d / "segments")) == 56 + 68 + 137 - 1
@@ -407,7 +484,9 @@ def test_ava_avd_turn_outside_its_clip_window(real_annotations, tmp_path):
 def test_aishell4_crlf_and_per_session_labels(real_annotations, tmp_path):
     d = build_raw(real_annotations, tmp_path, "aishell4")
     report = fix_and_check(d)
-    assert [str(e) for e in report.find(kind="crlf")] == ["rttm:1: changed: CRLF line endings -> LF: 1487 lines ended with CRLF"]
+    assert [str(e) for e in report.find(kind="crlf")] == [
+        "rttm:1: changed: CRLF line endings -> LF: 1487 lines ended with CRLF"
+    ]
     assert report.count(action="dropped") == report.count(action="added") == 0
     assert kinds(report, "rttm") == Counter({("changed", "crlf"): 1, ("changed", "sorted"): 1})
     assert b"\r" not in (d / "rttm").read_bytes()
@@ -416,9 +495,17 @@ def test_aishell4_crlf_and_per_session_labels(real_annotations, tmp_path):
     (tmp_path / "bare").mkdir()
     recos = ["L_R003S01C02", "L_R003S02C02", "L_R003S03C02"]
     bare = tmp_path / "bare" / "d"
-    data_dir_from_rttm(bare, rttm=real_annotations / "aishell4/test3.rttm", wav_scp={r: f"{r}.wav" for r in recos}, reco2dur={r: 2400.0 for r in recos}, clean=False)
+    data_dir_from_rttm(
+        bare,
+        rttm=real_annotations / "aishell4/test3.rttm",
+        wav_scp={r: f"{r}.wav" for r in recos},
+        reco2dur={r: 2400.0 for r in recos},
+        clean=False,
+    )
     errors = fix_data_dir(bare).validation.errors
-    assert Counter(p.code for p in errors) == Counter({"speaker_in_several_recordings": 6})  # every label is in all 3 sessions
+    assert Counter(p.code for p in errors) == Counter(
+        {"speaker_in_several_recordings": 6}
+    )  # every label is in all 3 sessions
 
 
 @pytest.mark.parametrize("corpus", ["ami", "voxconverse", "msdwild", "ava_avd", "aishell4"])
@@ -448,13 +535,27 @@ messy_turns = st.lists(
 @given(messy_turns, st.randoms(use_true_random=False))
 def test_any_messy_dir_is_fixed_reported_and_stable(tmp_path_factory, turns, rng):
     tmp = tmp_path_factory.mktemp("messy")
-    text = "".join(rttm_line(r, max(on, 0), dur, f"{r}_{s}", chan) for r, on, dur, s, chan in turns if dur > 0 and on >= 0)
+    text = "".join(
+        rttm_line(r, max(on, 0), dur, f"{r}_{s}", chan) for r, on, dur, s, chan in turns if dur > 0 and on >= 0
+    )
     if not text:
         return
     d = raw_from_turns(tmp, text)
     # more mess: negative starts and zero-length segments the RTTM reader would refuse
-    edit(d / "segments", lambda ls: ls + [f"rec1_a-x-{i} rec1 {on} {on + dur}" for i, (r, on, dur, s, c) in enumerate(turns) if on < 0 or dur <= 0])
-    edit(d / "utt2spk", lambda ls: rng.sample(ls, len(ls)) + [f"rec1_a-x-{i} rec1_a" for i, (r, on, dur, s, c) in enumerate(turns) if on < 0 or dur <= 0])
+    edit(
+        d / "segments",
+        lambda ls: (
+            ls
+            + [f"rec1_a-x-{i} rec1 {on} {on + dur}" for i, (r, on, dur, s, c) in enumerate(turns) if on < 0 or dur <= 0]
+        ),
+    )
+    edit(
+        d / "utt2spk",
+        lambda ls: (
+            rng.sample(ls, len(ls))
+            + [f"rec1_a-x-{i} rec1_a" for i, (r, on, dur, s, c) in enumerate(turns) if on < 0 or dur <= 0]
+        ),
+    )
     before = snapshot(d)
     report = fix_data_dir(d)
     assert_report_accounts_for_every_line(before, d, report)

@@ -10,8 +10,8 @@ import soundfile as sf
 lhotse = pytest.importorskip("lhotse")
 
 from espnet2_tsdia.data.datadir import write_data_dir  # noqa: E402
-from espnet2_tsdia.formats.errors import DataFormatError  # noqa: E402
 from espnet2_tsdia.data.lhotse_io import export_lhotse, import_lhotse, main  # noqa: E402
+from espnet2_tsdia.formats.errors import DataFormatError  # noqa: E402
 from espnet2_tsdia.formats.rttm import Turn  # noqa: E402
 
 KALDI_FILES = ("wav.scp", "segments", "utt2spk", "spk2utt", "reco2dur", "rttm")
@@ -49,7 +49,12 @@ def test_round_trip_8khz_through_lhotse(tmp_path):
     ref = sf.read(tmp_path / "audio" / "rec1.wav", dtype="float32")[0]
     np.testing.assert_array_equal(r1.load_audio()[0], ref)
     got = sorted((s.recording_id, s.start, s.duration, s.speaker) for s in sups)
-    assert got == [("rec1", 0.0, 1.25, "rec1_A"), ("rec1", 1.0, 1.5, "rec1_B"), ("rec1", 2.5, 0.5, "rec1_A"), ("rec2", 0.125, 2.0, "rec2_C")]
+    assert got == [
+        ("rec1", 0.0, 1.25, "rec1_A"),
+        ("rec1", 1.0, 1.5, "rec1_B"),
+        ("rec1", 2.5, 0.5, "rec1_A"),
+        ("rec2", 0.125, 2.0, "rec2_C"),
+    ]
     assert len(cuts) == 2
     c = cuts.filter(lambda c: c.recording_id == "rec2").to_eager()[0]
     assert c.sampling_rate == 8000 and c.load_audio().shape == (1, 20000)
@@ -74,7 +79,9 @@ def test_lhotse_kaldi_importer_accepts_our_dir(tmp_path):
     ours, our_sups, _ = export_lhotse(d)
     assert sorted(r.id for r in recs) == sorted(r.id for r in ours)
     assert {r.id: r.num_samples for r in recs} == {r.id: r.num_samples for r in ours}
-    assert sorted((s.id, s.start, s.duration, s.speaker) for s in sups) == sorted((s.id, s.start, s.duration, s.speaker) for s in our_sups)
+    assert sorted((s.id, s.start, s.duration, s.speaker) for s in sups) == sorted(
+        (s.id, s.start, s.duration, s.speaker) for s in our_sups
+    )
 
 
 def test_source_dir_without_segments_round_trip(tmp_path):
@@ -103,7 +110,9 @@ def test_simulated_set_through_lhotse(tmp_path):
     from espnet2_tsdia.simulate.render import MixtureReader
 
     src = write_tone_corpus(tmp_path / "c", n_speakers=3, n_utts=2)
-    cfg = SimulationConfig(name="s", num_conversations=2, speaker_counts={2: 1}, overlap_range=(0.1, 0.2), min_utts=1, max_utts=2)
+    cfg = SimulationConfig(
+        name="s", num_conversations=2, speaker_counts={2: 1}, overlap_range=(0.1, 0.2), min_utts=1, max_utts=2
+    )
     out = tmp_path / "sim"
     generate_set(cfg, src, out, python=sys.executable)
     recs, sups, cuts = export_lhotse(out, tmp_path / "m")
@@ -122,7 +131,9 @@ def test_simulated_set_through_lhotse(tmp_path):
 def test_errors_and_cli(tmp_path):
     d = _dir_8k(tmp_path)
     (d / "wav.scp").write_text(f"rec1 sox {tmp_path}/audio/rec1.wav -t wav - |\nrec2 {tmp_path}/audio/rec2.wav\n")
-    with pytest.raises(DataFormatError, match=r"'rec1' is a pipe: its rate and length are unknown; pass sampling_rate="):
+    with pytest.raises(
+        DataFormatError, match=r"'rec1' is a pipe: its rate and length are unknown; pass sampling_rate="
+    ):
         export_lhotse(d)
     recs, _, _ = export_lhotse(d, sampling_rate=8000)
     assert recs["rec1"].num_samples == 24000

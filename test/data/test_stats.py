@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.data.stats import PERCENTILES, activity_profile, recording_stats, set_stats
+from espnet2_tsdia.formats.rttm import Turn
 
 
 def T(onset, dur, spk, reco="r"):
@@ -92,9 +92,7 @@ def test_set_stats_time_weighted():
     assert d["speaker_histogram"] == {"1": 1, "2": 1, "3": 1}
 
 
-intervals = st.lists(
-    st.tuples(st.integers(0, 3), st.integers(0, 60), st.integers(1, 30)), min_size=0, max_size=12
-)
+intervals = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 60), st.integers(1, 30)), min_size=0, max_size=12)
 
 
 @settings(max_examples=60, deadline=None)

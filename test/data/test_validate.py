@@ -8,9 +8,9 @@ import soundfile as sf
 
 from espnet2_tsdia.bin import validate_data_dir as cli
 from espnet2_tsdia.data.datadir import write_data_dir
+from espnet2_tsdia.data.validate import MAX_PER_KIND, Problem, ValidationReport, read_raw, validate_data_dir
 from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.formats.uem import uem_from_durations
-from espnet2_tsdia.data.validate import MAX_PER_KIND, Problem, ValidationReport, read_raw, validate_data_dir
 
 DURS = {"rec1": 4.0, "rec2": 3.0}
 
@@ -45,7 +45,9 @@ def make_dir(tmp_path, *, turns=None, name="data"):
             Turn("rec2", 1.0, 1.5, "rec2_C"),
         ]
     d = tmp_path / name
-    report = write_data_dir(d, wav_scp={r: str(audio / f"{r}.wav") for r in DURS}, turns=turns, reco2dur=DURS, uem=uem_from_durations(DURS))
+    report = write_data_dir(
+        d, wav_scp={r: str(audio / f"{r}.wav") for r in DURS}, turns=turns, reco2dur=DURS, uem=uem_from_durations(DURS)
+    )
     assert not report.changed and not report.dropped
     return d
 
@@ -238,16 +240,28 @@ def test_same_speaker_overlap(good):
     report = validate_data_dir(good)
     p = only(report, "same_speaker_overlap", "segments")
     assert (p.severity, p.line) == ("error", 2)
-    assert "overlaps utterance 'rec1_A-rec1-0000050-0000150' (line 1) of the same speaker 'rec1_A' by 0.100s" in p.message
+    assert (
+        "overlaps utterance 'rec1_A-rec1-0000050-0000150' (line 1) of the same speaker 'rec1_A' by 0.100s" in p.message
+    )
 
 
 def test_touching_or_rounding_overlaps_are_not_overlaps(tmp_path):
-    d = make_dir(tmp_path, turns=[Turn("rec1", 0.0, 1.0, "rec1_A"), Turn("rec1", 1.0, 1.0, "rec1_A"), Turn("rec2", 0.0006, 1.0006, "rec2_A"), Turn("rec2", 1.0012, 1, "rec2_A")])
+    d = make_dir(
+        tmp_path,
+        turns=[
+            Turn("rec1", 0.0, 1.0, "rec1_A"),
+            Turn("rec1", 1.0, 1.0, "rec1_A"),
+            Turn("rec2", 0.0006, 1.0006, "rec2_A"),
+            Turn("rec2", 1.0012, 1, "rec2_A"),
+        ],
+    )
     assert validate_data_dir(d).problems == []
 
 
 def test_speaker_in_two_recordings(tmp_path):
-    d = make_dir(tmp_path, turns=[Turn("rec1", 0, 1, "FEE041"), Turn("rec1", 1, 1, "MEE071"), Turn("rec2", 0, 1, "FEE041")])
+    d = make_dir(
+        tmp_path, turns=[Turn("rec1", 0, 1, "FEE041"), Turn("rec1", 1, 1, "MEE071"), Turn("rec2", 0, 1, "FEE041")]
+    )
     report = validate_data_dir(d)
     p = only(report, "speaker_in_several_recordings", "utt2spk")
     assert (p.severity, p.line) == ("error", 2)  # FEE041-rec2-... sorts second
@@ -358,7 +372,9 @@ def test_many_problems_of_one_kind_are_counted_not_all_listed(tmp_path):
     report = validate_data_dir(d)
     fields = report.find(code="fields", file="segments")
     assert len(fields) == MAX_PER_KIND + 1
-    assert fields[-1].line is None and fields[-1].message.startswith(f"10 more problems of kind 'fields' not listed ({MAX_PER_KIND + 10} in all)")
+    assert fields[-1].line is None and fields[-1].message.startswith(
+        f"10 more problems of kind 'fields' not listed ({MAX_PER_KIND + 10} in all)"
+    )
 
 
 def test_problem_format_and_bad_options():
@@ -402,12 +418,22 @@ def test_cli_strict_makes_warnings_fatal(good, capsys):
     (good / "uem").write_text("rec1 1 0.000 4.000\n")
     assert cli.main([str(good), "--no_audio"]) == 0
     assert cli.main([str(good), "--no_audio", "--strict"]) == 1
-    assert f"{good / 'wav.scp'}:2: warning: recording 'rec2' has no region in uem: it will not be scored" in capsys.readouterr().out
+    assert (
+        f"{good / 'wav.scp'}:2: warning: recording 'rec2' has no region in uem: it will not be scored"
+        in capsys.readouterr().out
+    )
 
 
 def test_cli_runs_as_a_module(good):
     proc = subprocess.run(
-        [str(Path(__import__("sys").executable)), "-m", "espnet2_tsdia.bin.validate_data_dir", str(good), "--expected_channels", "none"],
+        [
+            str(Path(__import__("sys").executable)),
+            "-m",
+            "espnet2_tsdia.bin.validate_data_dir",
+            str(good),
+            "--expected_channels",
+            "none",
+        ],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[2],

@@ -10,8 +10,16 @@ import typeguard
 from espnet2_tsdia.decoder.transformer_decoder import TransformerDecoderStack
 
 PLAN_KEYS = {
-    "d_model", "num_layers", "num_heads", "attention_type", "nb_features", "activation",
-    "use_cross_attention", "use_rezero", "use_scalenorm", "feature_redraw_interval",
+    "d_model",
+    "num_layers",
+    "num_heads",
+    "attention_type",
+    "nb_features",
+    "activation",
+    "use_cross_attention",
+    "use_rezero",
+    "use_scalenorm",
+    "feature_redraw_interval",
     "auto_check_redraw",
 }
 EXTRA_KEYS = {"d_ff", "dropout", "fixed_projection", "causal"}
@@ -40,9 +48,7 @@ def test_causal_by_default_so_linear_needs_the_causal_kernel():
 @pytest.mark.parametrize("use_cross_attention", [False, True])
 def test_no_output_at_t_depends_on_frames_after_t(attention_type, use_cross_attention):
     torch.manual_seed(0)
-    dec = TransformerDecoderStack(
-        attention_type=attention_type, use_cross_attention=use_cross_attention, **TINY
-    ).eval()
+    dec = TransformerDecoderStack(attention_type=attention_type, use_cross_attention=use_cross_attention, **TINY).eval()
     mem = (torch.randn(2, 4, 8), torch.tensor([4, 2])) if use_cross_attention else ()
     x, lens, t = torch.randn(2, 9, 8), torch.tensor([9, 9]), 4
     x2 = x.clone()

@@ -11,8 +11,16 @@ import typeguard
 from espnet2_tsdia.encoder.transformer_encoder import TransformerEncoderStack
 
 PLAN_KEYS = {
-    "d_model", "num_layers", "num_heads", "attention_type", "nb_features", "activation",
-    "use_rezero", "use_scalenorm", "feature_redraw_interval", "auto_check_redraw",
+    "d_model",
+    "num_layers",
+    "num_heads",
+    "attention_type",
+    "nb_features",
+    "activation",
+    "use_rezero",
+    "use_scalenorm",
+    "feature_redraw_interval",
+    "auto_check_redraw",
 }
 EXTRA_KEYS = {"d_ff", "dropout", "fixed_projection", "causal"}
 TINY = dict(d_model=8, num_layers=2, num_heads=2, nb_features=8, dropout=0.0)

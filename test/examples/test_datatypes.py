@@ -37,7 +37,9 @@ def example_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("dt")
     data = make_data_dir(root)
     out = data / "tsdia"
-    make_example_dir(data, out, ExampleDirOptions(enroll=EnrollOptions(min_enroll=1.5), chunk_frames=200, chunk_hop=100))
+    make_example_dir(
+        data, out, ExampleDirOptions(enroll=EnrollOptions(min_enroll=1.5), chunk_frames=200, chunk_hop=100)
+    )
     extract_example_dir(out)
     return out
 
@@ -193,7 +195,9 @@ def test_mixture_examples_wrap_the_renderer(tmp_path, monkeypatch):
         "SPEAKER m2 1 1.0 9.0 <NA> <NA> s1 <NA> <NA>\n"
     )
     out = data / "tsdia"
-    report = make_example_dir(data, out, ExampleDirOptions(chunk_frames=50, chunk_hop=50), mixture_scp=data / "mixture.scp")
+    report = make_example_dir(
+        data, out, ExampleDirOptions(chunk_frames=50, chunk_hop=50), mixture_scp=data / "mixture.scp"
+    )
     assert report.examples == 3 and (out / "reco2num_samples").read_text() == "m1 96000\nm2 96000\n"
     register_data_types()
     loader = TSDIA_DATA_TYPES["tsdia_mixture"]["func"](str(out / "chunks"))

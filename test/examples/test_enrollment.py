@@ -24,7 +24,12 @@ def test_spec_round_trip_and_errors():
     assert text == "r1:0-80,120-135 r2:10-55"
     assert parse_enroll_spec(text) == REGIONS
     assert parse_enroll_spec("-FaX_c_01:3-9") == [("-FaX_c_01", 3, 9)]
-    for bad, match in [("r1:5-5", "start < stop"), ("r1", "expected 'reco:start-stop"), ("r1:a-9", "start < stop"), ("", "empty")]:
+    for bad, match in [
+        ("r1:5-5", "start < stop"),
+        ("r1", "expected 'reco:start-stop"),
+        ("r1:a-9", "start < stop"),
+        ("", "empty"),
+    ]:
         with pytest.raises(ValueError, match=match):
             parse_enroll_spec(bad)
     with pytest.raises(ValueError, match="cannot hold ':'"):
@@ -55,8 +60,12 @@ def test_fixed_choice_is_deterministic_and_depends_on_the_id():
 
 def test_training_draws_differ_and_are_reproducible():
     o = EnrollOptions()
-    draws = [select_enrollment(REGIONS, own_reco="r1", options=o, rng=example_rng("e", draw=i, salt=3)) for i in range(30)]
-    again = [select_enrollment(REGIONS, own_reco="r1", options=o, rng=example_rng("e", draw=i, salt=3)) for i in range(30)]
+    draws = [
+        select_enrollment(REGIONS, own_reco="r1", options=o, rng=example_rng("e", draw=i, salt=3)) for i in range(30)
+    ]
+    again = [
+        select_enrollment(REGIONS, own_reco="r1", options=o, rng=example_rng("e", draw=i, salt=3)) for i in range(30)
+    ]
     assert draws == again and len(set(draws)) > 10
 
 
@@ -80,7 +89,9 @@ def test_length_is_cut_to_the_longest_usable_region_and_unusable_raises():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.tuples(st.sampled_from(["r1", "r2"]), st.integers(0, 500), st.integers(1, 120)), min_size=1, max_size=8),
+    st.lists(
+        st.tuples(st.sampled_from(["r1", "r2"]), st.integers(0, 500), st.integers(1, 120)), min_size=1, max_size=8
+    ),
     st.integers(0, 10_000),
 )
 def test_choice_lies_in_one_usable_region_with_a_length_in_range(spec, draw):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from espnet2_tsdia.examples.enrollment import EnrollOptions, NoEnrollmentError, parse_enroll_spec
-from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.examples.example_dir import (
     ExampleDirOptions,
     ExampleSpan,
@@ -19,6 +18,7 @@ from espnet2_tsdia.examples.example_dir import (
     split_example_id,
     write_example_list,
 )
+from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.frontend.storage import read_ark_scp, read_array
 from espnet2_tsdia.labels.convert import LabelOptions
 
@@ -75,7 +75,9 @@ def test_tool_outputs(made):
     assert list(examples) == ["r1__A", "r1__B", "r2__A", "r2__F"]
     assert all(s.stop == frames[s.reco] for s in examples.values())
     chunks = read_example_list(out / "chunks")
-    assert [k for k in chunks if k.startswith("r1__A__")] == [chunk_id("r1", "A", s) for s in (0, 100, 200, 300, 400, 420)]
+    assert [k for k in chunks if k.startswith("r1__A__")] == [
+        chunk_id("r1", "A", s) for s in (0, 100, 200, 300, 400, 420)
+    ]
     assert report.examples == 4 and report.chunks == len(chunks) == 16
     assert (out / "chunks.shape").read_text().splitlines()[0] == "r1__A__0000000 200"
     labels = read_ark_scp(out / "labels.scp")
@@ -134,7 +136,9 @@ def test_ids_with_the_separator_are_skipped(tmp_path):
 
 def test_speaker_id_scheme_stores_multi_hot(tmp_path):
     data = make_data_dir(tmp_path, pipe_r2=False)
-    make_example_dir(data, tmp_path / "out", ExampleDirOptions(labels=LabelOptions(scheme="speaker_id", max_speakers=3)))
+    make_example_dir(
+        data, tmp_path / "out", ExampleDirOptions(labels=LabelOptions(scheme="speaker_id", max_speakers=3))
+    )
     y = read_array(read_ark_scp(tmp_path / "out" / "labels.scp")["r1__B"])
     assert y.shape == (620, 3) and y.dtype == np.int8
     assert y[85, :2].tolist() == [1, 1] and load_meta(tmp_path / "out").multi_label
@@ -142,7 +146,9 @@ def test_speaker_id_scheme_stores_multi_hot(tmp_path):
 
 def test_min_target_frames_drops_chunks(tmp_path):
     data = make_data_dir(tmp_path, pipe_r2=False)
-    report = make_example_dir(data, tmp_path / "out", ExampleDirOptions(chunk_frames=100, chunk_hop=100, min_target_frames=1))
+    report = make_example_dir(
+        data, tmp_path / "out", ExampleDirOptions(chunk_frames=100, chunk_hop=100, min_target_frames=1)
+    )
     chunks = read_example_list(tmp_path / "out" / "chunks")
     assert [k for k in chunks if k.startswith("r1__A__")] == ["r1__A__0000000"]
     assert report.chunks_dropped > 0
@@ -160,7 +166,10 @@ def test_cli(tmp_path, caplog):
     from espnet2_tsdia.bin.make_tsdia_examples import main
 
     data = make_data_dir(tmp_path, pipe_r2=False)
-    assert main([str(data), str(tmp_path / "out"), "--scheme", "binary", "--chunk_frames", "300", "--log_level", "ERROR"]) == 0
+    assert (
+        main([str(data), str(tmp_path / "out"), "--scheme", "binary", "--chunk_frames", "300", "--log_level", "ERROR"])
+        == 0
+    )
     assert load_meta(tmp_path / "out").labels["scheme"] == "binary"
     (tmp_path / "r1.wav").unlink()
     assert main([str(data), str(tmp_path / "out2"), "--log_level", "ERROR"]) == 1

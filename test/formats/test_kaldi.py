@@ -46,7 +46,9 @@ def write(path, text):
 # ----------------------------------------------------------------- C-locale order
 def test_c_sort_key_matches_lc_all_c_sort():
     keys = ["b", "B", "a-b", "a_b", "a", "-x", "00010", "0009", "é", "Z", "ab", "a.b"]
-    out = subprocess.run(["sort"], input="\n".join(keys) + "\n", capture_output=True, text=True, env={"LC_ALL": "C"}, check=True)
+    out = subprocess.run(
+        ["sort"], input="\n".join(keys) + "\n", capture_output=True, text=True, env={"LC_ALL": "C"}, check=True
+    )
     assert sorted(keys, key=c_sort_key) == out.stdout.splitlines()
 
 
@@ -197,7 +199,11 @@ def test_scp_and_utt2spk_round_trip(tmp_path_factory, table):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(ids, st.tuples(ids, times, st.integers(1, 100_000).map(lambda ms: ms / 1000)), min_size=1, max_size=20))
+@given(
+    st.dictionaries(
+        ids, st.tuples(ids, times, st.integers(1, 100_000).map(lambda ms: ms / 1000)), min_size=1, max_size=20
+    )
+)
 def test_segments_round_trip(tmp_path_factory, table):
     f = tmp_path_factory.mktemp("rt") / "segments"
     segs = [Segment(u, r, s, round(s + d, 3)) for u, (r, s, d) in table.items()]

@@ -32,7 +32,14 @@ def test_msdwild_channel_0_is_normalised_and_ids_stay_zero_padded_strings(real_a
     assert {t.channel for t in kept} == {"0"}
 
 
-@pytest.mark.parametrize("name, n_turns, speakers", [("00006", 128, {"0", "1", "h0"}), ("00884", 420, {"0", "1", "2", "3", "4"}), ("01935", 24, {"0", "1", "2", "3", "4", "5", "6", "7", "h"})])
+@pytest.mark.parametrize(
+    "name, n_turns, speakers",
+    [
+        ("00006", 128, {"0", "1", "h0"}),
+        ("00884", 420, {"0", "1", "2", "3", "4"}),
+        ("01935", 24, {"0", "1", "2", "3", "4", "5", "6", "7", "h"}),
+    ],
+)
 def test_msdwild_labels_are_strings(real_annotations, name, n_turns, speakers):
     turns = read_rttm(real_annotations / f"msdwild/{name}.rttm")
     assert len(turns) == n_turns
@@ -126,7 +133,9 @@ def test_read_rttm_errors_name_file_and_line(tmp_path, line, match):
 
 def test_nine_field_lines_comments_and_other_types(tmp_path):
     f = tmp_path / "x.rttm"
-    f.write_text(";; comment\nSPKR-INFO r 1 <NA> <NA> <NA> unknown s <NA> <NA>\nSPEAKER r 1   0.50 1.25 <NA> <NA> s <NA>\n")
+    f.write_text(
+        ";; comment\nSPKR-INFO r 1 <NA> <NA> <NA> unknown s <NA> <NA>\nSPEAKER r 1   0.50 1.25 <NA> <NA> s <NA>\n"
+    )
     assert read_rttm(f) == [T("r", 0.5, 1.25, "s")]
 
 

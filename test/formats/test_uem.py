@@ -22,7 +22,10 @@ def test_real_ami_and_aishell4_uems(real_annotations):
 def test_several_regions_comments_crlf_and_sorting(tmp_path):
     f = tmp_path / "x.uem"
     f.write_bytes(b";; scored regions\r\nr 1 10 20\r\nr 1 0 5\r\nq 1 1 2")
-    assert read_uem(f) == {"r": [UemSegment("r", 0.0, 5.0), UemSegment("r", 10.0, 20.0)], "q": [UemSegment("q", 1.0, 2.0)]}
+    assert read_uem(f) == {
+        "r": [UemSegment("r", 0.0, 5.0), UemSegment("r", 10.0, 20.0)],
+        "q": [UemSegment("q", 1.0, 2.0)],
+    }
 
 
 @pytest.mark.parametrize(
@@ -49,9 +52,19 @@ def test_write_uem_format_and_whole_file_uem(tmp_path):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(ids, st.lists(st.tuples(st.integers(0, 10**7), st.integers(1, 10**5)), min_size=1, max_size=4), min_size=1, max_size=10))
+@given(
+    st.dictionaries(
+        ids,
+        st.lists(st.tuples(st.integers(0, 10**7), st.integers(1, 10**5)), min_size=1, max_size=4),
+        min_size=1,
+        max_size=10,
+    )
+)
 def test_write_then_read_round_trips(tmp_path_factory, table):
-    uem = {r: sorted((UemSegment(r, s / 1000, (s + d) / 1000) for s, d in spans), key=lambda u: u.onset) for r, spans in table.items()}
+    uem = {
+        r: sorted((UemSegment(r, s / 1000, (s + d) / 1000) for s, d in spans), key=lambda u: u.onset)
+        for r, spans in table.items()
+    }
     f = tmp_path_factory.mktemp("rt") / "x.uem"
     write_uem(f, uem)
     back = read_uem(f)

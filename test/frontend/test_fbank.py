@@ -70,7 +70,9 @@ def test_other_numbers_match_librosa_too():
     f = TSDiaFbankFrontend(context=3, subsampling=4, n_mels=20)
     ours, _ = f(torch.from_numpy(x)[None])
     assert ours.shape == (1, num_frames(len(x), subsampling=4), 20 * 7)
-    np.testing.assert_allclose(ours[0].numpy(), librosa_reference(x, context=3, sub=4, n_mels=20), atol=LIBROSA_ATOL, rtol=0)
+    np.testing.assert_allclose(
+        ours[0].numpy(), librosa_reference(x, context=3, sub=4, n_mels=20), atol=LIBROSA_ATOL, rtol=0
+    )
 
 
 def test_batched_equals_one_by_one():

@@ -30,7 +30,9 @@ def test_rows_outside_the_matrix_raise(tmp_path):
 
 def test_int8_labels_through_numpy_payload(tmp_path):
     labels = np.array([0, 1, 3, 2, 2], dtype=np.int8)
-    write_ark(tmp_path / "l.ark", tmp_path / "l.scp", [("e", labels), ("m", np.eye(3, dtype=np.int8))], numpy_payload=True)
+    write_ark(
+        tmp_path / "l.ark", tmp_path / "l.scp", [("e", labels), ("m", np.eye(3, dtype=np.int8))], numpy_payload=True
+    )
     index = read_ark_scp(tmp_path / "l.scp")
     got = read_array(index["e"])
     assert got.dtype == np.int8 and got.tolist() == labels.tolist()

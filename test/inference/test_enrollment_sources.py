@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import soundfile
 
+from espnet2_tsdia.audio.user_input import AudioInputError, check_enrollment_clip, load_audio, parse_channel
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.rttm import Turn
-from espnet2_tsdia.audio.user_input import AudioInputError, check_enrollment_clip, load_audio, parse_channel
 from espnet2_tsdia.inference.enrollment_sources import (
     OracleOptions,
     clips_for_recording,

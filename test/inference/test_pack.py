@@ -48,8 +48,12 @@ def make_training_dir(root: Path) -> Path:
     (root / "exp" / "stats").mkdir(parents=True)
     exp.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    np.savez(root / "exp" / "stats" / "feats_stats.npz", count=np.array(100.0), sum=rng.standard_normal(345) * 10,
-             sum_square=np.full(345, 400.0))
+    np.savez(
+        root / "exp" / "stats" / "feats_stats.npz",
+        count=np.array(100.0),
+        sum=rng.standard_normal(345) * 10,
+        sum_square=np.full(345, 400.0),
+    )
     cfg = tiny_config("exp/stats/feats_stats.npz")
     (exp / "config.yaml").write_text(yaml.safe_dump(cfg))
     cwd = os.getcwd()
@@ -89,12 +93,18 @@ def test_pack_then_load_in_a_fresh_process_gives_identical_posteriors(tmp_path, 
     want = before(speech, reco="r", enroll_clips={"a": clip}, enroll_regions={"b": (5, 25)}).posteriors
 
     zip_path = pack_model(
-        train_config=exp / "config.yaml", model_file=exp / "valid.loss.ave.pth", outpath=tmp_path / "model.zip",
+        train_config=exp / "config.yaml",
+        model_file=exp / "valid.loss.ave.pth",
+        outpath=tmp_path / "model.zip",
         results_md=exp / "RESULTS.md",
     )
     with zipfile.ZipFile(zip_path) as zf:
         assert sorted(zf.namelist()) == [
-            "exp/train/RESULTS.md", "exp/train/config.yaml", "exp/train/feats_stats.npz", "exp/train/model.pth", "meta.yaml",
+            "exp/train/RESULTS.md",
+            "exp/train/config.yaml",
+            "exp/train/feats_stats.npz",
+            "exp/train/model.pth",
+            "meta.yaml",
         ]
         meta = yaml.safe_load(zf.read("meta.yaml"))
         assert meta["files"] == {"model_file": "exp/train/model.pth"}
@@ -109,8 +119,20 @@ def test_pack_then_load_in_a_fresh_process_gives_identical_posteriors(tmp_path, 
     np.savez(tmp_path / "input.npz", speech=speech, clip=clip)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(zip_path), str(tmp_path / "cache"), str(tmp_path / "input.npz"), str(tmp_path / "out.npz")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            SCRIPT,
+            str(zip_path),
+            str(tmp_path / "cache"),
+            str(tmp_path / "input.npz"),
+            str(tmp_path / "out.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = np.load(tmp_path / "out.npz")
@@ -141,8 +163,12 @@ META = {"files": {"model_file": "exp/m/model.pth"}, "yaml_files": {"train_config
 
 @pytest.mark.parametrize(
     "name, why",
-    [("../evil.pth", "contains '..'"), ("exp/../../evil.pth", "contains '..'"), ("/tmp/evil.pth", "is an absolute path"),
-     ("exp\\..\\evil.pth", "backslash")],
+    [
+        ("../evil.pth", "contains '..'"),
+        ("exp/../../evil.pth", "contains '..'"),
+        ("/tmp/evil.pth", "is an absolute path"),
+        ("exp\\..\\evil.pth", "backslash"),
+    ],
 )
 def test_zip_slip_member_is_refused_before_anything_is_written(tmp_path, name, why):
     good = {"exp/m/model.pth": b"x", "exp/m/config.yaml": b"a: 1\n"}
@@ -155,7 +181,9 @@ def test_zip_slip_member_is_refused_before_anything_is_written(tmp_path, name, w
 
 
 def test_symlink_member_is_refused(tmp_path):
-    archive = _zip(tmp_path / "model.zip", {"exp/m/model.pth": b"x", "exp/m/config.yaml": b"a: 1\n"}, META, links=["exp/m/link"])
+    archive = _zip(
+        tmp_path / "model.zip", {"exp/m/model.pth": b"x", "exp/m/config.yaml": b"a: 1\n"}, META, links=["exp/m/link"]
+    )
     with pytest.raises(ModelArchiveError, match="'exp/m/link' is a symbolic link"):
         check_model_archive(archive)
 
@@ -207,8 +235,12 @@ def test_stored_feature_model_gets_its_frontend_from_the_packed_config(tmp_path)
 
     torch.save(TSDiarizationTask.build_model(argparse.Namespace(**cfg)).state_dict(), tmp_path / "model.pth")
     (tmp_path / "fbank.yaml").write_text("fs: 8000\nhop_length: 80\nsubsampling: 10\nmean_norm: false\n")
-    zip_path = pack_model(train_config=tmp_path / "config.yaml", model_file=tmp_path / "model.pth",
-                          outpath=tmp_path / "m.zip", frontend_conf=tmp_path / "fbank.yaml")
+    zip_path = pack_model(
+        train_config=tmp_path / "config.yaml",
+        model_file=tmp_path / "model.pth",
+        outpath=tmp_path / "m.zip",
+        frontend_conf=tmp_path / "fbank.yaml",
+    )
     s2d = Speech2TSDiarization.from_pretrained(zip_path, cachedir=tmp_path / "cache")
     assert s2d.model.frontend is None and s2d.frontend.mean_norm is False and s2d.fs == 8000
     plain = Speech2TSDiarization.from_files(tmp_path / "config.yaml", tmp_path / "model.pth")

@@ -35,7 +35,13 @@ def test_timeline_rows_line_up():
     mapping = {"a": "A", "b": "B", "c": "C"}
     rows = timeline_rows(REF[:4], HYP, mapping)
     assert [r[0] for r in rows] == [
-        "ref A", "hyp a -> A", "ref B", "hyp b -> B", "ref C", "hyp c -> C", "hyp d (unmapped)",
+        "ref A",
+        "hyp a -> A",
+        "ref B",
+        "hyp b -> B",
+        "ref C",
+        "hyp c -> C",
+        "hyp d (unmapped)",
     ]
 
 
@@ -76,8 +82,15 @@ def test_plot_posteriors(tmp_path):
     p = rng.dirichlet(np.ones(4), size=50)
     ref = (p[:, 1] + p[:, 3] > 0.5).astype(int)
     out = tmp_path / "p.png"
-    plot_posteriors(p, out, class_names=["sil", "target", "others", "overlap"], ref_activity=ref, threshold=0.5,
-                    width_px=640, height_px=320)
+    plot_posteriors(
+        p,
+        out,
+        class_names=["sil", "target", "others", "overlap"],
+        ref_activity=ref,
+        threshold=0.5,
+        width_px=640,
+        height_px=320,
+    )
     assert png_size(out) == (640, 320)
     out1 = tmp_path / "p1.png"
     plot_posteriors(p[:, 1], out1)
@@ -91,7 +104,10 @@ def test_plot_posteriors(tmp_path):
         ({"posteriors": np.zeros((0, 2))}, "empty"),
         ({"posteriors": np.array([0.1, np.nan])}, "NaN"),
         ({"posteriors": np.zeros((5, 2)), "class_names": ["x"]}, "1 names for 2 classes"),
-        ({"posteriors": np.zeros((5, 2)), "ref_activity": np.zeros(4)}, r"shape \(5,\) like the posteriors, got \(4,\)"),
+        (
+            {"posteriors": np.zeros((5, 2)), "ref_activity": np.zeros(4)},
+            r"shape \(5,\) like the posteriors, got \(4,\)",
+        ),
         ({"posteriors": np.zeros(5), "frame_rate": 0.0}, "frame_rate must be > 0"),
     ],
 )

@@ -19,7 +19,9 @@ def test_picture_has_the_promised_size(tmp_path):
     turns = [Turn("m", 0.5, 2.0, "alice"), Turn("m", 3.0, 1.0, "bob")]
     probs = {"alice": np.linspace(0, 1, 50), "bob": np.linspace(1, 0, 50)}
     out = tmp_path / "p" / "m.png"
-    plot_result(turns, out, reco="m", duration=5.0, speakers=["alice", "bob", "carol"], probabilities=probs, threshold=0.5)
+    plot_result(
+        turns, out, reco="m", duration=5.0, speakers=["alice", "bob", "carol"], probabilities=probs, threshold=0.5
+    )
     assert png_size(out) == (1600, picture_height_px(3)) == (1600, 344)
 
 
@@ -35,5 +37,11 @@ def test_picture_errors(tmp_path):
     with pytest.raises(ValueError, match="duration must be > 0"):
         plot_result([], tmp_path / "x.png", reco="m", duration=0.0, speakers=["alice"])
     with pytest.raises(ValueError, match="different shapes"):
-        plot_result([], tmp_path / "x.png", reco="m", duration=1.0, speakers=["a", "b"],
-                    probabilities={"a": np.zeros(3), "b": np.zeros(4)})
+        plot_result(
+            [],
+            tmp_path / "x.png",
+            reco="m",
+            duration=1.0,
+            speakers=["a", "b"],
+            probabilities={"a": np.zeros(3), "b": np.zeros(4)},
+        )

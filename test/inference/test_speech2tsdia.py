@@ -10,8 +10,8 @@ from torch import nn
 
 from espnet2_tsdia.formats.rttm import read_rttm, write_rttm
 from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
-from espnet2_tsdia.inference.postprocess import PostprocessOptions
 from espnet2_tsdia.inference.model_files import ModelLoadError, load_model, load_state_dict
+from espnet2_tsdia.inference.postprocess import PostprocessOptions
 from espnet2_tsdia.inference.speech2tsdia import EvalKnobs, Speech2TSDiarization, resolve_options
 from espnet2_tsdia.layers.mask import lengths_to_mask
 from espnet2_tsdia.losses.tsdia_loss import build_loss
@@ -104,7 +104,9 @@ def test_batch_size_does_not_change_the_posteriors():
     calls = []
     one = Speech2TSDiarization(model=model, knobs=EvalKnobs(batch_size=1, sliding_window=30))
     a = one(SPEECH, reco="r", enroll_clips=CLIPS, progress=lambda d, t: calls.append((d, t)))
-    b = Speech2TSDiarization(model=model, knobs=EvalKnobs(batch_size=8, sliding_window=30))(SPEECH, reco="r", enroll_clips=CLIPS)
+    b = Speech2TSDiarization(model=model, knobs=EvalKnobs(batch_size=8, sliding_window=30))(
+        SPEECH, reco="r", enroll_clips=CLIPS
+    )
     assert calls == [(k, 6) for k in range(1, 7)]  # 2 targets x 3 windows
     for spk in CLIPS:
         np.testing.assert_allclose(a.posteriors[spk], b.posteriors[spk], rtol=0, atol=1e-5)

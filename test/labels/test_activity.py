@@ -51,7 +51,9 @@ def test_solo_mask():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 20_000), st.integers(1, 5_000), st.sampled_from("abc")), min_size=1, max_size=12))
+@given(
+    st.lists(st.tuples(st.integers(0, 20_000), st.integers(1, 5_000), st.sampled_from("abc")), min_size=1, max_size=12)
+)
 def test_round_trip_moves_each_boundary_by_at_most_half_a_frame(spec):
     """Random overlapping turns (ms): every boundary read back lies within 50 ms of a boundary
     of the merged original, and every frame's centre is inside the original speech."""

@@ -79,7 +79,11 @@ def test_real_annotations_round_trip(real_annotations, scheme, corpora):
             assert not rec.skipped, (path, rec.skipped)
             for spk, lab in rec.labels.items():
                 assert lab.shape[0] == t_frames
-            hyp = [x for spk, lab in rec.labels.items() for x in labels_to_turns(lab, scheme=scheme, reco=reco, speaker=spk)]
+            hyp = [
+                x
+                for spk, lab in rec.labels.items()
+                for x in labels_to_turns(lab, scheme=scheme, reco=reco, speaker=spk)
+            ]
             uem = Timeline([Segment(0, t_frames * 0.1)])
             der1 = DiarizationErrorRate(collar=0.1, skip_overlap=False)(_annotation(ref), _annotation(hyp), uem=uem)
             der0 = DiarizationErrorRate(collar=0.0, skip_overlap=False)(_annotation(ref), _annotation(hyp), uem=uem)

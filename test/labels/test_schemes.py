@@ -79,7 +79,9 @@ def test_register_custom_scheme_and_errors():
             register_scheme("test_three_way", encode=three_way, target_activity=lambda y: y == 1, classes=3)
     finally:
         SCHEMES.pop("test_three_way", None)
-    with pytest.raises(ValueError, match=r"unknown label scheme 'nope'; registered: \['binary', 'powerset', 'speaker_id'"):
+    with pytest.raises(
+        ValueError, match=r"unknown label scheme 'nope'; registered: \['binary', 'powerset', 'speaker_id'"
+    ):
         get_scheme("nope")
     bad = register_scheme("test_bad", encode=lambda a, t, m: np.zeros(3), target_activity=lambda y: y == 1, classes=2)
     try:

@@ -23,9 +23,7 @@ SELF_TYPES = [("softmax", False), ("softmax", True), ("linear", False), ("causal
 def make_attention(attention_type, causal, **kw):
     kw.setdefault("nb_features", 32)
     kw.setdefault("chunk_size", 4)
-    return MultiHeadAttention(
-        d_model=D, num_heads=H, attention_type=attention_type, causal=causal, **kw
-    ).eval()
+    return MultiHeadAttention(d_model=D, num_heads=H, attention_type=attention_type, causal=causal, **kw).eval()
 
 
 def with_garbage_padding(x, lens, value=1e3):

@@ -199,7 +199,9 @@ def test_contrastive_term_is_added_with_its_weight():
     frame_emb, enroll_emb = torch.randn(B, T, 3), torch.randn(B, 3)
     active = (y == 1) | (y == 3)
     base, _ = build_loss()(x, y, LENS)
-    total, stats = build_loss(contrastive=0.3)(x, y, LENS, frame_emb=frame_emb, enroll_emb=enroll_emb, target_active=active)
+    total, stats = build_loss(contrastive=0.3)(
+        x, y, LENS, frame_emb=frame_emb, enroll_emb=enroll_emb, target_active=active
+    )
     nce = enrollment_info_nce(frame_emb, enroll_emb, active & REAL, temperature=0.1)
     torch.testing.assert_close(total, base + 0.3 * nce)
     torch.testing.assert_close(stats["loss_contrastive"], nce)

@@ -101,7 +101,9 @@ def test_encoder_type_is_bidirectional():
     feats, lens, enroll, enroll_lens = batch()
     later = feats.clone()
     later[:, 5:] = torch.randn_like(later[:, 5:])
-    assert not torch.allclose(net(feats, lens, enroll, enroll_lens)[0][0, :3], net(later, lens, enroll, enroll_lens)[0][0, :3])
+    assert not torch.allclose(
+        net(feats, lens, enroll, enroll_lens)[0][0, :3], net(later, lens, enroll, enroll_lens)[0][0, :3]
+    )
 
 
 def test_enrollment_changes_the_output():

@@ -38,11 +38,15 @@ def scratch_recipe(tmp: Path, name: str, *, src: Optional[Path] = None) -> Path:
     if not (egs2 / "TEMPLATE").exists():
         os.symlink(EGS2 / "TEMPLATE", egs2 / "TEMPLATE")
     dest = egs2 / name / "diar1"
-    shutil.copytree(src, dest, symlinks=True, ignore=lambda d, names: [n for n in names if Path(d) == src and n in GENERATED])
+    shutil.copytree(
+        src, dest, symlinks=True, ignore=lambda d, names: [n for n in names if Path(d) == src and n in GENERATED]
+    )
     return dest
 
 
-def run(cmd: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def run(
+    cmd: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run a recipe command with the local backend and one thread per job."""
     full = {k: v for k, v in os.environ.items() if k not in ("cmd_backend", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     full.update({"OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
@@ -51,7 +55,9 @@ def run(cmd: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None, tim
 
 
 def check(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-5000:]}"
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-5000:]}"
+    )
     return proc
 
 

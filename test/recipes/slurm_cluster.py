@@ -60,7 +60,10 @@ class SlurmCluster:
 
     def log_tail(self, name: str, n: int = 15) -> str:
         """The last n lines of a daemon's log (``munged``, ``slurmctld``, ``slurmd``, ``slurmd.n1`` ...)."""
-        for path in (self.root / "log" / f"{name}.log", self.root / "log" / f"{name}.out"):  # its own log, else its output
+        for path in (
+            self.root / "log" / f"{name}.log",
+            self.root / "log" / f"{name}.out",
+        ):  # its own log, else its output
             if path.is_file() and path.stat().st_size:
                 return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
         return "(no log)"
@@ -90,7 +93,8 @@ def slurm_conf_text(root: Path, host: str, nodes: List[str], cpus: int, mem_mb: 
         slurmd_files = f"SlurmdSpoolDir={root}/spool\nSlurmdPidFile={root}/run/slurmd.pid\nSlurmdLogFile={root}/log/slurmd.log\nSlurmdPort={ports[1]}"
     else:
         node_lines = "\n".join(
-            f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={port} CPUs={cpus} RealMemory={mem_mb} State=UNKNOWN" for n, port in zip(nodes, ports[1:])
+            f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={port} CPUs={cpus} RealMemory={mem_mb} State=UNKNOWN"
+            for n, port in zip(nodes, ports[1:])
         )
         # %n: the node's name; the nodes' configured CPUs are fewer than the host has
         slurmd_files = f"SlurmdSpoolDir={root}/spool/%n\nSlurmdPidFile={root}/run/slurmd.%n.pid\nSlurmdLogFile={root}/log/slurmd.%n.log\nSlurmdParameters=config_overrides"
@@ -156,7 +160,9 @@ def start_cluster(root: Path, nodes: int = 1) -> SlurmCluster:
         raise ClusterUnavailable("not root: the private Slurm cluster runs munged/slurmd as root")
     missing = [b for b in DAEMONS + CLIENTS if shutil.which(b) is None and not Path("/usr/sbin", b).is_file()]
     if missing:
-        raise ClusterUnavailable(f"not installed: {' '.join(missing)} (tools/install.sh as root installs slurm-wlm and munge)")
+        raise ClusterUnavailable(
+            f"not installed: {' '.join(missing)} (tools/install.sh as root installs slurm-wlm and munge)"
+        )
     host = socket.gethostname().split(".")[0]
     cpus = os.cpu_count() or 1
     if nodes > cpus:
@@ -180,15 +186,27 @@ def start_cluster(root: Path, nodes: int = 1) -> SlurmCluster:
     def launch(name: str, args: List[str]) -> None:
         exe = shutil.which(name.split(".")[0]) or str(Path("/usr/sbin", name.split(".")[0]))
         out = open(root / "log" / f"{name}.out", "w")
-        cluster.procs[name] = subprocess.Popen([exe, *args], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=cluster.environ(), start_new_session=True)
+        cluster.procs[name] = subprocess.Popen(
+            [exe, *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=cluster.environ(),
+            start_new_session=True,
+        )
         out.close()
 
     try:
         # -F: stay in the foreground (a child we can stop); -f: accept the temp dir's permissions
         launch("munged", ["-F", "-f", f"--key-file={key}", f"--socket={root}/run/munge.socket", f"--pid-file={root}/run/munged.pid",
                           f"--log-file={root}/log/munged.log", f"--seed-file={root}/munge/munged.seed"])  # fmt: skip
-        if not _wait_for(lambda: (root / "run" / "munge.socket").exists() or cluster.procs["munged"].poll() is not None, START_TIMEOUT):
-            raise ClusterUnavailable(f"munged made no socket in {START_TIMEOUT} s; end of its log:\n{cluster.log_tail('munged')}")
+        if not _wait_for(
+            lambda: (root / "run" / "munge.socket").exists() or cluster.procs["munged"].poll() is not None,
+            START_TIMEOUT,
+        ):
+            raise ClusterUnavailable(
+                f"munged made no socket in {START_TIMEOUT} s; end of its log:\n{cluster.log_tail('munged')}"
+            )
         if cluster.procs["munged"].poll() is not None:
             raise ClusterUnavailable(_daemon_died(cluster))
         launch("slurmctld", ["-D", "-f", str(conf)])

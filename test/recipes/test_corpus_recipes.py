@@ -63,13 +63,25 @@ CASES: Dict[str, Case] = {
     "ami": Case("AMI", lambda root, rec: _module("test_ami").build_ami(root), "--skip_download true", []),
     "icsi": Case("ICSI", lambda root, rec: _module("test_icsi").build_icsi(root), "--skip_download true", []),
     "aishell4": Case(
-        "AISHELL4", lambda root, rec: _module("test_aishell4").build_aishell4(root, root.parent), "--skip_download true --num_dev 1", []
+        "AISHELL4",
+        lambda root, rec: _module("test_aishell4").build_aishell4(root, root.parent),
+        "--skip_download true --num_dev 1",
+        [],
     ),
-    "voxconverse": Case("VOXCONVERSE", lambda root, rec: _module("test_voxconverse").build_voxconverse(root), "--skip_download true", []),
-    "msdwild": Case("MSDWILD", lambda root, rec: _module("test_msdwild").build_msdwild(root), "--skip_download true", []),
-    "ava_avd": Case("AVA_AVD", _ava, "--skip_download true --nj 1 --splits 'train val'", ["--test_sets", "ava_avd_val"]),  # no test clip
+    "voxconverse": Case(
+        "VOXCONVERSE", lambda root, rec: _module("test_voxconverse").build_voxconverse(root), "--skip_download true", []
+    ),
+    "msdwild": Case(
+        "MSDWILD", lambda root, rec: _module("test_msdwild").build_msdwild(root), "--skip_download true", []
+    ),
+    "ava_avd": Case(
+        "AVA_AVD", _ava, "--skip_download true --nj 1 --splits 'train val'", ["--test_sets", "ava_avd_val"]
+    ),  # no test clip
     "mini_librispeech": Case(
-        "MINI_LIBRISPEECH", _mini, "--local_tree {root} --simu_conf conf/simu/tiny.yaml --nj 1", ["--test_sets", "test_ns2_ov5-15"]
+        "MINI_LIBRISPEECH",
+        _mini,
+        "--local_tree {root} --simu_conf conf/simu/tiny.yaml --nj 1",
+        ["--test_sets", "test_ns2_ov5-15"],
     ),
 }
 
@@ -110,5 +122,9 @@ def test_run_sh_stages_1_to_3(name, tmp_path):
     # the root unset: local/data.sh stops and says which variable to set (mini_librispeech's
     # root defaults to downloads/, where its download stage puts the corpus)
     if name != "mini_librispeech":
-        proc = run(["./run.sh", "--stage", "1", "--stop_stage", "1", "--local_data_opts", "--skip_download true"], recipe, env={case.env_var: ""})
+        proc = run(
+            ["./run.sh", "--stage", "1", "--stop_stage", "1", "--local_data_opts", "--skip_download true"],
+            recipe,
+            env={case.env_var: ""},
+        )
         assert proc.returncode != 0 and f"{case.env_var} is not set" in proc.stderr

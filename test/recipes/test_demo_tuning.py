@@ -21,7 +21,17 @@ import yaml
 from test.recipes.helpers import check, need_install, run, scratch_recipe
 
 pytestmark = pytest.mark.demo
-TUNE = ["./run.sh", "--demo_size", "tiny", "--stage", "5", "--stop_stage", "5", "--train_config", "conf/tune_demo_tiny.yaml"]
+TUNE = [
+    "./run.sh",
+    "--demo_size",
+    "tiny",
+    "--stage",
+    "5",
+    "--stop_stage",
+    "5",
+    "--train_config",
+    "conf/tune_demo_tiny.yaml",
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +70,19 @@ def test_optuna_study_killed_resumed_then_best_config_trained(recipe):
     study = recipe / "exp" / "tune_tuned"
     first, second = study / "trials" / "trial_000", study / "trials" / "trial_001"
     cmd = TUNE + ["--tune", "true", "--tag", "tuned"]
-    proc = subprocess.Popen(cmd, cwd=recipe, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=recipe, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None and not ((first / "outcome.json").exists() and rounds(second) >= 1):
+    while (
+        time.time() < deadline
+        and proc.poll() is None
+        and not ((first / "outcome.json").exists() and rounds(second) >= 1)
+    ):
         time.sleep(0.2)
-    assert proc.poll() is None, f"the study ended before it could be killed:\n{(study / 'tune.log').read_text()[-3000:]}"
+    assert proc.poll() is None, (
+        f"the study ended before it could be killed:\n{(study / 'tune.log').read_text()[-3000:]}"
+    )
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = rounds(second)
@@ -92,12 +110,18 @@ def test_optuna_study_killed_resumed_then_best_config_trained(recipe):
     complete = [r for r in records if r["state"] == "complete"]
     best = min(complete, key=lambda r: r["value"])
     text = (study / "results.md").read_text()
-    assert f"- best: trial {best['number']}, val_target_error = " in text and "| trial | state | val_target_error |" in text
+    assert (
+        f"- best: trial {best['number']}, val_target_error = " in text
+        and "| trial | state | val_target_error |" in text
+    )
     for png in ("objective", "intermediate", "importances"):
         assert (study / "plots" / f"{png}.png").stat().st_size > 1000
     # stage 5 trained the final model with the best trial's values
     best_yaml = yaml.safe_load((study / "best.yaml").read_text())
-    assert best_yaml["optim_conf"]["lr"] == best["params"]["lr"] and best_yaml["batch_size"] == best["params"]["batch_size"]
+    assert (
+        best_yaml["optim_conf"]["lr"] == best["params"]["lr"]
+        and best_yaml["batch_size"] == best["params"]["batch_size"]
+    )
     trained = yaml.safe_load((recipe / "exp" / "tsdia_tuned" / "config.yaml").read_text())
     assert trained["optim_conf"]["lr"] == best["params"]["lr"] and trained["batch_size"] == best["params"]["batch_size"]
     assert trained["loss_conf"]["label_smoothing"] == best["params"]["label_smoothing"]

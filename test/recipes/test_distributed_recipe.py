@@ -100,7 +100,9 @@ def prepared(recipe, tmp_path_factory) -> Path:  # noqa: F811 (the imported fixt
     cfg = yaml.safe_load(yaml.safe_dump(CONFIG))
     del cfg["training"]["callbacks"]
     (recipe / "conf" / "ddp_stats.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    check(run(["./tsdia.sh", *OPTS, "--train_config", "conf/ddp_stats.yaml", "--stage", "1", "--stop_stage", "4"], recipe))
+    check(
+        run(["./tsdia.sh", *OPTS, "--train_config", "conf/ddp_stats.yaml", "--stage", "1", "--stop_stage", "4"], recipe)
+    )
     wrapper = recipe / "python_hooks.sh"
     wrapper.write_text(PYTHON_WRAPPER.replace("REPO", str(REPO)))
     wrapper.chmod(0o755)
@@ -117,13 +119,26 @@ def write_config(rec: Path, name: str, dump: Path) -> str:
 def train(rec: Path, name: str, extra: List[str], env: Dict[str, str], timeout: int = 240):
     dump = rec / "dump_params" / name
     conf = write_config(rec, name, dump)
-    cmd = ["./tsdia.sh", *OPTS, "--train_config", conf, "--python", str(rec / "python_hooks.sh"), "--stage", "5", "--stop_stage", "5"]
+    cmd = [
+        "./tsdia.sh",
+        *OPTS,
+        "--train_config",
+        conf,
+        "--python",
+        str(rec / "python_hooks.sh"),
+        "--stage",
+        "5",
+        "--stop_stage",
+        "5",
+    ]
     return cmd + extra, run(cmd + extra, rec, env={**DEBUG_ENV, **env}, timeout=timeout), dump
 
 
 def check_two_ranks_in_sync(dump: Path) -> None:
     """Both ranks stepped STEPS times and hold the same parameters after every step."""
-    assert sorted(p.name for p in dump.glob("rank*.pt")) == sorted(f"rank{r}.step{s}.pt" for r in (0, 1) for s in range(1, STEPS + 1))
+    assert sorted(p.name for p in dump.glob("rank*.pt")) == sorted(
+        f"rank{r}.step{s}.pt" for r in (0, 1) for s in range(1, STEPS + 1)
+    )
     for s in range(1, STEPS + 1):
         a, b = torch.load(dump / f"rank0.step{s}.pt"), torch.load(dump / f"rank1.step{s}.pt")
         assert a.keys() == b.keys()
@@ -135,8 +150,14 @@ def check_two_ranks_in_sync(dump: Path) -> None:
 
 def check_ddp_log(text: str, rank: int) -> None:
     """DDP's construction record of one rank: the group of 2 and the checklist's knobs."""
-    block = text[text.index(f"[Rank {rank}]: DDP Initialized with:"):]
-    for line in ("world_size: 2", f"rank: {rank}", "backend_name: gloo", "find_unused_parameters: 1", "gradient_as_bucket_view: 1"):
+    block = text[text.index(f"[Rank {rank}]: DDP Initialized with:") :]
+    for line in (
+        "world_size: 2",
+        f"rank: {rank}",
+        "backend_name: gloo",
+        "find_unused_parameters: 1",
+        "gradient_as_bucket_view: 1",
+    ):
         assert re.search(rf"^{re.escape(line)}$", block, re.M), line
     # static_graph is set after construction; DDP says so (it finds unused parameters itself)
     assert "`_set_static_graph` will detect unused parameters automatically" in text
@@ -148,7 +169,12 @@ def check_config(exp: Path, launcher=None) -> None:
     assert (cfg["distributed"], cfg["dist_backend"], cfg["dist_launcher"]) == (True, "gloo", launcher)
     assert (cfg["dist_world_size"], cfg["dist_rank"]) == ((2, 0) if launcher is None else (None, None))
     assert cfg["dist_init_method"].startswith(f"file://{exp.resolve()}/.dist_init_")
-    assert (cfg["unused_parameters"], cfg["gradient_as_bucket_view"], cfg["ddp_static_graph"], cfg["sync_gradient_barrier"]) == (True, True, True, True)
+    assert (
+        cfg["unused_parameters"],
+        cfg["gradient_as_bucket_view"],
+        cfg["ddp_static_graph"],
+        cfg["sync_gradient_barrier"],
+    ) == (True, True, True, True)
 
 
 def test_two_local_nodes_train_in_one_process_group(prepared):
@@ -168,7 +194,9 @@ def test_two_local_nodes_train_in_one_process_group(prepared):
     logs = [(exp / f"train.{r}.log").read_text() for r in (0, 1)]
     for r, text in enumerate(logs):
         head = text.splitlines()[0]
-        assert f"--dist_rank {r} --dist_world_size 2 --dist_init_method file://" in head and "--dist_backend gloo" in head
+        assert (
+            f"--dist_rank {r} --dist_world_size 2 --dist_init_method file://" in head and "--dist_backend gloo" in head
+        )
         assert text.rstrip().endswith("exit status 0")
         check_ddp_log(text, r)
     # ESPnet logs only rank 0 (its records name the rank and the world size)
@@ -202,7 +230,10 @@ def test_two_slurm_nodes_through_espnet_launcher(prepared, tmp_path):
     cmd, proc, dump = train(rec, "ddp_slurm", ["--ngpu", "0", "--num_nodes", "2", "--train_threads", "1"], env)
     check(proc)
     exp = rec / "exp" / "tsdia_ddp_slurm"
-    assert "Stage 5: training exp/tsdia_ddp_slurm with conf/ddp_slurm.yaml (0 GPUs x 2 nodes, 1 threads); log exp/tsdia_ddp_slurm/train.log" in proc.stderr
+    assert (
+        "Stage 5: training exp/tsdia_ddp_slurm with conf/ddp_slurm.yaml (0 GPUs x 2 nodes, 1 threads); log exp/tsdia_ddp_slurm/train.log"
+        in proc.stderr
+    )
     assert "Stage 5: trained exp/tsdia_ddp_slurm/valid.loss.ave.pth" in proc.stderr
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert len(calls) == 2 and calls[0].startswith("sbatch --wait ") and "--nodes=2 --ntasks-per-node=1" in calls[0]

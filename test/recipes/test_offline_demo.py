@@ -36,7 +36,9 @@ def test_tiny_demo_runs_every_stage(tmp_path):
 
     # test speakers are never heard in training or validation
     test_spk = base_speakers(recipe / "data" / "test" / "rttm")
-    assert test_spk and not test_spk & (base_speakers(recipe / "data" / "train" / "rttm") | base_speakers(recipe / "data" / "dev" / "rttm"))
+    assert test_spk and not test_spk & (
+        base_speakers(recipe / "data" / "train" / "rttm") | base_speakers(recipe / "data" / "dev" / "rttm")
+    )
 
     exp = recipe / "exp" / "tsdia_demo_tiny"
     text = (exp / "RESULTS.md").read_text()
@@ -57,5 +59,9 @@ def test_tiny_demo_runs_every_stage(tmp_path):
 
     with zipfile.ZipFile(exp / "demo_tiny.zip") as z:
         names = z.namelist()
-    assert "meta.yaml" in names and any(n.endswith("config.yaml") for n in names) and any(n.endswith(".pth") for n in names)
+    assert (
+        "meta.yaml" in names
+        and any(n.endswith("config.yaml") for n in names)
+        and any(n.endswith(".pth") for n in names)
+    )
     assert any(n.endswith("fbank.yaml") for n in names) and any(n.endswith("RESULTS.md") for n in names)

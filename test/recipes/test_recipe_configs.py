@@ -91,7 +91,9 @@ def test_decode_config_is_accepted_by_tsdia_inference(path):
 
     args = conf_args(path)
     assert args and len(args) == 2 * len(yaml.safe_load(path.read_text()))
-    ns = get_parser().parse_args(["--model_tag", "m.zip", "--data_path_and_name_and_type", "w,speech,sound", "--output_dir", "o", *args])
+    ns = get_parser().parse_args(
+        ["--model_tag", "m.zip", "--data_path_and_name_and_type", "w,speech,sound", "--output_dir", "o", *args]
+    )
     knobs, post = resolve_options({}, {k: getattr(ns, k) for k in OVERRIDES})
     assert post.median_filter == yaml.safe_load(path.read_text())["median_filter"]
 

@@ -8,7 +8,6 @@ can be started (see slurm_cluster.py). About 2.5 minutes on 2 cores."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -36,7 +35,14 @@ JOB_HEADER = re.compile(r"^# started .* \(Slurm job ([0-9]+)\)$")
 
 
 def slurm(cluster: SlurmCluster, cwd: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SLURM_PL), "--config", "conf/slurm.conf", *args], cwd=cwd, env=cluster.environ(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(SLURM_PL), "--config", "conf/slurm.conf", *args],
+        cwd=cwd,
+        env=cluster.environ(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def job_id(log: Path) -> int:
@@ -67,7 +73,9 @@ def test_job_array_and_single_jobs(slurm_cluster, workdir):
         assert body(log) == [f"part {j} of a b task {j} on {slurm_cluster.node}"]
         assert log.read_text().splitlines()[-1].endswith("exit status 0")
     assert len({job_id(log) for log in logs}) == 3  # every task is its own Slurm job
-    assert re.fullmatch(r"Submitted batch job [0-9]+\n", (workdir / "exp" / "log" / "q" / "f.all.sbatch.out").read_text())
+    assert re.fullmatch(
+        r"Submitted batch job [0-9]+\n", (workdir / "exp" / "log" / "q" / "f.all.sbatch.out").read_text()
+    )
 
     # a failing task: exit status 1 and its log named, the others still ran
     out = slurm(slurm_cluster, workdir, "JOB=1:3", "exp/log/g.JOB.log", "bash", "-c", "echo g JOB; [ JOB != 2 ]")
@@ -75,11 +83,26 @@ def test_job_array_and_single_jobs(slurm_cluster, workdir):
     assert [body(workdir / "exp" / "log" / f"g.{j}.log") for j in (1, 3)] == [["g 1"], ["g 3"]]
 
     # a single job runs through srun, with the config's flags (2 CPUs for --num_threads 2)
-    out = slurm(slurm_cluster, workdir, "--num_threads", "2", "--time", "5:00", "exp/one.log", "bash", "-c", "echo one; printenv SLURM_JOB_NAME SLURM_CPUS_PER_TASK SLURM_STEP_ID")
+    out = slurm(
+        slurm_cluster,
+        workdir,
+        "--num_threads",
+        "2",
+        "--time",
+        "5:00",
+        "exp/one.log",
+        "bash",
+        "-c",
+        "echo one; printenv SLURM_JOB_NAME SLURM_CPUS_PER_TASK SLURM_STEP_ID",
+    )
     assert out.returncode == 0, out.stderr
     assert body(workdir / "exp" / "one.log") == ["one", "one", "2", "0"] and job_id(workdir / "exp" / "one.log") > 0
     out = slurm(slurm_cluster, workdir, "exp/bad.log", "bash", "-c", "echo failing; exit 3")
-    assert out.returncode == 1 and "srun exited with status 3; failed: exp/bad.log " in out.stderr and "failing" in out.stderr
+    assert (
+        out.returncode == 1
+        and "srun exited with status 3; failed: exp/bad.log " in out.stderr
+        and "failing" in out.stderr
+    )
 
 
 def test_srun_commands_and_espnet_launcher(slurm_cluster, workdir):
@@ -94,18 +117,45 @@ def test_srun_commands_and_espnet_launcher(slurm_cluster, workdir):
     assert out.returncode == 1 and "sbatch exited with status 4; failed: exp/fail.log " in out.stderr
 
     # ESPnet's own launcher on one node: "${cmd} --gpu 0 LOG COMMAND ... --ngpu 0 ..." through srun
-    launch = [sys.executable, "-m", "espnet2.bin.launch", "--cmd", f"{SLURM_PL} --config conf/slurm.conf", "--log", "exp/launch.log", "--ngpu", "0", "--num_nodes", "1"]
-    proc = subprocess.run([*launch, "--", "bash", "-c", 'echo "launched $SLURM_JOB_ID $*"', "x"], cwd=workdir, env=slurm_cluster.environ(), capture_output=True, text=True, timeout=120)
+    launch = [
+        sys.executable,
+        "-m",
+        "espnet2.bin.launch",
+        "--cmd",
+        f"{SLURM_PL} --config conf/slurm.conf",
+        "--log",
+        "exp/launch.log",
+        "--ngpu",
+        "0",
+        "--num_nodes",
+        "1",
+    ]
+    proc = subprocess.run(
+        [*launch, "--", "bash", "-c", 'echo "launched $SLURM_JOB_ID $*"', "x"],
+        cwd=workdir,
+        env=slurm_cluster.environ(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     launched = body(workdir / "exp" / "launch.log")
-    assert launched == [f"launched {job_id(workdir / 'exp' / 'launch.log')} --ngpu 0 --multiprocessing_distributed True"]
+    assert launched == [
+        f"launched {job_id(workdir / 'exp' / 'launch.log')} --ngpu 0 --multiprocessing_distributed True"
+    ]
 
 
 def test_multi_node_job_is_one_allocation_and_interrupt_cancels(slurm_cluster, workdir):
     """--num_nodes 2 asks for 2 nodes with one task each; on this 1-node cluster the job waits,
     and interrupting run_slurm.sh cancels it."""
     env = slurm_cluster.environ()
-    proc = subprocess.Popen([str(SLURM_PL), "--config", "conf/slurm.conf", "--num_nodes", "2", "exp/two.log", "srun", "hostname"], cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(SLURM_PL), "--config", "conf/slurm.conf", "--num_nodes", "2", "exp/two.log", "srun", "hostname"],
+        cwd=workdir,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         queued = ""
         for _ in range(60):
@@ -145,8 +195,15 @@ def slurm_recipe(recipe, slurm_cluster) -> Path:
     return recipe
 
 
-def run_slurm_recipe(cluster: SlurmCluster, recipe: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
-    return run(["./tsdia.sh", *OPTS, *args], recipe, env={"cmd_backend": "slurm", "SLURM_CONF": str(cluster.conf)}, timeout=timeout)
+def run_slurm_recipe(
+    cluster: SlurmCluster, recipe: Path, *args: str, timeout: int = 240
+) -> subprocess.CompletedProcess:
+    return run(
+        ["./tsdia.sh", *OPTS, *args],
+        recipe,
+        env={"cmd_backend": "slurm", "SLURM_CONF": str(cluster.conf)},
+        timeout=timeout,
+    )
 
 
 def test_recipe_stages_1_to_3_on_slurm(slurm_cluster, slurm_recipe):
@@ -170,7 +227,23 @@ def test_recipe_training_and_inference_on_slurm(slurm_cluster, slurm_recipe):
     if not (slurm_recipe / "dump" / "dv" / "tsdia" / ".feats.done").is_file():
         check(run_slurm_recipe(slurm_cluster, slurm_recipe, "--stage", "1", "--stop_stage", "3"))
     config = EGS2 / "offline_demo" / "diar1" / "conf" / "train_demo_tiny.yaml"
-    proc = check(run_slurm_recipe(slurm_cluster, slurm_recipe, "--train_config", str(config), "--tag", "tiny", "--inference_nj", "2", "--stage", "4", "--stop_stage", "6", timeout=400))
+    proc = check(
+        run_slurm_recipe(
+            slurm_cluster,
+            slurm_recipe,
+            "--train_config",
+            str(config),
+            "--tag",
+            "tiny",
+            "--inference_nj",
+            "2",
+            "--stage",
+            "4",
+            "--stop_stage",
+            "6",
+            timeout=400,
+        )
+    )
     exp = slurm_recipe / "exp" / "tsdia_tiny"
     stats = sorted((slurm_recipe / "exp" / "tsdia_stats_fbank_tr" / "logdir").glob("stats.*.log"))
     assert len(stats) == 2 and len({job_id(p) for p in stats}) == 2
@@ -183,7 +256,9 @@ def test_recipe_training_and_inference_on_slurm(slurm_cluster, slurm_recipe):
     assert (out / "logdir" / "q" / "inference.all.sbatch.out").read_text().startswith("Submitted batch job ")
     hyp = (out / "hyp.rttm").read_text().splitlines()  # a one-epoch model may find little speech
     assert all(ln.split()[0] == "SPEAKER" and ln.split()[1] in SETS["ts"] for ln in hyp)
-    assert len((out / "posteriors.scp").read_text().splitlines()) == sum(len({t[0] for t in v}) for v in SETS["ts"].values())
+    assert len((out / "posteriors.scp").read_text().splitlines()) == sum(
+        len({t[0] for t in v}) for v in SETS["ts"].values()
+    )
     assert "Stage 6: " in proc.stderr
 
 
@@ -205,8 +280,26 @@ def test_recipe_training_on_two_nodes(slurm_cluster, slurm_two_nodes, slurm_reci
     2-node allocation runs a DDP training (gloo, one CPU process per node)."""
     config = EGS2 / "offline_demo" / "diar1" / "conf" / "train_demo_tiny.yaml"
     if not (slurm_recipe / "exp" / "tsdia_stats_fbank_tr" / ".done").is_file():
-        check(run_slurm_recipe(slurm_cluster, slurm_recipe, "--train_config", str(config), "--stage", "1", "--stop_stage", "4"))
-    proc = run_slurm_recipe(slurm_two_nodes, slurm_recipe, "--train_config", str(config), "--tag", "tiny2", "--num_nodes", "2", "--stage", "5", "--stop_stage", "5", timeout=300)
+        check(
+            run_slurm_recipe(
+                slurm_cluster, slurm_recipe, "--train_config", str(config), "--stage", "1", "--stop_stage", "4"
+            )
+        )
+    proc = run_slurm_recipe(
+        slurm_two_nodes,
+        slurm_recipe,
+        "--train_config",
+        str(config),
+        "--tag",
+        "tiny2",
+        "--num_nodes",
+        "2",
+        "--stage",
+        "5",
+        "--stop_stage",
+        "5",
+        timeout=300,
+    )
     exp = slurm_recipe / "exp" / "tsdia_tiny2"
     check(proc)
     job_id(exp / "train.log")

@@ -12,6 +12,7 @@ from typing import List
 
 import pytest
 import yaml
+
 from test.recipes.helpers import EGS2, GENERATED, REPO, TEMPLATE
 
 RECIPES = ["aishell4", "ami", "ava_avd", "icsi", "mini_librispeech", "msdwild", "offline_demo", "voxconverse"]
@@ -39,8 +40,12 @@ def drift_problems(egs2: Path) -> List[str]:
             else:
                 problems.append(f"{link.relative_to(egs2)}: missing, expected a symlink to {want}")
         for root, dirs, files in os.walk(recipe):
-            dirs[:] = [d for d in dirs if not (Path(root) == recipe and d in GENERATED) and not (Path(root) / d).is_symlink()]
-            problems += [f"{(Path(root) / f).relative_to(egs2)}: Python file in a recipe" for f in files if f.endswith(".py")]
+            dirs[:] = [
+                d for d in dirs if not (Path(root) == recipe and d in GENERATED) and not (Path(root) / d).is_symlink()
+            ]
+            problems += [
+                f"{(Path(root) / f).relative_to(egs2)}: Python file in a recipe" for f in files if f.endswith(".py")
+            ]
     problems += [f"{p.relative_to(egs2)}: Python file in the template" for p in template.rglob("*.py")]
     return problems
 
@@ -76,7 +81,10 @@ def test_drift_is_detected(tmp_path):
     ]
     # a config added to the template must reach every recipe
     (egs2 / "TEMPLATE" / "tsdia1" / "conf" / "new.yaml").write_text("a: 1\n")
-    assert "demo/diar1/conf/new.yaml: missing, expected a symlink to ../../../TEMPLATE/tsdia1/conf/new.yaml" in drift_problems(egs2)
+    assert (
+        "demo/diar1/conf/new.yaml: missing, expected a symlink to ../../../TEMPLATE/tsdia1/conf/new.yaml"
+        in drift_problems(egs2)
+    )
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -85,9 +93,15 @@ def test_run_sh_is_thin(name):
     text = run_sh.read_text()
     assert os.access(run_sh, os.X_OK) and not run_sh.is_symlink()
     assert len(text.splitlines()) <= 35, f"{run_sh}: {len(text.splitlines())} lines; keep recipes about 30 lines"
-    assert re.search(r'^\./tsdia\.sh \\$', text, re.M) and text.rstrip().endswith('"$@"') or text.rstrip().endswith('"${args[@]}"')
+    assert (
+        re.search(r"^\./tsdia\.sh \\$", text, re.M)
+        and text.rstrip().endswith('"$@"')
+        or text.rstrip().endswith('"${args[@]}"')
+    )
     conf = re.search(r"train_config=(\S+)", text)
-    assert conf and all((EGS2 / name / "diar1" / c).is_file() for c in re.findall(r"train_config=(conf/\S+\.yaml)", text))
+    assert conf and all(
+        (EGS2 / name / "diar1" / c).is_file() for c in re.findall(r"train_config=(conf/\S+\.yaml)", text)
+    )
 
 
 def test_template_is_a_few_hundred_lines():

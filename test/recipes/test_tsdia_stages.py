@@ -40,7 +40,18 @@ echo run >> data_sh_runs.txt
 mkdir -p data
 for s in tr dv ts; do rm -rf "data/${s}"; cp -r "SRC/${s}" "data/${s}"; done
 """
-OPTS = ["--train_set", "tr", "--valid_set", "dv", "--test_sets", "ts", "--nj", "2", "--example_opts", "--chunk_frames 40 --chunk_hop 20"]
+OPTS = [
+    "--train_set",
+    "tr",
+    "--valid_set",
+    "dv",
+    "--test_sets",
+    "ts",
+    "--nj",
+    "2",
+    "--example_opts",
+    "--chunk_frames 40 --chunk_hop 20",
+]
 
 
 def turns_of(name: str, reco: str) -> List[Turn]:
@@ -97,11 +108,17 @@ def test_stages_1_to_3_then_resume_and_skip(recipe):
         assert lines(recipe / "dump" / s / "wav.scp") == lines(recipe / "data" / s / "wav.scp")  # audio read in place
         pairs = sorted({f"{t.reco}__{t.speaker}" for r in SETS[s] for t in turns_of(s, r)})
         assert [ln.split()[0] for ln in lines(recipe / "dump" / s / "tsdia" / "examples")] == pairs
-        assert (recipe / "dump" / s / "tsdia" / "feats.scp").is_file() == (s != "ts")  # test sets: inference reads audio
+        assert (recipe / "dump" / s / "tsdia" / "feats.scp").is_file() == (
+            s != "ts"
+        )  # test sets: inference reads audio
     # 12 s at 16 kHz -> 120 frames at the standard's 10 frames per second; chunks of 40, hop 20
     assert set(lines(recipe / "dump" / "tr" / "tsdia" / "reco2num_samples")) == {"tr1 96000", "tr2 96000"}
     assert len(lines(recipe / "dump" / "tr" / "tsdia" / "chunks")) == 5 * 5
-    for stage in ("Stage 1: data preparation: local/data.sh", "Stage 2: formatting data/tr -> dump/tr", "Stage 3: features of dump/dv/tsdia (1 jobs"):
+    for stage in (
+        "Stage 1: data preparation: local/data.sh",
+        "Stage 2: formatting data/tr -> dump/tr",
+        "Stage 3: features of dump/dv/tsdia (1 jobs",
+    ):
         assert stage in log
     feats = recipe / "dump" / "tr" / "tsdia" / "feats.scp"
     stamp = feats.stat().st_mtime_ns
@@ -110,7 +127,10 @@ def test_stages_1_to_3_then_resume_and_skip(recipe):
     log = check(run(["./tsdia.sh", *OPTS, "--stage", "3", "--stop_stage", "3"], recipe)).stderr
     assert lines(recipe / "data_sh_runs.txt") == ["run"]
     assert "Stage 1" not in log and "Stage 2" not in log
-    assert "Stage 3: dump/tr/tsdia already made; skipped" in log and "Stage 3: features of dump/tr/tsdia already extracted; skipped" in log
+    assert (
+        "Stage 3: dump/tr/tsdia already made; skipped" in log
+        and "Stage 3: features of dump/tr/tsdia already extracted; skipped" in log
+    )
     assert feats.stat().st_mtime_ns == stamp
 
     # from stage 1 again with the same settings: everything is skipped
@@ -130,7 +150,10 @@ def test_stages_1_to_3_then_resume_and_skip(recipe):
     check(run(["bash", "local/data.sh"], recipe))
     log = check(run(["./tsdia.sh", *opts, "--stage", "2", "--stop_stage", "3"], recipe)).stderr
     assert "Stage 2: dump/tr already formatted; skipped" in log and "Stage 2: formatting data/ts -> dump/ts" in log
-    assert [ln.split()[0] for ln in lines(recipe / "dump" / "ts" / "tsdia" / "examples")] == ["ts1__ts1_d", "ts1__ts1_e"]
+    assert [ln.split()[0] for ln in lines(recipe / "dump" / "ts" / "tsdia" / "examples")] == [
+        "ts1__ts1_d",
+        "ts1__ts1_e",
+    ]
 
 
 def test_score_stage_with_baselines(recipe):
@@ -144,7 +167,9 @@ def test_score_stage_with_baselines(recipe):
     (out / "hyp.rttm").write_text((recipe / "dump" / "ts" / "rttm").read_text())
     log = check(run(["./tsdia.sh", *OPTS, "--tag", "x", "--stage", "7", "--stop_stage", "7"], recipe)).stderr
     table = [ln for ln in lines(exp / "RESULTS.md") if ln.startswith("| ") and "system" not in ln]
-    turns = [t for r in sorted({ln.split()[1] for ln in lines(recipe / "dump" / "ts" / "rttm")}) for t in turns_of("ts", r)]
+    turns = [
+        t for r in sorted({ln.split()[1] for ln in lines(recipe / "dump" / "ts" / "rttm")}) for t in turns_of("ts", r)
+    ]
     speech = sum(t.duration for t in turns)
     n_targets = len({(t.reco, t.speaker) for t in turns})
     fa = 100 * (n_targets * DUR - speech) / speech
@@ -179,14 +204,33 @@ def test_missing_tool_is_reported(recipe, tmp_path):
     (recipe / "exp" / "tsdia_y").mkdir(parents=True, exist_ok=True)
     (recipe / "exp" / "tsdia_y" / "valid.loss.ave.pth").write_bytes(b"")
     for stage, tool in ((6, "tsdia_inference"), (8, "pack_model")):
-        proc = run(["./tsdia.sh", *OPTS, "--tag", "y", "--python", str(fake), "--stage", str(stage), "--stop_stage", str(stage)], recipe)
+        proc = run(
+            [
+                "./tsdia.sh",
+                *OPTS,
+                "--tag",
+                "y",
+                "--python",
+                str(fake),
+                "--stage",
+                str(stage),
+                "--stop_stage",
+                str(stage),
+            ],
+            recipe,
+        )
         assert proc.returncode == 1 and f"Error: not available yet: espnet2_tsdia.bin.{tool}" in proc.stderr
 
 
 def test_raw_features_store_only_the_means(recipe):
     """--feats_type raw (waveforms through the model's frontend): stage 3 stores the
     per-recording means the frontend subtracts, not the features."""
-    check(run(["./tsdia.sh", *OPTS, "--dumpdir", "dump_raw", "--feats_type", "raw", "--stage", "1", "--stop_stage", "3"], recipe))
+    check(
+        run(
+            ["./tsdia.sh", *OPTS, "--dumpdir", "dump_raw", "--feats_type", "raw", "--stage", "1", "--stop_stage", "3"],
+            recipe,
+        )
+    )
     for s in ("tr", "dv"):
         ex = recipe / "dump_raw" / s / "tsdia"
         assert (ex / "mean.scp").is_file() and not (ex / "feats.scp").exists()

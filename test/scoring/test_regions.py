@@ -43,9 +43,7 @@ def test_counts_in_overlap_and_explicit_mapping():
         r.seconds("fa")
 
 
-turns = st.lists(
-    st.tuples(st.integers(0, 30), st.integers(1, 10), st.sampled_from("ABC")), min_size=0, max_size=6
-)
+turns = st.lists(st.tuples(st.integers(0, 30), st.integers(1, 10), st.sampled_from("ABC")), min_size=0, max_size=6)
 
 
 @settings(max_examples=30, deadline=None)

@@ -7,12 +7,10 @@ import json
 import pytest
 
 from espnet2_tsdia.bin.tsdia_score import main
-from espnet2_tsdia.formats.rttm import write_rttm
+from espnet2_tsdia.formats.rttm import Turn, write_rttm
 from espnet2_tsdia.formats.uem import UemSegment, write_uem
 from espnet2_tsdia.scoring.der import score
 from espnet2_tsdia.scoring.results_md import ScoringProtocol, results_markdown, write_results_md
-
-from espnet2_tsdia.formats.rttm import Turn
 
 
 def T(reco, onset, end, spk):

@@ -6,7 +6,16 @@ import numpy as np
 import soundfile as sf
 
 
-def write_tone_corpus(root: Path, *, n_speakers: int = 3, n_utts: int = 4, fs: int = 16000, pad: float = 0.0, fmt: str = "FLAC", dc: float = 0.0) -> Path:
+def write_tone_corpus(
+    root: Path,
+    *,
+    n_speakers: int = 3,
+    n_utts: int = 4,
+    fs: int = 16000,
+    pad: float = 0.0,
+    fmt: str = "FLAC",
+    dc: float = 0.0,
+) -> Path:
     """A Kaldi source dir ``root/src`` whose utterances are tones (speaker k at 300 + 200 k Hz).
 
     Utterance j of speaker k lasts ``0.5 + 0.25 * ((j + k) % 4)`` s. With ``pad > 0`` each file has

@@ -21,9 +21,14 @@ def test_defaults_and_normalisation():
     assert c.speaker_counts == ((2, 0.25), (3, 0.75))
     assert c.max_speakers == 3
     assert isinstance(c.turn_model, EendBetaModel) and c.turn_model.sil_scale == 2.0
-    assert SimulationConfig(name="a", num_conversations=1, speaker_counts=[0, 1, 1]).speaker_counts == ((2, 0.5), (3, 0.5))
+    assert SimulationConfig(name="a", num_conversations=1, speaker_counts=[0, 1, 1]).speaker_counts == (
+        (2, 0.5),
+        (3, 0.5),
+    )
     # yaml-style strings for numbers
-    assert SimulationConfig(name="a", num_conversations=1, overlap_range=["5e-2", "0.1"], speaker_counts={2: 1}).overlap_range == (0.05, 0.1)
+    assert SimulationConfig(
+        name="a", num_conversations=1, overlap_range=["5e-2", "0.1"], speaker_counts={2: 1}
+    ).overlap_range == (0.05, 0.1)
 
 
 def test_one_speaker_overlap_error():
@@ -36,7 +41,10 @@ def test_one_speaker_overlap_error():
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"overlap_range": (10, 20)}, r"overlap_range: expected 0 <= min <= max <= 1 \(ratios, not percent\), got \(10, 20\)"),
+        (
+            {"overlap_range": (10, 20)},
+            r"overlap_range: expected 0 <= min <= max <= 1 \(ratios, not percent\), got \(10, 20\)",
+        ),
         ({"overlap_range": (0.3, 0.1)}, r"overlap_range.*got \(0.3, 0.1\)"),
         ({"fs": 22050}, r"fs: expected a positive multiple of 1000 Hz.*got 22050"),
         ({"min_utts": 5, "max_utts": 2}, r"min_utts/max_utts.*got 5 and 2"),
@@ -46,7 +54,10 @@ def test_one_speaker_overlap_error():
         ({"noise_dir": "x"}, r"noise_snrs is empty"),
         ({"gain_db": (3, -3)}, r"gain_db: expected \[min, max\]"),
         ({"name": "a b"}, r"name: expected letters"),
-        ({"turn_model": {"type": "nope"}}, r"turn_model.type: expected one of \['eend_beta', 'histogram'\], got 'nope'"),
+        (
+            {"turn_model": {"type": "nope"}},
+            r"turn_model.type: expected one of \['eend_beta', 'histogram'\], got 'nope'",
+        ),
         ({"turn_model": {"type": "eend_beta", "beta": 2}}, r"unknown keys \['beta'\]"),
         ({"turn_model": {"type": "eend_beta", "sil_scale": 0}}, r"sil_scale: expected > 0 seconds, got 0"),
         ({"max_silence_ratio": 0}, r"max_silence_ratio: expected 0 < ratio <= 1"),
@@ -75,12 +86,21 @@ def test_histogram_validation_and_quantile():
 def test_histogram_model_from_turns_exact():
     T = lambda on, d, s: Turn("r", on, d, s)  # noqa: E731
     # A 0-2, B 1.5-3 (overlap 0.5), B 3.2-4 (same pause 0.2), A 4.7-5 (diff pause 0.7)
-    m = HistogramModel.from_turns([T(0, 2, "A"), T(1.5, 1.5, "B"), T(3.2, 0.8, "B"), T(4.7, 0.3, "A")], pause_edges=(0, 0.5, 1), overlap_edges=(0, 1))
+    m = HistogramModel.from_turns(
+        [T(0, 2, "A"), T(1.5, 1.5, "B"), T(3.2, 0.8, "B"), T(4.7, 0.3, "A")],
+        pause_edges=(0, 0.5, 1),
+        overlap_edges=(0, 1),
+    )
     assert m.pause_same.counts == (1.0, 0.0)
     assert m.pause_diff.counts == (0.0, 1.0)
     assert m.overlap.counts == (1.0,)
     assert m.p_overlap == 0.5
-    assert HistogramModel(pause_same=m.pause_same, pause_diff=m.pause_diff, overlap=m.overlap, overlap_probability=0.2).p_overlap == 0.2
+    assert (
+        HistogramModel(
+            pause_same=m.pause_same, pause_diff=m.pause_diff, overlap=m.overlap, overlap_probability=0.2
+        ).p_overlap
+        == 0.2
+    )
 
 
 def test_yaml_common_and_sets(tmp_path):
@@ -107,8 +127,17 @@ def test_yaml_common_and_sets(tmp_path):
 
 
 def test_round_trip_dict_and_overrides():
-    hm = turn_model_from_dict({"type": "histogram", "pause_same": {"edges": [0, 1], "counts": [1]}, "pause_diff": {"edges": [0, 1], "counts": [2]}, "overlap": {"edges": [0, 1], "counts": [2]}})
-    c = SimulationConfig(name="a", total_hours=1.5, speaker_counts={2: 1, 4: 1}, turn_model=hm, noise_snrs=[5, 10], gain_db=[-1, 1])
+    hm = turn_model_from_dict(
+        {
+            "type": "histogram",
+            "pause_same": {"edges": [0, 1], "counts": [1]},
+            "pause_diff": {"edges": [0, 1], "counts": [2]},
+            "overlap": {"edges": [0, 1], "counts": [2]},
+        }
+    )
+    c = SimulationConfig(
+        name="a", total_hours=1.5, speaker_counts={2: 1, 4: 1}, turn_model=hm, noise_snrs=[5, 10], gain_db=[-1, 1]
+    )
     assert SimulationConfig.from_dict(c.to_dict()) == c
     d = c.with_overrides(num_conversations=4)
     assert (d.num_conversations, d.total_hours) == (4, None)
@@ -131,7 +160,11 @@ def test_recipe_sets_are_reachable():
     from espnet2_tsdia.simulate.sources import _build
 
     rng = np.random.default_rng(0)
-    rows = [(f"{1000 + k}-1-{j:04d}", str(1000 + k), f"/x/{k}-{j}.flac", 0, int(rng.uniform(4, 20) * 16000), 16000) for k in range(29) for j in range(20)]
+    rows = [
+        (f"{1000 + k}-1-{j:04d}", str(1000 + k), f"/x/{k}-{j}.flac", 0, int(rng.uniform(4, 20) * 16000), 16000)
+        for k in range(29)
+        for j in range(20)
+    ]
     tables = Tables(sources=_build(rows), noises=None, rirs=None)
     pools = tables.speaker_pools()
     for f in sorted(RECIPE_CONF.glob("*.yaml")):

@@ -6,22 +6,43 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
-
 from sim_tone_corpus import write_tone_corpus
+
+from espnet2_tsdia.data.stats import recording_stats
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import read_reco2dur, read_segments, read_spk2utt, read_utt2spk
 from espnet2_tsdia.formats.rttm import group_by_reco, read_rttm, self_overlaps
-from espnet2_tsdia.data.stats import recording_stats
 from espnet2_tsdia.simulate import generate as gen
 from espnet2_tsdia.simulate.config import SimulationConfig
 from espnet2_tsdia.simulate.generate import SimulationError, generate_set, verify_set_dir
 from espnet2_tsdia.simulate.render import MixtureReader, render_mixture
 
-FILES = ("specs.jsonl", "mixture.scp", "sources.tsv", "wav.scp", "segments", "utt2spk", "spk2utt", "reco2dur", "reco2num_spk", "rttm", "mixture_stats.tsv", "stats.json")
+FILES = (
+    "specs.jsonl",
+    "mixture.scp",
+    "sources.tsv",
+    "wav.scp",
+    "segments",
+    "utt2spk",
+    "spk2utt",
+    "reco2dur",
+    "reco2num_spk",
+    "rttm",
+    "mixture_stats.tsv",
+    "stats.json",
+)
 
 
 def cfg(**kw):
-    base = dict(name="sim", num_conversations=8, speaker_counts={2: 1, 3: 1}, overlap_range=(0.1, 0.2), min_utts=2, max_utts=3, seed=3)
+    base = dict(
+        name="sim",
+        num_conversations=8,
+        speaker_counts={2: 1, 3: 1},
+        overlap_range=(0.1, 0.2),
+        min_utts=2,
+        max_utts=3,
+        seed=3,
+    )
     return SimulationConfig(**{**base, **kw})
 
 
@@ -67,7 +88,9 @@ def test_render_twice_identical(built):
         assert a.dtype == np.float32
         assert a.tobytes() == b.tobytes() == c.tobytes()
         assert a.size == round(read_reco2dur(out / "reco2dur")[reco] * 8000) == r1.num_samples(reco)
-    assert MixtureReader(str(out / "specs.jsonl"), fs=16000).num_samples("sim-0000001") == 2 * r1.num_samples("sim-0000001")
+    assert MixtureReader(str(out / "specs.jsonl"), fs=16000).num_samples("sim-0000001") == 2 * r1.num_samples(
+        "sim-0000001"
+    )
 
 
 def test_kaldi_dir_consistent(built):
@@ -139,7 +162,9 @@ def test_rttm_matches_speech_in_rendered_audio(tmp_path):
         full = reader[reco]
         total = np.zeros_like(full)
         for spk in spec.speakers:
-            one = render_mixture(replace(spec, placements=tuple(p for p in spec.placements if p.speaker == spk)), fs=8000)
+            one = render_mixture(
+                replace(spec, placements=tuple(p for p in spec.placements if p.speaker == spk)), fs=8000
+            )
             total += one
             active = np.zeros(one.size, dtype=bool)
             for t in turns[reco]:
@@ -195,7 +220,11 @@ def test_pipe_source_refused(tmp_path, tone_corpus):
 def test_unreachable_range_fails_loudly_before_output(tmp_path, tone_corpus):
     # EEND silences cannot give 2 speakers exactly 0 overlap with at most 30 % silence
     with pytest.raises(SimulationError, match=r"conversation 0: no layout of 2 speakers.*max_attempts"):
-        generate_set(cfg(speaker_counts={2: 1}, overlap_range=(0.0, 0.0), max_silence_ratio=0.3, max_attempts=2), tone_corpus, tmp_path / "o")
+        generate_set(
+            cfg(speaker_counts={2: 1}, overlap_range=(0.0, 0.0), max_silence_ratio=0.3, max_attempts=2),
+            tone_corpus,
+            tmp_path / "o",
+        )
     assert not (tmp_path / "o").exists()
 
 
@@ -209,11 +238,18 @@ def test_refuses_to_overwrite_other_dirs(tmp_path, tone_corpus):
 def test_missed_targets_fail_loudly(built, tmp_path):
     _, out = built
     # the same set checked against a stricter range than it was made with
-    with pytest.raises(SimulationError, match=r"misses its targets:\n  sim-\d+: overlap ratio 0\.\d+ outside \[0\.12, 0\.13\]"):
+    with pytest.raises(
+        SimulationError, match=r"misses its targets:\n  sim-\d+: overlap ratio 0\.\d+ outside \[0\.12, 0\.13\]"
+    ):
         verify_set_dir(out, cfg(overlap_range=(0.12, 0.13)))
 
 
 def test_histogram_model_set(tmp_path, tone_corpus):
-    hm = {"type": "histogram", "pause_same": {"edges": [0, 0.5], "counts": [1]}, "pause_diff": {"edges": [0, 0.5, 1], "counts": [2, 1]}, "overlap": {"edges": [0, 0.5], "counts": [1]}}
+    hm = {
+        "type": "histogram",
+        "pause_same": {"edges": [0, 0.5], "counts": [1]},
+        "pause_diff": {"edges": [0, 0.5, 1], "counts": [2, 1]},
+        "overlap": {"edges": [0, 0.5], "counts": [1]},
+    }
     st = generate_set(cfg(turn_model=hm, overlap_range=(0.05, 0.15)), tone_corpus, tmp_path / "o")
     assert 0.05 <= st.overlap_ratio_min <= st.overlap_ratio_max <= 0.15

@@ -4,8 +4,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
-
 from sim_tone_corpus import write_tone_corpus
+
 from espnet2_tsdia.bin import materialize as materialize_cli
 from espnet2_tsdia.bin import render_mixture as render_cli
 from espnet2_tsdia.bin import simulate as simulate_cli
@@ -18,7 +18,9 @@ from espnet2_tsdia.simulate.spec import AudioRegion, MixtureSpec, NoiseSpec, Pla
 
 
 def _cfg(**kw):
-    base = dict(name="r", num_conversations=3, speaker_counts={2: 1}, overlap_range=(0.0, 0.3), min_utts=2, max_utts=2, seed=1)
+    base = dict(
+        name="r", num_conversations=3, speaker_counts={2: 1}, overlap_range=(0.0, 0.3), min_utts=2, max_utts=2, seed=1
+    )
     return SimulationConfig(**{**base, **kw})
 
 
@@ -30,7 +32,9 @@ def _tone_file(path, fs, dur, freq=440.0, amp=0.5):
 
 def test_white_noise_snr_exact(tmp_path):
     reg = _tone_file(tmp_path / "a.wav", 8000, 1.0)
-    clean = MixtureSpec(reco="m", duration_ms=1500, seed=7, speakers=("A",), placements=(Placement("A", "u", reg, 250, 1000, 0.0),))
+    clean = MixtureSpec(
+        reco="m", duration_ms=1500, seed=7, speakers=("A",), placements=(Placement("A", "u", reg, 250, 1000, 0.0),)
+    )
     noisy = replace(clean, noise=NoiseSpec(audio=None, offset=0, snr_db=10.0))
     x, y = render_mixture(clean), render_mixture(noisy)
     n = (y - x).astype(np.float64)
@@ -42,13 +46,15 @@ def test_white_noise_snr_exact(tmp_path):
 
 def test_gain_and_resampling_to_other_rate(tmp_path):
     reg = _tone_file(tmp_path / "a.wav", 16000, 0.5, amp=0.25)
-    spec = MixtureSpec(reco="m", duration_ms=500, seed=0, speakers=("A",), placements=(Placement("A", "u", reg, 0, 500, 6.0),))
+    spec = MixtureSpec(
+        reco="m", duration_ms=500, seed=0, speakers=("A",), placements=(Placement("A", "u", reg, 0, 500, 6.0),)
+    )
     y8 = render_mixture(spec, fs=8000)
     y16 = render_mixture(spec, fs=16000)
     assert y8.size == 4000 and y16.size == 8000
     # +6 dB doubles the amplitude; at 16 kHz (no resampling) it is the file times the gain
     x = sf.read(reg.path, dtype="float32")[0]
-    np.testing.assert_allclose(y16, x * np.float32(10 ** 0.3), rtol=1e-6)
+    np.testing.assert_allclose(y16, x * np.float32(10**0.3), rtol=1e-6)
     assert np.abs(y8[400:-400]).max() == pytest.approx(0.25 * 10**0.3, rel=0.02)
     with pytest.raises(ValueError, match="multiple of 1000 Hz"):
         render_mixture(spec, fs=22050)
@@ -62,7 +68,9 @@ def test_rir_delta_keeps_signal_and_real_rir_changes_it(tmp_path):
     decay = np.exp(-np.arange(800) / 100.0) * np.random.default_rng(0).standard_normal(800) * 0.3
     decay[0] = 1.0
     sf.write(tmp_path / "room.wav", decay, 8000, subtype="FLOAT")
-    base = MixtureSpec(reco="m", duration_ms=600, seed=0, speakers=("A",), placements=(Placement("A", "u", reg, 100, 500, 0.0),))
+    base = MixtureSpec(
+        reco="m", duration_ms=600, seed=0, speakers=("A",), placements=(Placement("A", "u", reg, 100, 500, 0.0),)
+    )
     dry = render_mixture(base)
     wet_delta = render_mixture(replace(base, rirs=(AudioRegion(str(tmp_path / "delta.wav"), 0, 400, 8000),)))
     np.testing.assert_allclose(wet_delta, dry, atol=1e-6)  # shifted to the direct path: same place
@@ -74,7 +82,9 @@ def test_rir_delta_keeps_signal_and_real_rir_changes_it(tmp_path):
 def test_noise_and_rir_dirs_in_a_set(tmp_path):
     src = write_tone_corpus(tmp_path / "c", n_speakers=3, n_utts=3)
     (tmp_path / "noise").mkdir()
-    sf.write(tmp_path / "noise" / "n1.wav", np.random.default_rng(1).standard_normal(16000) * 0.1, 16000, subtype="PCM_16")
+    sf.write(
+        tmp_path / "noise" / "n1.wav", np.random.default_rng(1).standard_normal(16000) * 0.1, 16000, subtype="PCM_16"
+    )
     (tmp_path / "rir" / "sub").mkdir(parents=True)
     sf.write(tmp_path / "rir" / "sub" / "r1.wav", np.r_[1.0, np.zeros(99)], 8000, subtype="FLOAT")
     c = _cfg(noise_dir=str(tmp_path / "noise"), noise_snrs=(5, 10), rir_dir=str(tmp_path / "rir"), rir_probability=1.0)
@@ -122,14 +132,31 @@ def test_clis(tmp_path, capsys):
     assert simulate_cli.main(["--list", str(conf)]) == 0
     assert capsys.readouterr().out == "a s1\nb s2\n"
     out = tmp_path / "o"
-    argv = ["--set", "a", "--source_dir", str(src), "--out_dir", str(out), "--num_conversations", "2", "--python", sys.executable, str(conf)]
+    argv = [
+        "--set",
+        "a",
+        "--source_dir",
+        str(src),
+        "--out_dir",
+        str(out),
+        "--num_conversations",
+        "2",
+        "--python",
+        sys.executable,
+        str(conf),
+    ]
     assert simulate_cli.main(argv) == 0
     assert len((out / "reco2dur").read_text().splitlines()) == 2
     assert simulate_cli.main(["--verify", str(out)]) == 0
     assert "OK: 2 recordings" in capsys.readouterr().out
-    assert simulate_cli.main(argv[:2] + ["--source_dir", str(tmp_path / "nowhere"), "--out_dir", str(out), str(conf)]) == 1
+    assert (
+        simulate_cli.main(argv[:2] + ["--source_dir", str(tmp_path / "nowhere"), "--out_dir", str(out), str(conf)]) == 1
+    )
     assert "not a source data dir (no wav.scp)" in capsys.readouterr().err
-    assert render_cli.main([str(out / "mixture.scp"), "a-0000001", "--out", str(tmp_path / "m.wav"), "--subtype", "FLOAT"]) == 0
+    assert (
+        render_cli.main([str(out / "mixture.scp"), "a-0000001", "--out", str(tmp_path / "m.wav"), "--subtype", "FLOAT"])
+        == 0
+    )
     x, fs = sf.read(tmp_path / "m.wav", dtype="float32")
     assert fs == 8000 and x.tobytes() == MixtureReader(str(out / "mixture.scp"))["a-0000001"].tobytes()
     assert render_cli.main([str(out / "mixture.scp"), "nope"]) == 1

@@ -74,7 +74,9 @@ def test_deterministic():
 
 def test_eend_natural_layout_kept_when_inside():
     # wide range: theta stays 0 and each speaker's first silence comes before its first utterance
-    lay = layout_conversation(EendBetaModel(sil_scale=1.0), [np.array([1000, 1000]), np.array([500])], (0.0, 1.0), np.random.default_rng(1))
+    lay = layout_conversation(
+        EendBetaModel(sil_scale=1.0), [np.array([1000, 1000]), np.array([500])], (0.0, 1.0), np.random.default_rng(1)
+    )
     assert lay.theta == 0.0 and lay.target is None
 
 

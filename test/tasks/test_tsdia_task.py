@@ -40,13 +40,17 @@ def test_shipped_configs_exist_in_both_layouts_and_agree():
     for name in NAMES:
         plan, esp = load(CONF / "plan" / f"{name}.yaml"), load(CONF / f"{name}.yaml")
         assert plan_to_espnet(plan)[0] == esp, name
-        model_type, attn = name[len("train_"):].rsplit("_", 1)
+        model_type, attn = name[len("train_") :].rsplit("_", 1)
         assert esp["model_type"] == model_type
         stacks = [esp[f"{s}_conf"]["attention_type"] for s in ("encoder", "decoder") if f"{s}_conf" in esp]
         assert stacks and all((a == "softmax") == (attn == "softmax") for a in stacks), (name, stacks)
 
 
-@pytest.mark.parametrize("path", [CONF / f"{n}.yaml" for n in NAMES] + [CONF / "plan" / f"{n}.yaml" for n in NAMES], ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path",
+    [CONF / f"{n}.yaml" for n in NAMES] + [CONF / "plan" / f"{n}.yaml" for n in NAMES],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
 def test_shipped_config_passes_check(path):
     report = check_config(load(path))
     assert report.issues == []
@@ -91,7 +95,9 @@ def test_collect_stats_on_npy_features(tmp_path):
     data = make_dataset(tmp_path / "data", n_train=8, n_valid=4)
     conf = write_config(tmp_path / "c.yaml", tiny_config("encoder"))
     out = tmp_path / "stats"
-    TSDiarizationTask.main(cmd=["--config", str(conf), "--collect_stats", "true", "--output_dir", str(out), *data_args(data)])
+    TSDiarizationTask.main(
+        cmd=["--config", str(conf), "--collect_stats", "true", "--output_dir", str(out), *data_args(data)]
+    )
     stats = np.load(out / "train" / "feats_stats.npz")
     assert int(stats["count"]) == 8 * 16
     assert stats["sum"].shape == (8,)
@@ -104,5 +110,8 @@ def test_num_classes_must_match_the_label_scheme(tmp_path):
 
     cfg = tiny_config("encoder", label_scheme="binary", model_type_conf={"num_classes": 4})
     conf = write_config(tmp_path / "c.yaml", cfg)
-    with pytest.raises(ValueError, match=r"decoder.num_classes \(model_type_conf.num_classes\) = 4, but label scheme 'binary' has 2 classes"):
+    with pytest.raises(
+        ValueError,
+        match=r"decoder.num_classes \(model_type_conf.num_classes\) = 4, but label scheme 'binary' has 2 classes",
+    ):
         TSDiarizationTask.main(cmd=["--config", str(conf), "--dry_run", "true", "--output_dir", str(tmp_path / "exp")])

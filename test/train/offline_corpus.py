@@ -27,13 +27,20 @@ def build_offline_sets(root: Path, *, n_train: int = 6, n_valid: int = 3) -> Dic
     out = {}
     for name, n, seed in (("train", n_train, 1), ("valid", n_valid, 2)):
         cfg = SimulationConfig(
-            name=name, num_conversations=n, speaker_counts=((2, 1.0),), min_utts=2, max_utts=3,
-            overlap_range=(0.0, 0.5), seed=seed,
+            name=name,
+            num_conversations=n,
+            speaker_counts=((2, 1.0),),
+            min_utts=2,
+            max_utts=3,
+            overlap_range=(0.0, 0.5),
+            seed=seed,
         )
         data_dir = root / name
         generate_set(cfg, report.data_dir, data_dir, python=sys.executable)
         ex = data_dir / "tsdia"
-        make_example_dir(data_dir, ex, ExampleDirOptions(chunk_frames=60, chunk_hop=30), mixture_scp=data_dir / "mixture.scp")
+        make_example_dir(
+            data_dir, ex, ExampleDirOptions(chunk_frames=60, chunk_hop=30), mixture_scp=data_dir / "mixture.scp"
+        )
         extract_example_dir(ex)
         out[name] = ex
     return out
@@ -44,9 +51,13 @@ def offline_data_args(sets: Dict[str, Path]) -> List[str]:
     for split, fixed in (("train", ""), ("valid", "_fixed")):
         d = sets[split]
         args += [
-            f"--{split}_data_path_and_name_and_type", f"{d}/chunks,speech,tsdia_feats",
-            f"--{split}_data_path_and_name_and_type", f"{d}/chunks,enroll,tsdia_enroll_feats{fixed}",
-            f"--{split}_data_path_and_name_and_type", f"{d}/chunks,labels,tsdia_labels",
-            f"--{split}_shape_file", f"{d}/chunks.shape",
+            f"--{split}_data_path_and_name_and_type",
+            f"{d}/chunks,speech,tsdia_feats",
+            f"--{split}_data_path_and_name_and_type",
+            f"{d}/chunks,enroll,tsdia_enroll_feats{fixed}",
+            f"--{split}_data_path_and_name_and_type",
+            f"{d}/chunks,labels,tsdia_labels",
+            f"--{split}_shape_file",
+            f"{d}/chunks.shape",
         ]
     return args

@@ -117,7 +117,16 @@ def test_iter_factory_order_start_and_persistent_workers():
     assert sorted(map(tuple, full)) == [("k0", "k1"), ("k2", "k3"), ("k4", "k5"), ("k6", "k7")]
     assert [keys for keys, _ in f.build_iter(1, start=2)] == full[2:]
     assert full == [keys for keys, _ in f.build_iter(1)]  # reproducible
-    g = TSDiaIterFactory(dataset=_Data(), sampler=_Sampler(), seed=3, shuffle=True, collate_fn=_collate, num_workers=1, persistent_workers=True, prefetch_factor=3)
+    g = TSDiaIterFactory(
+        dataset=_Data(),
+        sampler=_Sampler(),
+        seed=3,
+        shuffle=True,
+        collate_fn=_collate,
+        num_workers=1,
+        persistent_workers=True,
+        prefetch_factor=3,
+    )
     a = g.build_iter(1)
     assert [keys for keys, _ in a] == full
     b = g.build_iter(2)

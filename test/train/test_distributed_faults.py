@@ -31,7 +31,17 @@ def free_port() -> int:
 
 
 def command(conf: Path, out: Path, data, *extra):
-    return [sys.executable, "-m", "test.train.train_with_hooks", "--config", str(conf), "--output_dir", str(out), *data_args(data), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "test.train.train_with_hooks",
+        "--config",
+        str(conf),
+        "--output_dir",
+        str(out),
+        *data_args(data),
+        *extra,
+    ]
 
 
 def test_ddp_gloo_two_ranks_keep_identical_parameters(tmp_path):
@@ -44,12 +54,29 @@ def test_ddp_gloo_two_ranks_keep_identical_parameters(tmp_path):
     procs = []
     for rank in (0, 1):
         extra = [
-            "--ngpu", "0", "--dist_backend", "gloo", "--dist_world_size", "2", "--dist_rank", str(rank),
-            "--local_rank", str(rank), "--dist_master_addr", "127.0.0.1", "--dist_master_port", str(port),
-            "--multiprocessing_distributed", "false",
+            "--ngpu",
+            "0",
+            "--dist_backend",
+            "gloo",
+            "--dist_world_size",
+            "2",
+            "--dist_rank",
+            str(rank),
+            "--local_rank",
+            str(rank),
+            "--dist_master_addr",
+            "127.0.0.1",
+            "--dist_master_port",
+            str(port),
+            "--multiprocessing_distributed",
+            "false",
         ]
         log = open(tmp_path / f"rank{rank}.log", "w")
-        procs.append(subprocess.Popen(command(conf, tmp_path / "exp", data, *extra), env=env(), stdout=log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                command(conf, tmp_path / "exp", data, *extra), env=env(), stdout=log, stderr=subprocess.STDOUT
+            )
+        )
     codes = [p.wait(timeout=240) for p in procs]
     assert codes == [0, 0], (tmp_path / "rank0.log").read_text()[-3000:] + (tmp_path / "rank1.log").read_text()[-3000:]
     dump = tmp_path / "dump"
@@ -94,7 +121,9 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_model(tmp_path):
     proc.wait()
     killed_at = latest_step(out / "checkpoint.pth")
     assert 3 <= killed_at < 8, killed_at  # 8 steps per data epoch: killed inside epoch 1
-    done = subprocess.run(command(conf, out, data, "--resume", "true"), env=env(), capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        command(conf, out, data, "--resume", "true"), env=env(), capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     a = torch.load(tmp_path / "ref" / "checkpoint.pth", weights_only=False)
     b = torch.load(out / "checkpoint.pth", weights_only=False)

@@ -8,7 +8,6 @@ from test.train.offline_corpus import build_offline_sets, offline_data_args
 from test.train.tiny_data import write_config
 
 
-
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory):
     return build_offline_sets(tmp_path_factory.mktemp("offline"))
@@ -19,9 +18,21 @@ def config(model_type, attention):
     if attention == "linear":
         stack.update(nb_features=16, feature_redraw_interval=5)
     cfg = dict(
-        frontend=None, input_size=345, model_type=model_type, label_scheme="powerset",
-        batch_type="unsorted", batch_size=12, max_epoch=3, optim="adam", optim_conf={"lr": 0.003},
-        keep_nbest_models=2, num_workers=0, use_matplotlib=False, use_tensorboard=False, seed=0, log_interval=50,
+        frontend=None,
+        input_size=345,
+        model_type=model_type,
+        label_scheme="powerset",
+        batch_type="unsorted",
+        batch_size=12,
+        max_epoch=3,
+        optim="adam",
+        optim_conf={"lr": 0.003},
+        keep_nbest_models=2,
+        num_workers=0,
+        use_matplotlib=False,
+        use_tensorboard=False,
+        seed=0,
+        log_interval=50,
     )
     if model_type in ("encoder", "encoder_decoder"):
         cfg["encoder_conf"] = dict(stack, attention_type=attention)

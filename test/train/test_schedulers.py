@@ -36,7 +36,7 @@ def test_step_decay_floor():
 
 def test_exponential_reaches_min_lr_at_decay_steps():
     out = lrs({"type": "exponential", "decay_steps": 4, "min_lr": 0.01}, 7)
-    assert out == pytest.approx([1.0, 0.1 ** 0.5, 0.1, 0.1 ** 1.5, 0.01, 0.01, 0.01])
+    assert out == pytest.approx([1.0, 0.1**0.5, 0.1, 0.1**1.5, 0.01, 0.01, 0.01])
 
 
 def test_cosine_uses_espnet_class_with_restarts():
@@ -47,7 +47,20 @@ def test_cosine_uses_espnet_class_with_restarts():
     assert isinstance(s, CosineAnnealingWarmupRestarts) and s.first_cycle_steps == 4
     out = lrs({"type": "cosine", "decay_steps": 8, "num_cycles": 2, "min_lr": 0.0, "gamma": 0.5}, 9)
     half = (1 + math.cos(math.pi / 2)) / 2
-    assert out == pytest.approx([0.0, (1 + math.cos(math.pi / 4)) / 2, half, (1 + math.cos(3 * math.pi / 4)) / 2, 0.5, 0.5 * (1 + math.cos(math.pi / 4)) / 2, 0.5 * half, 0.5 * (1 + math.cos(3 * math.pi / 4)) / 2, 0.25], abs=1e-9)
+    assert out == pytest.approx(
+        [
+            0.0,
+            (1 + math.cos(math.pi / 4)) / 2,
+            half,
+            (1 + math.cos(3 * math.pi / 4)) / 2,
+            0.5,
+            0.5 * (1 + math.cos(math.pi / 4)) / 2,
+            0.5 * half,
+            0.5 * (1 + math.cos(3 * math.pi / 4)) / 2,
+            0.25,
+        ],
+        abs=1e-9,
+    )
 
 
 def test_plateau_reduces_after_patience_validations():
@@ -99,7 +112,10 @@ def test_optimizer_key_map():
     assert plan_keys_read_by("adamw") == ("lr", "weight_decay", "betas", "epsilon", "amsgrad")
     assert plan_keys_read_by("sgd") == ("lr", "weight_decay", "momentum", "nesterov")
     assert plan_keys_read_by("rmsprop") == ("lr", "weight_decay", "epsilon", "momentum")
-    assert plan_to_optim_conf({"type": "adam", "lr": 0.1, "epsilon": 1e-6, "momentum": None}) == ("adam", {"lr": 0.1, "eps": 1e-6})
+    assert plan_to_optim_conf({"type": "adam", "lr": 0.1, "epsilon": 1e-6, "momentum": None}) == (
+        "adam",
+        {"lr": 0.1, "eps": 1e-6},
+    )
     with pytest.raises(ValueError, match=r"training.optimizer.nesterov=True is not read by optimizer 'adagrad'"):
         plan_to_optim_conf({"type": "adagrad", "nesterov": True})
     with pytest.raises(ValueError, match=r"unknown optimizer 'lamb'"):
@@ -111,7 +127,12 @@ def test_plot_lr_cli(tmp_path):
 
     from espnet2_tsdia.bin import plot_lr
 
-    cfg = {"training": {"optimizer": {"type": "adamw", "lr": 0.01}, "scheduler": {"type": "linear", "warmup_steps": 5, "decay_steps": 10, "min_lr": 0.001}}}
+    cfg = {
+        "training": {
+            "optimizer": {"type": "adamw", "lr": 0.01},
+            "scheduler": {"type": "linear", "warmup_steps": 5, "decay_steps": 10, "min_lr": 0.001},
+        }
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     png, tsv = tmp_path / "lr.png", tmp_path / "lr.tsv"
     assert plot_lr.main([str(tmp_path / "c.yaml"), "-o", str(png), "--steps", "20", "--csv", str(tsv)]) == 0

@@ -48,7 +48,11 @@ def test_round_metrics_write_numbers_only_and_null_for_non_finite(tmp_path):
     stats = {2: {"valid": {"loss": np.float32(0.5), "acc": float("nan"), "note": "x"}}, 1: {"valid": {"loss": 1.0}}}
     write_round_metrics(tmp_path, stats, step=7, data_epoch=1)
     m = read_round_metrics(tmp_path)
-    assert m == {"rounds": [{"round": 1, "valid": {"loss": 1.0}}, {"round": 2, "valid": {"loss": 0.5, "acc": None}}], "step": 7, "data_epoch": 1}
+    assert m == {
+        "rounds": [{"round": 1, "valid": {"loss": 1.0}}, {"round": 2, "valid": {"loss": 0.5, "acc": None}}],
+        "step": 7,
+        "data_epoch": 1,
+    }
     assert metric_series(m, "valid", "loss") == ({1: 1.0, 2: 0.5}, ["valid.acc", "valid.loss"])
     assert metric_series(m, "valid", "der")[0] == {}
 
@@ -90,7 +94,9 @@ def test_early_stopping_min_delta_and_restore_best(tmp_path, data):
 
 
 def test_save_best_only_and_save_total_limit(tmp_path, data):
-    cfg = tiny_config(max_epoch=4, save_best_only=True, keep_nbest_models=1, checkpoint_monitor=["valid", "loss", "max"])
+    cfg = tiny_config(
+        max_epoch=4, save_best_only=True, keep_nbest_models=1, checkpoint_monitor=["valid", "loss", "max"]
+    )
     out = train(tmp_path, cfg, data=data)
     stats = load(out / "checkpoint.pth")["reporter"]["stats"]
     # The monitor (valid loss, mode max) improves only at round 1 while the loss falls.
@@ -101,7 +107,10 @@ def test_save_best_only_and_save_total_limit(tmp_path, data):
 
 def test_unknown_metric_is_an_error(tmp_path, data):
     cfg = tiny_config(max_epoch=1, best_model_criterion=[["valid", "acc", "max"]])
-    with pytest.raises(ValueError, match=r"best_model_criterion: metric valid.acc is not reported by the model; reported: .*valid.accuracy"):
+    with pytest.raises(
+        ValueError,
+        match=r"best_model_criterion: metric valid.acc is not reported by the model; reported: .*valid.accuracy",
+    ):
         train(tmp_path, cfg, data=data)
 
 
@@ -109,7 +118,10 @@ def test_freeze_layers_pruning_callbacks_in_a_run(tmp_path, data):
     cfg = tiny_config(
         max_epoch=1,
         callbacks=["freeze_layers", "pruning"],
-        callback_conf={"freeze_layers": {"prefixes": ["network.input_layer"]}, "pruning": {"amount": 0.5, "start_step": 2}},
+        callback_conf={
+            "freeze_layers": {"prefixes": ["network.input_layer"]},
+            "pruning": {"amount": 0.5, "start_step": 2},
+        },
         use_amp=True,
         amp_loss_scale=64,
     )
@@ -126,7 +138,9 @@ def test_freeze_layers_pruning_callbacks_in_a_run(tmp_path, data):
     w0, w1 = init.state_dict()["network.input_layer.weight"], final["network.input_layer.weight"]
     # Frozen: no update at all, only pruning's zeros.
     assert torch.equal(w1, w0 * (w1 != 0)) and int((w1 == 0).sum()) > 0
-    assert not torch.equal(init.state_dict()["network.head.weight"] * (final["network.head.weight"] != 0), final["network.head.weight"])
+    assert not torch.equal(
+        init.state_dict()["network.head.weight"] * (final["network.head.weight"] != 0), final["network.head.weight"]
+    )
     linear = [v for k, v in final.items() if k.endswith("weight") and v.dim() == 2 and "embedding" not in k]
     zeros = sum(int((w == 0).sum()) for w in linear)
     total = sum(w.numel() for w in linear)
@@ -136,7 +150,15 @@ def test_freeze_layers_pruning_callbacks_in_a_run(tmp_path, data):
 
 
 def test_profiling_tensorboard_and_compile(tmp_path, data):
-    cfg = tiny_config(max_epoch=1, profiling=True, profile_steps=2, use_tensorboard=True, compile_model=True, compile_backend="eager", exp_name="tb_run")
+    cfg = tiny_config(
+        max_epoch=1,
+        profiling=True,
+        profile_steps=2,
+        use_tensorboard=True,
+        compile_model=True,
+        compile_backend="eager",
+        exp_name="tb_run",
+    )
     out = train(tmp_path, cfg, data=data)
     trace = json.loads((out / "profile" / "trace.rank0.json").read_text())
     names = {e.get("name", "") for e in trace["traceEvents"]}
@@ -150,7 +172,13 @@ def test_wandb_offline(tmp_path, data, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")
-    cfg = tiny_config(max_epoch=1, use_wandb=True, wandb_project="tsdia_test", wandb_model_log_interval=1, exp_name="tsdia_wandb_probe_name")
+    cfg = tiny_config(
+        max_epoch=1,
+        use_wandb=True,
+        wandb_project="tsdia_test",
+        wandb_model_log_interval=1,
+        exp_name="tsdia_wandb_probe_name",
+    )
     out = train(tmp_path, cfg, data=data)
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
@@ -177,7 +205,9 @@ def test_atomic_save_keeps_previous_on_failure(tmp_path):
 
 
 def test_snapshot_switches_shape_the_checkpoint_and_resume_redraws(tmp_path, data):
-    cfg = tiny_config("encoder", "linear", max_epoch=1, snapshot_features=False, snapshot_optimizer=False, snapshot_scheduler=False)
+    cfg = tiny_config(
+        "encoder", "linear", max_epoch=1, snapshot_features=False, snapshot_optimizer=False, snapshot_scheduler=False
+    )
     out = train(tmp_path, cfg, data=data)
     ckpt = load(out / "checkpoint.pth")
     assert ckpt["optimizers"] is None and ckpt["schedulers"] is None

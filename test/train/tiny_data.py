@@ -124,7 +124,9 @@ class Built:
         self.model = Task.build_model(self.args)
         self.optimizer = Task.build_optimizers(self.args, self.model)[0]
         self.scheduler = (
-            scheduler_class(self.args.scheduler)(self.optimizer, **self.args.scheduler_conf) if self.args.scheduler else None
+            scheduler_class(self.args.scheduler)(self.optimizer, **self.args.scheduler_conf)
+            if self.args.scheduler
+            else None
         )
         self.options = TSDiaTrainer.build_options(self.args)
         self.args.distributed = False
@@ -132,4 +134,6 @@ class Built:
         local = DistributedOption(distributed=False, ngpu=self.args.ngpu)
         self.train_factory = Task.build_iter_factory(args=self.args, distributed_option=local, mode="train")
         self.valid_factory = Task.build_iter_factory(args=self.args, distributed_option=local, mode="valid")
-        self.loop = _Loop(self.model, [self.optimizer], [self.scheduler], self.train_factory, self.valid_factory, self.options, local)
+        self.loop = _Loop(
+            self.model, [self.optimizer], [self.scheduler], self.train_factory, self.valid_factory, self.options, local
+        )

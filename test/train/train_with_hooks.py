@@ -26,7 +26,10 @@ class DumpParams(TrainCallback):
     def on_step_end(self, model, optimizers, step, loss):
         rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
         os.makedirs(self.dir, exist_ok=True)
-        torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, os.path.join(self.dir, f"rank{rank}.step{step}.pt"))
+        torch.save(
+            {k: v.detach().clone() for k, v in model.state_dict().items()},
+            os.path.join(self.dir, f"rank{rank}.step{step}.pt"),
+        )
 
 
 @register_callback("test_slow")

@@ -47,7 +47,9 @@ def test_parse_kinds_and_corners():
         "weight_decay": ("training.optimizer.weight_decay", "float"),
     }
     low, high = space.corner_points()
-    assert low["lr"] == 1.0e-4 and low["batch_size"] == 4 and high["encoder.num_layers"] == 3 and high["batch_size"] == 8
+    assert (
+        low["lr"] == 1.0e-4 and low["batch_size"] == 4 and high["encoder.num_layers"] == 3 and high["batch_size"] == 8
+    )
 
 
 def test_apply_reaches_the_espnet_options_of_both_layouts():
@@ -62,11 +64,17 @@ def test_apply_reaches_the_espnet_options_of_both_layouts():
     assert out["encoder_conf"]["num_layers"] == 2 and out["decoder_conf"]["num_layers"] == 1
     assert ESPNET_CFG["optim_conf"] == {"lr": 0.001}  # the base config is not touched
 
-    plan = {"model_type": "encoder", "training": {"optimizer": {"type": "adam", "lr": 0.001}}, "encoder": {"d_model": 16}}
+    plan = {
+        "model_type": "encoder",
+        "training": {"optimizer": {"type": "adam", "lr": 0.001}},
+        "encoder": {"d_model": 16},
+    }
     out = space.apply(plan, point)
     assert out["training"]["optimizer"]["lr"] == 0.005 and out["global_config"]["dropout"] == 0.2
     espnet, _ = plan_to_espnet(out, strict=False)
-    assert espnet["optim_conf"]["lr"] == 0.005 and espnet["encoder_conf"]["dropout"] == 0.2 and espnet["batch_size"] == 8
+    assert (
+        espnet["optim_conf"]["lr"] == 0.005 and espnet["encoder_conf"]["dropout"] == 0.2 and espnet["batch_size"] == 8
+    )
     assert space.espnet_options(ESPNET_CFG)["optim_conf"] in ("lr", "weight_decay")
     assert space.espnet_options(ESPNET_CFG)["batch_size"] == "batch_size"
 
@@ -74,17 +82,41 @@ def test_apply_reaches_the_espnet_options_of_both_layouts():
 @pytest.mark.parametrize(
     "space, expected",
     [
-        ({"lrr": {"low": 1.0e-4, "high": 1.0e-2}}, "tuning.search_space.lrr: not a training key of the plan (did you mean 'lr'?)"),
-        ({"eval_knobs.batch_size": {"low": 1, "high": 4}}, "tuning.search_space.eval_knobs.batch_size: not a training key"),
-        ({"dropout": {"low": 0.3, "high": 0.1}}, "tuning.search_space.dropout: expected numbers low < high, got low=0.3 high=0.1"),
+        (
+            {"lrr": {"low": 1.0e-4, "high": 1.0e-2}},
+            "tuning.search_space.lrr: not a training key of the plan (did you mean 'lr'?)",
+        ),
+        (
+            {"eval_knobs.batch_size": {"low": 1, "high": 4}},
+            "tuning.search_space.eval_knobs.batch_size: not a training key",
+        ),
+        (
+            {"dropout": {"low": 0.3, "high": 0.1}},
+            "tuning.search_space.dropout: expected numbers low < high, got low=0.3 high=0.1",
+        ),
         ({"dropout": {"low": 0.2, "high": 0.2}}, "tuning.search_space.dropout: expected numbers low < high"),
-        ({"lr": {"low": 0.0, "high": 1.0e-2, "log": True}}, "tuning.search_space.lr: a log range needs low > 0, got 0.0"),
-        ({"lr": {"low": -1.0, "high": 1.0e-2, "log": True}}, "tuning.search_space.lr: a log range needs low > 0, got -1.0"),
-        ({"lr": {"low": "1e-4", "high": 1.0e-2}}, "tuning.search_space.lr.low: '1e-4' is a string; YAML reads 1e-4 as text, write 1.0e-4"),
+        (
+            {"lr": {"low": 0.0, "high": 1.0e-2, "log": True}},
+            "tuning.search_space.lr: a log range needs low > 0, got 0.0",
+        ),
+        (
+            {"lr": {"low": -1.0, "high": 1.0e-2, "log": True}},
+            "tuning.search_space.lr: a log range needs low > 0, got -1.0",
+        ),
+        (
+            {"lr": {"low": "1e-4", "high": 1.0e-2}},
+            "tuning.search_space.lr.low: '1e-4' is a string; YAML reads 1e-4 as text, write 1.0e-4",
+        ),
         ({"batch_size": {"choices": []}}, "tuning.search_space.batch_size.choices: expected a non-empty list"),
         ({"batch_size": {"choices": [8, 8]}}, "tuning.search_space.batch_size.choices: repeated values"),
-        ({"dropout": {"low": 0.0, "high": 0.3, "log": True, "step": 0.1}}, "tuning.search_space.dropout: a log range needs low > 0"),
-        ({"dropout": {"low": 0.1, "high": 0.3, "log": True, "step": 0.1}}, "tuning.search_space.dropout: a range takes log or step, not both"),
+        (
+            {"dropout": {"low": 0.0, "high": 0.3, "log": True, "step": 0.1}},
+            "tuning.search_space.dropout: a log range needs low > 0",
+        ),
+        (
+            {"dropout": {"low": 0.1, "high": 0.3, "log": True, "step": 0.1}},
+            "tuning.search_space.dropout: a range takes log or step, not both",
+        ),
         ({"dropout": {"lo": 0.0, "high": 0.3}}, "tuning.search_space.dropout: unknown range fields ['lo']"),
         ({"dropout": [0.0, 0.3]}, "tuning.search_space.dropout: expected {low, high[, log]} or {choices: [...]}"),
         ({}, "tuning.search_space: empty"),
@@ -107,13 +139,25 @@ def test_section_keys_and_defaults_from_the_config():
         "tuning.n_trials: expected an integer >= 1, got 0",
         "tuning.resources_per_trial.tpu: unknown resource; expected ['cpu', 'gpu']",
     ]
-    cfg = dict(ESPNET_CFG, best_model_criterion=[["valid", "accuracy", "max"]], tuning={"search_space": {"lr": SPACE["lr"]}})
+    cfg = dict(
+        ESPNET_CFG, best_model_criterion=[["valid", "accuracy", "max"]], tuning={"search_space": {"lr": SPACE["lr"]}}
+    )
     s = TuningSettings.from_config(cfg)
-    assert (s.library, s.metric, s.direction, s.phase_key) == ("optuna", "val_accuracy", "maximize", ("valid", "accuracy"))
-    s = TuningSettings.from_config(dict(cfg, tuning={"search_space": {"lr": SPACE["lr"]}, "metric": "val_loss", "library": "raytune"}), n_trials=3)
+    assert (s.library, s.metric, s.direction, s.phase_key) == (
+        "optuna",
+        "val_accuracy",
+        "maximize",
+        ("valid", "accuracy"),
+    )
+    s = TuningSettings.from_config(
+        dict(cfg, tuning={"search_space": {"lr": SPACE["lr"]}, "metric": "val_loss", "library": "raytune"}), n_trials=3
+    )
     assert (s.library, s.metric, s.direction, s.n_trials) == ("raytune", "val_loss", "minimize", 3)
     # the plan layout's nested section is read the same way
-    plan = {"training": {"validation": {"metric_for_best_model": "val_loss"}}, "tuning": {"library": None, "search_space": {"lr": SPACE["lr"]}}}
+    plan = {
+        "training": {"validation": {"metric_for_best_model": "val_loss"}},
+        "tuning": {"library": None, "search_space": {"lr": SPACE["lr"]}},
+    }
     assert TuningSettings.from_config(plan).library == "optuna"
 
 
@@ -149,7 +193,10 @@ def test_cli_refuses_a_bad_space_before_any_trial(tmp_path, capsys, space, named
 def test_cli_refuses_overrides_and_unconsumed_values(tmp_path, capsys):
     conf = write_cfg(tmp_path, {"search_space": {"lr": SPACE["lr"], "batch_size": SPACE["batch_size"]}})
     out = tmp_path / "study"
-    assert tune_cli.main(["--config", str(conf), "--output_dir", str(out), "--", "--batch_size", "4", "--output_dir", "x"]) == 2
+    assert (
+        tune_cli.main(["--config", str(conf), "--output_dir", str(out), "--", "--batch_size", "4", "--output_dir", "x"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "training options: --batch_size would override tuning.search_space.batch_size in every trial" in err
     assert "training options: --output_dir is set by the tuner for every trial" in err

@@ -72,7 +72,11 @@ def test_pruning_ends_the_training_process(tmp_path):
 def test_failures_are_outcomes_with_the_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_FAIL_ABOVE_LR", "0.05")
     out = runner().run(tmp_path / "t2", {"lr": 0.08}, lambda r, v: True)
-    assert out.state == FAILED and "exited with status 3" in out.message and str(tmp_path / "t2" / "train.log") in out.message
+    assert (
+        out.state == FAILED
+        and "exited with status 3" in out.message
+        and str(tmp_path / "t2" / "train.log") in out.message
+    )
     assert "fake failure: lr too high" in (tmp_path / "t2" / "train.log").read_text()
     r = TrialRunner(base_config=BASE, space=SPACE, phase_key=("valid", "der"), minimize=True,
                     train_module="test.tune.fake_train", poll_seconds=0.05)  # fmt: skip
@@ -96,7 +100,9 @@ def test_optuna_study_survives_sigkill_and_resumes(tmp_path):
               "pruner": "none", "sampler": "random", "seed": 3}  # fmt: skip
     conf.write_text(yaml.safe_dump({**BASE, "tuning": tuning}))
     out = tmp_path / "study"
-    proc = subprocess.Popen(tune_cmd(conf, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        tune_cmd(conf, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     second = out / "trials" / "trial_001" / "metrics.json"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:

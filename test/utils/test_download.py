@@ -112,7 +112,9 @@ def test_complete_part_file_416(server, tmp_path):
 
 def test_corrupt_download_names_file_and_fix(server, tmp_path):
     server.body = DATA[:-1] + b"\x00"
-    with pytest.raises(ChecksumError, match=r"f.tgz.part: md5 [0-9a-f]{32}, expected " + MD5 + r" .*delete .*f.tgz.part and rerun"):
+    with pytest.raises(
+        ChecksumError, match=r"f.tgz.part: md5 [0-9a-f]{32}, expected " + MD5 + r" .*delete .*f.tgz.part and rerun"
+    ):
         download(server.url, tmp_path / "f.tgz", md5=MD5)
     assert not (tmp_path / "f.tgz").exists()
 
@@ -140,7 +142,10 @@ def _tar(path, members):
 
 
 def test_extract_tar_and_zip(tmp_path):
-    _tar(tmp_path / "a.tar.gz", [("LibriSpeech", "dir", None), ("LibriSpeech/x.txt", "file", b"hi"), ("LibriSpeech/l", "sym", "x.txt")])
+    _tar(
+        tmp_path / "a.tar.gz",
+        [("LibriSpeech", "dir", None), ("LibriSpeech/x.txt", "file", b"hi"), ("LibriSpeech/l", "sym", "x.txt")],
+    )
     out = extract(tmp_path / "a.tar.gz", tmp_path / "out")
     assert (out / "LibriSpeech" / "x.txt").read_bytes() == b"hi"
     assert (out / ".a.tar.gz.extracted").exists()
