@@ -142,7 +142,7 @@ def main() -> None:
         n_utts = sum(len(s.placements) for s in specs)
         render_mixture(specs[0], fs=cfg.fs)  # warm-up (imports, page cache)
         c0, t0 = time.process_time(), time.perf_counter()
-        for r, s in zip(recos, specs):
+        for r, s in zip(recos, specs, strict=True):
             reader.spec(r)  # the lookup the data type does
             render_mixture(s, fs=cfg.fs)
         render_cpu, render_wall = time.process_time() - c0, time.perf_counter() - t0
@@ -154,7 +154,7 @@ def main() -> None:
         sox_dir = work / "sox"
         sox_dir.mkdir()
         k0, c0, t0 = cpu_children(), time.process_time(), time.perf_counter()
-        for r, s in zip(recos, specs):
+        for r, s in zip(recos, specs, strict=True):
             sox_materialise(s, sox_dir / f"{r}.wav", cfg.fs)
         sox_cpu = cpu_children() - k0 + time.process_time() - c0
         sox_wall = time.perf_counter() - t0

@@ -357,7 +357,7 @@ def write_description(
     written[1].write_text(latex_table(descs, caption=f"Data sets: {name}", label=f"tab:{base}"), encoding="utf-8")
     data = {d.name: {"path": d.path, "notes": list(d.notes), **d.stats.to_dict()} for d in descs}
     written[2].write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    for d, stem in zip(descs, stems):
+    for d, stem in zip(descs, stems, strict=True):
         p = out_dir / f"{stem}_recordings.csv"
         p.write_text(per_recording_csv(d), encoding="utf-8")
         written.append(p)

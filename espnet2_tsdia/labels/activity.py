@@ -59,7 +59,7 @@ def runs(active: np.ndarray) -> List[Tuple[int, int]]:
     edges = np.diff(np.concatenate([[False], a, [False]]).astype(np.int8))
     starts = np.flatnonzero(edges == 1)
     stops = np.flatnonzero(edges == -1)
-    return [(int(s), int(e)) for s, e in zip(starts, stops)]
+    return [(int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
 
 
 def activity_to_turns(active: np.ndarray, *, reco: str, speaker: str, grid: FrameGrid = DEFAULT_GRID) -> List[Turn]:

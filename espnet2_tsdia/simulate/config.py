@@ -21,6 +21,7 @@ a config error (put 1-speaker conversations into their own set with a range star
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -74,7 +75,7 @@ class Histogram:
             raise ValueError(
                 f"Histogram: expected len(edges) == len(counts) + 1 >= 2, got {len(edges)} edges and {len(counts)} counts"
             )
-        if edges[0] < 0 or any(b <= a for a, b in zip(edges, edges[1:])):
+        if edges[0] < 0 or any(b <= a for a, b in itertools.pairwise(edges)):
             raise ValueError(f"Histogram.edges: expected increasing values >= 0, got {list(edges)}")
         if any(c < 0 for c in counts) or sum(counts) <= 0:
             raise ValueError(f"Histogram.counts: expected counts >= 0 with a positive sum, got {list(counts)}")
@@ -181,7 +182,7 @@ class HistogramModel:
 
         same, diff, ov = [], [], []
         for group in group_by_reco(merge_same_speaker(list(turns))[0]).values():
-            for prev, t in zip(group, group[1:]):
+            for prev, t in itertools.pairwise(group):
                 gap = t.onset - prev.end
                 if t.speaker == prev.speaker:
                     same.append(gap)

@@ -21,6 +21,7 @@ Output dir (``out_dir``, written as ``out_dir.tmp`` and renamed at the end)::
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import logging
 import math
@@ -136,13 +137,16 @@ def generate_conversation(
     if tables.rirs is not None:
         draws = rng.random(n)
         idx = rng.integers(len(tables.rirs), size=n)
-        rir = [int(i) if d < cfg.rir_probability else -1 for d, i in zip(draws, idx)]
+        rir = [int(i) if d < cfg.rir_probability else -1 for d, i in zip(draws, idx, strict=True)]
     return {
         "id": reco_id(cfg.name, index),
         "dur": lay.duration_ms,
         "seed": int(rng.integers(2**31 - 1)),
         "spk": [src.speakers[s] for s in spks],
-        "u": [[int(a), int(b), int(c), int(d)] for a, b, c, d in zip(lay.speaker, source_idx, lay.onset_ms, gains)],
+        "u": [
+            [int(a), int(b), int(c), int(d)]
+            for a, b, c, d in zip(lay.speaker, source_idx, lay.onset_ms, gains, strict=True)
+        ],
         "noise": noise,
         "rir": rir,
     }
@@ -237,13 +241,13 @@ def _run_jobs(
     n_chunks = max(nj, math.ceil((stop - start) / CHUNK))
     n_chunks = max(1, min(n_chunks, stop - start))
     bounds = np.linspace(start, stop, n_chunks + 1).round().astype(int)
-    args = [(cfg.to_dict(), str(work), int(a), int(b), pipe) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    args = [(cfg.to_dict(), str(work), int(a), int(b), pipe) for a, b in itertools.pairwise(bounds) if b > a]
     if nj == 1 or len(args) == 1:
         results = [_job(a) for a in args]
     else:
         with mp.get_context("spawn").Pool(min(nj, len(args))) as pool:
             results = pool.map(_job, args, chunksize=1)
-    return [(a[2], r) for a, r in zip(args, results)]
+    return [(a[2], r) for a, r in zip(args, results, strict=True)]
 
 
 # --------------------------------------------------------------------------- the set

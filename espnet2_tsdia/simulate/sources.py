@@ -218,7 +218,7 @@ class AudioList:
 
     def write(self, path: PathLike) -> None:
         lines = [_AUDIO_HEADER] + [
-            f"{i}\t{p}\t{n}\t{r}" for i, p, n, r in zip(self.ids, self.paths, self.frames, self.fs)
+            f"{i}\t{p}\t{n}\t{r}" for i, p, n, r in zip(self.ids, self.paths, self.frames, self.fs, strict=True)
         ]
         Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -56,7 +56,7 @@ def test_latex_table_booktabs_and_escaping(tmp_path):
     tex = latex_table([d], caption="A & B", label="tab:ami")
     lines = tex.splitlines()
     assert r"    ami\_dev 50\% & 2 & 0.01 & 2 & 2.50 & 3 & 25.0 & 46.7 & 4.00 \\" in lines
-    assert [l.strip() for l in lines if l.strip().endswith("rule") or "rule{" in l or "rule(" in l] == [
+    assert [ln.strip() for ln in lines if ln.strip().endswith("rule") or "rule{" in ln or "rule(" in ln] == [
         r"\toprule",
         r"\cmidrule(lr){4-6}",
         r"\midrule",

@@ -77,7 +77,7 @@ def test_real_annotations_round_trip(real_annotations, scheme, corpora):
             t_frames = num_frames(int(round(max(t.end for t in ref) * 8000)) + 800)
             rec = convert_recording(reco, ref, t_frames, opts)
             assert not rec.skipped, (path, rec.skipped)
-            for spk, lab in rec.labels.items():
+            for lab in rec.labels.values():
                 assert lab.shape[0] == t_frames
             hyp = [
                 x
