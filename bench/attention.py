@@ -166,12 +166,12 @@ def measure_model(length: int, enroll_frames: int = 100) -> Tuple[float, float, 
     def child():
         import torch
 
-        from espnet2_tsdia.encoder.transformer_encoder import TransformerEncoderStack
         from espnet2_tsdia.networks.encoder import EncoderNetwork
+        from espnet2_tsdia.stacks.transformer import TransformerStack
 
         torch.set_num_threads(THREADS)
         start = _reset_peak()
-        encoder = TransformerEncoderStack(
+        encoder = TransformerStack(
             d_model=256, num_layers=4, num_heads=4, attention_type="linear", nb_features=FEATURES
         )
         net = EncoderNetwork(encoder=encoder, input_size=345, num_classes=4).eval()
@@ -365,7 +365,7 @@ def render(results, lengths, cross, model, args, load) -> str:
         seconds, cpu, growth, above_warm, absolute = model
         lines.append(
             f"Full model, one hour in one pass: `EncoderNetwork` with a 4-layer "
-            f"`TransformerEncoderStack` (d_model 256, 4 heads, `linear`, {FEATURES} features, "
+            f"`TransformerStack` (d_model 256, 4 heads, `linear`, {FEATURES} features, "
             f"d_ff 4), {args.model_frames} mixture frames + 100 enrollment frames of 345 dims, "
             f"inference (`no_grad`), {THREADS} thread(s), one run: **{fmt_time(seconds)}** wall "
             f"(CPU {fmt_time(cpu)}); peak memory of model, "

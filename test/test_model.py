@@ -152,10 +152,10 @@ def test_redraw_hooks_are_exposed_for_the_trainer():
         encoder_conf=dict(STACK, attention_type="linear", feature_redraw_interval=1, auto_check_redraw=False),
     )
     model = TSDiarizationModel(frontend=None, normalize=None, network=net, loss=build_loss())
-    before = net.stack.layers.blocks[0].self_attn.kernel.projection.clone()
+    before = net.stack.blocks[0].self_attn.kernel.projection.clone()
     model.train()
     assert model.maybe_redraw_projections() is True
-    assert not torch.equal(before, net.stack.layers.blocks[0].self_attn.kernel.projection)
+    assert not torch.equal(before, net.stack.blocks[0].self_attn.kernel.projection)
     assert model.redraw_projections() == 1
 
 

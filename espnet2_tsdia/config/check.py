@@ -311,11 +311,7 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
             conf = cfg.get(f"{stack}_conf") or {}
             defaults = {
                 k: v.default
-                for k, v in inspect.signature(
-                    tsdia.encoder_choices.get_class("transformer")
-                    if stack == "encoder"
-                    else tsdia.decoder_choices.get_class("transformer")
-                ).parameters.items()
+                for k, v in inspect.signature(tsdia.STACK_CHOICES[stack].get_class("transformer")).parameters.items()
             }
             changed = [k for k, v in conf.items() if defaults.get(k, MISSING) != v]
             if changed:
@@ -393,8 +389,9 @@ def resolve(cfg: Dict[str, Any]):
         if chosen is None:
             continue
         conf = get_default_kwargs(choices.get_class(chosen))
-        if choices.name == "decoder" and resolved.get("model_type") == "encoder_decoder":
-            conf["use_cross_attention"] = True
+        stacks = tsdia.MODEL_STACKS.get(resolved.get("model_type"), {})
+        if choices.name in stacks:  # the role's defaults of this model type
+            conf.update(tsdia.stack_conf(resolved["model_type"], choices.name))
         conf.update(resolved.get(f"{choices.name}_conf") or {})
         resolved[f"{choices.name}_conf"] = conf
     from espnet2_tsdia.train.optimizers import optimizer_class

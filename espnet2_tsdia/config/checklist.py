@@ -53,8 +53,7 @@ STACK_KEYS = (
     "feature_redraw_interval",
     "auto_check_redraw",
 )
-ENCODER_STACK = "espnet2_tsdia.encoder.transformer_encoder.TransformerEncoderStack"
-DECODER_STACK = "espnet2_tsdia.decoder.transformer_decoder.TransformerDecoderStack"
+STACK = "espnet2_tsdia.stacks.transformer.TransformerStack"
 TRAINER = "espnet2_tsdia.train.trainer.TSDiaTrainer"
 ITER = "espnet2_tsdia.train.iterators.TSDiaIterFactory (DataLoader)"
 LOSS = "espnet2_tsdia.losses.tsdia_loss.TSDiaLoss via build_loss"
@@ -122,9 +121,7 @@ def _k(key, target, consumer, stage="train", inert=None, note=""):
 
 
 def _stack_rows(section: str) -> List[Knob]:
-    cls = ENCODER_STACK if section == "encoder" else DECODER_STACK
-    rows = [_k(f"{section}.{name}", f"{section}_conf.{name}", f"{cls}({name}=)") for name in STACK_KEYS]
-    return rows
+    return [_k(f"{section}.{name}", f"{section}_conf.{name}", f"{STACK}({name}=)") for name in STACK_KEYS]
 
 
 KNOBS: Tuple[Knob, ...] = tuple(
@@ -136,7 +133,7 @@ KNOBS: Tuple[Knob, ...] = tuple(
         _k(
             "global_config.dropout",
             "{stacks}_conf.dropout",
-            "TransformerEncoderStack/TransformerDecoderStack(dropout=)",
+            "TransformerStack(dropout=)",
         ),
         _k(
             "global_config.batch_size",
@@ -144,18 +141,18 @@ KNOBS: Tuple[Knob, ...] = tuple(
             "espnet2 build_batch_sampler (training batches)",
             note="training.batch_size wins when both are set",
         ),
-        _k("global_config.d_ff", "{stacks}_conf.d_ff", "TransformerEncoderStack/TransformerDecoderStack(d_ff=)"),
+        _k("global_config.d_ff", "{stacks}_conf.d_ff", "TransformerStack(d_ff=)"),
         _k("global_config.device", "ngpu", "espnet2 AbsTask.main_worker (model.to(device)), TSDiaTrainer"),
         # --- encoder / decoder
         *_stack_rows("encoder"),
         *_stack_rows("decoder"),
-        _k("decoder.use_cross_attention", "decoder_conf.use_cross_attention", f"{DECODER_STACK}(use_cross_attention=)"),
+        _k("decoder.use_cross_attention", "decoder_conf.use_cross_attention", f"{STACK}(use_cross_attention=)"),
         _k(
             "decoder.num_classes",
             "model_type_conf.num_classes",
             "TSDiarizationTask.build_model: the network head (checked against the label scheme)",
         ),
-        _k("decoder.causal", "decoder_conf.causal", f"{DECODER_STACK}(causal=)", note="extension (not in the plan)"),
+        _k("decoder.causal", "decoder_conf.causal", f"{STACK}(causal=)", note="extension (not in the plan)"),
         # --- training: basic
         _k("training.epochs", "max_epoch", f"{TRAINER}.run (data epochs)"),
         _k("training.batch_size", "batch_size", "espnet2 build_batch_sampler (training batches)"),
@@ -198,7 +195,7 @@ KNOBS: Tuple[Knob, ...] = tuple(
         _k(
             "training.fixed_projection",
             "{stacks}_conf.fixed_projection",
-            "TransformerEncoderStack/TransformerDecoderStack(fixed_projection=)",
+            "TransformerStack(fixed_projection=)",
             inert=False,
         ),
         _k(

@@ -401,6 +401,20 @@ def favor_kernels(module: nn.Module) -> Iterator[FavorKernel]:
             yield m
 
 
+class ProjectionRedraws:
+    """Redraw hooks over every FAVOR+ kernel inside an ``nn.Module`` (stacks, networks)."""
+
+    def maybe_redraw_projections(self) -> bool:
+        """Count one training step in every FAVOR+ kernel (for kernels built with
+        ``auto_check_redraw=False``, call it once per step); True if any redrew."""
+        # A list, not a generator: any() would stop at the first redraw and skip the rest.
+        return any([kernel.maybe_redraw() for kernel in favor_kernels(self)])
+
+    def redraw_projections(self) -> int:
+        """Redraw every FAVOR+ projection now (fixed ones excepted); returns how many."""
+        return sum(kernel.redraw_projection() for kernel in favor_kernels(self))
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head self- or cross-attention with a registered kernel.
 
@@ -409,8 +423,7 @@ class MultiHeadAttention(nn.Module):
         num_heads: heads H; D must be divisible by H.
         attention_type: a key of :data:`ATTENTION_TYPES`.
         causal: query t attends only to keys s <= t (self-attention only).
-        nb_features, feature_redraw_interval, auto_check_redraw, fixed_projection,
-            chunk_size: see :class:`FavorOptions`; used by the FAVOR+ kernels only.
+        favor: :class:`FavorOptions`; used by the FAVOR+ kernels only.
         bias: biases in the projections.
     """
 
@@ -421,11 +434,7 @@ class MultiHeadAttention(nn.Module):
         num_heads: int,
         attention_type: str = "softmax",
         causal: bool = False,
-        nb_features: Optional[int] = None,
-        feature_redraw_interval: Optional[int] = None,
-        auto_check_redraw: bool = True,
-        fixed_projection: bool = False,
-        chunk_size: int = 128,
+        favor: FavorOptions = FavorOptions(),
         bias: bool = True,
     ):
         super().__init__()
@@ -437,13 +446,6 @@ class MultiHeadAttention(nn.Module):
         self.d_head = d_model // num_heads
         self.attention_type = attention_type
         self.causal = causal
-        favor = FavorOptions(
-            nb_features=nb_features,
-            feature_redraw_interval=feature_redraw_interval,
-            auto_check_redraw=auto_check_redraw,
-            fixed_projection=fixed_projection,
-            chunk_size=chunk_size,
-        )
         self.kernel = ATTENTION_TYPES[attention_type](d_head=self.d_head, causal=causal, favor=favor)
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.kv_proj = nn.Linear(d_model, 2 * d_model, bias=bias)

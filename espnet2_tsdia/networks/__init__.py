@@ -1,1 +1,1 @@
-"""Model types (DESIGN.md section 5): encoder, decoder, encoder_decoder."""
+"""Model types (docs/design.md): encoder, decoder, encoder_decoder, on top of one stack class."""

@@ -1,4 +1,4 @@
-"""Interface of the TS-DIA model types (DESIGN.md section 5)."""
+"""Interface of the TS-DIA model types (docs/design.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from espnet2_tsdia.layers.attention import favor_kernels
+from espnet2_tsdia.layers.attention import ProjectionRedraws
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class NetworkOutput:
     enroll_emb: torch.Tensor
 
 
-class AbsTSDiaNetwork(nn.Module, ABC):
+class AbsTSDiaNetwork(ProjectionRedraws, nn.Module, ABC):
     """A target-speaker diarization network: mixture + enrollment -> per-frame class scores.
 
     Subclasses set ``num_classes`` and implement :meth:`encode` and
@@ -64,12 +64,3 @@ class AbsTSDiaNetwork(nn.Module, ABC):
         Returns (logits (B, T, C), lens (B,))."""
         out = self.encode(feats, feats_lens, enroll, enroll_lens)
         return out.logits, out.lens
-
-    def maybe_redraw_projections(self) -> bool:
-        """Count one training step in every FAVOR+ layer (for stacks built with
-        ``auto_check_redraw=False``, call it once per step); True if any redrew."""
-        return any([kernel.maybe_redraw() for kernel in favor_kernels(self)])
-
-    def redraw_projections(self) -> int:
-        """Redraw every FAVOR+ projection now (fixed ones excepted); returns how many."""
-        return sum(kernel.redraw_projection() for kernel in favor_kernels(self))

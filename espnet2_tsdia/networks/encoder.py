@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from espnet2_tsdia.encoder.abs_encoder import AbsEncoder
 from espnet2_tsdia.networks.joint import JointStackNetwork
+from espnet2_tsdia.stacks.abs_stack import AbsStack
 
 
 class EncoderNetwork(JointStackNetwork):
@@ -13,10 +13,12 @@ class EncoderNetwork(JointStackNetwork):
     pools the enrollment frames of the joint pass, which also attended to the mixture.
 
     Args:
-        encoder: the stack (e.g. ``TransformerEncoderStack``).
+        encoder: the stack (e.g. ``TransformerStack``), without cross-attention.
         input_size: feature dimension F.
         num_classes: classes of the head (plan ``decoder.num_classes``; 4 = powerset).
     """
 
-    def __init__(self, *, encoder: AbsEncoder, input_size: int = 345, num_classes: int = 4):
+    model_type = "encoder"
+
+    def __init__(self, *, encoder: AbsStack, input_size: int = 345, num_classes: int = 4):
         super().__init__(stack=encoder, input_size=input_size, num_classes=num_classes)

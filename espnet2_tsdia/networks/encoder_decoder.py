@@ -7,11 +7,10 @@ import logging
 import torch
 from torch import nn
 
-from espnet2_tsdia.decoder.abs_decoder import AbsDecoder
-from espnet2_tsdia.encoder.abs_encoder import AbsEncoder
 from espnet2_tsdia.layers.mask import lengths_to_mask
 from espnet2_tsdia.networks.abs_network import AbsTSDiaNetwork, NetworkOutput
 from espnet2_tsdia.networks.joint import masked_mean
+from espnet2_tsdia.stacks.abs_stack import AbsStack
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ class EncoderDecoderNetwork(AbsTSDiaNetwork):
     space, like the frame embeddings it is compared with.
 
     Args:
-        encoder: enrollment stack.
+        encoder: enrollment stack, without cross-attention.
         decoder: mixture stack built with ``use_cross_attention=True``.
         input_size: feature dimension F.
         num_classes: classes of the head (plan ``decoder.num_classes``; 4 = powerset).
@@ -35,16 +34,21 @@ class EncoderDecoderNetwork(AbsTSDiaNetwork):
     def __init__(
         self,
         *,
-        encoder: AbsEncoder,
-        decoder: AbsDecoder,
+        encoder: AbsStack,
+        decoder: AbsStack,
         input_size: int = 345,
         num_classes: int = 4,
     ):
         super().__init__()
-        if not getattr(decoder, "use_cross_attention", False):
+        if not decoder.use_cross_attention:
             raise ValueError(
                 "model_type 'encoder_decoder' needs decoder.use_cross_attention=True (the "
                 "decoder reads the encoded enrollment through it), got False"
+            )
+        if encoder.use_cross_attention:
+            raise ValueError(
+                "model_type 'encoder_decoder' encodes the enrollment alone, so the encoder has no "
+                "memory to cross-attend to: build it with use_cross_attention=False"
             )
         if input_size < 1 or num_classes < 1:
             raise ValueError(f"input_size and num_classes must be >= 1, got {input_size}, {num_classes}")

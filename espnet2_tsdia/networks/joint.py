@@ -10,6 +10,7 @@ from torch import nn
 
 from espnet2_tsdia.layers.mask import lengths_to_mask
 from espnet2_tsdia.networks.abs_network import AbsTSDiaNetwork, NetworkOutput
+from espnet2_tsdia.stacks.abs_stack import AbsStack
 
 logger = logging.getLogger(__name__)
 
@@ -69,14 +70,25 @@ class JointStackNetwork(AbsTSDiaNetwork):
     """Input projection + segment embedding, one stack over [enrollment ; mixture], a head on
     the mixture frames.
 
+    Subclasses name their ``model_type``, which is also the role (config section) of the stack.
+
     Args:
-        stack: the encoder or decoder stack (called as ``stack(x, x_lens)``).
+        stack: the encoder or decoder stack (called as ``stack(x, x_lens)``); it must not use
+            cross-attention (there is no encoder output to attend to).
         input_size: feature dimension F (345 for the standard frontend).
         num_classes: C of the head (4 for the powerset scheme).
     """
 
-    def __init__(self, *, stack: nn.Module, input_size: int = 345, num_classes: int = 4):
+    model_type: str
+
+    def __init__(self, *, stack: AbsStack, input_size: int = 345, num_classes: int = 4):
         super().__init__()
+        if stack.use_cross_attention:
+            raise ValueError(
+                f"model_type {self.model_type!r} has no encoder output to cross-attend to (its one stack runs "
+                f"over [enrollment ; mixture]), so {self.model_type}.use_cross_attention=True would be "
+                "cross-attention without an encoder; set it to False or use 'encoder_decoder'"
+            )
         if input_size < 1 or num_classes < 1:
             raise ValueError(f"input_size and num_classes must be >= 1, got {input_size}, {num_classes}")
         d_model = stack.output_size()

@@ -31,12 +31,10 @@ from espnet2.train.class_choices import ClassChoices
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import int_or_none, str2bool
 
-from espnet2_tsdia.decoder.abs_decoder import AbsDecoder
-from espnet2_tsdia.decoder.transformer_decoder import TransformerDecoderStack
-from espnet2_tsdia.encoder.abs_encoder import AbsEncoder
-from espnet2_tsdia.encoder.transformer_encoder import TransformerEncoderStack
 from espnet2_tsdia.networks.abs_network import AbsTSDiaNetwork
-from espnet2_tsdia.networks.registry import NETWORK_TYPES
+from espnet2_tsdia.networks.registry import MODEL_STACKS, NETWORK_TYPES, stack_conf
+from espnet2_tsdia.stacks.abs_stack import AbsStack
+from espnet2_tsdia.stacks.transformer import TransformerStack
 from espnet2_tsdia.train.iterators import BatchShim, TSDiaIterFactory
 from espnet2_tsdia.train.schedulers import SCHEDULER_NAME, build_tsdia_scheduler
 from espnet2_tsdia.train.trainer import TSDiaTrainer
@@ -76,15 +74,14 @@ normalize_choices = ClassChoices(
 model_type_choices = ClassChoices(
     name="model_type", classes=dict(NETWORK_TYPES), type_check=AbsTSDiaNetwork, default="encoder_decoder"
 )
+# One stack class in both roles; the model type gives each role its defaults (MODEL_STACKS).
 encoder_choices = ClassChoices(
-    name="encoder", classes=dict(transformer=TransformerEncoderStack), type_check=AbsEncoder, default="transformer"
+    name="encoder", classes=dict(transformer=TransformerStack), type_check=AbsStack, default="transformer"
 )
 decoder_choices = ClassChoices(
-    name="decoder", classes=dict(transformer=TransformerDecoderStack), type_check=AbsDecoder, default="transformer"
+    name="decoder", classes=dict(transformer=TransformerStack), type_check=AbsStack, default="transformer"
 )
-
-#: Stacks each model type builds.
-MODEL_STACKS = {"encoder": ("encoder",), "decoder": ("decoder",), "encoder_decoder": ("encoder", "decoder")}
+STACK_CHOICES = {"encoder": encoder_choices, "decoder": decoder_choices}
 
 
 def _bool_or_none(value):
@@ -146,11 +143,16 @@ class TSDiarizationTask(AbsTask):
 
     @classmethod
     def get_default_config(cls):
-        """ESPnet's, with ``decoder_conf.use_cross_attention: true`` for encoder_decoder (the
-        stack's own default is false), so ``--print_config`` output builds as it is."""
+        """ESPnet's, with each stack role's defaults of the model type (``decoder_conf.causal:
+        true``; ``use_cross_attention: true`` for encoder_decoder), so ``--print_config`` output
+        builds as it is."""
         config = super().get_default_config()
-        if config.get("model_type") == "encoder_decoder" and isinstance(config.get("decoder_conf"), dict):
-            config["decoder_conf"]["use_cross_attention"] = True
+        # ESPnet's merges the command line's *_conf over the class defaults; the role defaults
+        # go between the two, so a value given on the command line still wins.
+        args, _ = cls.get_parser().parse_known_args()
+        model_type = config["model_type"]
+        for role in MODEL_STACKS.get(model_type, {}):
+            config[f"{role}_conf"].update(stack_conf(model_type, role, getattr(args, f"{role}_conf")))
         return config
 
     @classmethod
@@ -212,13 +214,12 @@ class TSDiarizationTask(AbsTask):
         if network_conf:
             raise ValueError(f"model_type_conf: unknown keys {sorted(network_conf)}; expected num_classes, input_size")
 
-        stacks = {}
-        for name in MODEL_STACKS[args.model_type]:
-            choices = encoder_choices if name == "encoder" else decoder_choices
-            conf = dict(getattr(args, f"{name}_conf") or {})
-            if name == "decoder" and args.model_type == "encoder_decoder":
-                conf.setdefault("use_cross_attention", True)
-            stacks[name] = choices.get_class(getattr(args, name))(**conf)
+        stacks = {
+            role: STACK_CHOICES[role].get_class(getattr(args, role))(
+                **stack_conf(args.model_type, role, getattr(args, f"{role}_conf"))
+            )
+            for role in MODEL_STACKS[args.model_type]
+        }
         network = model_type_choices.get_class(args.model_type)(
             **stacks, input_size=input_size, num_classes=num_classes
         )

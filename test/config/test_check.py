@@ -42,7 +42,7 @@ def test_check_passes_and_lists_every_key(tmp_path, capsys):
     assert lines["encoder.use_rezero"].split()[1:3] == ["false", "default"]
     assert lines["training.random_seed"].split()[1:3] == ["0", "default"]
     assert lines["training.optimizer.momentum"].split()[1] == "0.9"
-    assert "TransformerEncoderStack(d_model=)" in lines["encoder.d_model"]
+    assert "TransformerStack(d_model=)" in lines["encoder.d_model"]
     assert "inference time" in lines["eval_knobs.beam_width"]
     assert "tuning time" in lines["tuning.search_space"]
 
@@ -72,7 +72,7 @@ def test_check_espnet_layout_names_bad_fields(tmp_path):
     report = check_config(cfg, build=False)
     assert not report.ok
     issues = "\n".join(report.issues)
-    assert "encoder_conf.num_layer: unknown field of TransformerEncoderStack (did you mean 'num_layers'?)" in issues
+    assert "encoder_conf.num_layer: unknown field of TransformerStack (did you mean 'num_layers'?)" in issues
     assert "decoder_conf.d_model is not consumed: model_type 'encoder' has no decoder" in issues
     assert "optim_conf.momentum: unknown field of optimizer adamw" in issues
     assert "max_epochs: unknown option (did you mean 'max_epoch'?)" in issues

@@ -22,7 +22,7 @@ STACK = lambda b: b.model.network.stack  # noqa: E731  (encoder / decoder model 
 
 
 def block(stack):
-    return stack.layers.blocks[0]
+    return stack.blocks[0]
 
 
 def kernel(stack):
@@ -33,7 +33,7 @@ def kernel(stack):
 def stack_probes(section, get):
     return {
         f"{section}.d_model": lambda b: get(b).output_size(),
-        f"{section}.num_layers": lambda b: len(get(b).layers.blocks),
+        f"{section}.num_layers": lambda b: len(get(b).blocks),
         f"{section}.num_heads": lambda b: block(get(b)).self_attn.num_heads,
         f"{section}.attention_type": lambda b: block(get(b)).self_attn.attention_type,
         f"{section}.nb_features": lambda b: kernel(get(b)).nb_features if kernel(get(b)) else None,
@@ -366,8 +366,7 @@ def probes(monkeypatch, tmp_path):
     p["training.feature_redraw_interval"] = (
         "B",
         lambda b: (
-            [k.feature_redraw_interval for k in favor_kernels(b.model)]
-            or [STACK(b).layers.blocks[0].self_attn.attention_type]
+            [k.feature_redraw_interval for k in favor_kernels(b.model)] or [STACK(b).blocks[0].self_attn.attention_type]
         ),
         None,
     )

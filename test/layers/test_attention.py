@@ -20,10 +20,9 @@ D, H = 16, 2
 SELF_TYPES = [("softmax", False), ("softmax", True), ("linear", False), ("causal_linear", True)]
 
 
-def make_attention(attention_type, causal, **kw):
-    kw.setdefault("nb_features", 32)
-    kw.setdefault("chunk_size", 4)
-    return MultiHeadAttention(d_model=D, num_heads=H, attention_type=attention_type, causal=causal, **kw).eval()
+def make_attention(attention_type, causal, **favor):
+    favor = FavorOptions(**{"nb_features": 32, "chunk_size": 4, **favor})
+    return MultiHeadAttention(d_model=D, num_heads=H, attention_type=attention_type, causal=causal, favor=favor).eval()
 
 
 def with_garbage_padding(x, lens, value=1e3):

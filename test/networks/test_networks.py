@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from espnet2_tsdia.decoder.transformer_decoder import TransformerDecoderStack
-from espnet2_tsdia.encoder.transformer_encoder import TransformerEncoderStack
 from espnet2_tsdia.networks.decoder import DecoderNetwork
+from espnet2_tsdia.networks.encoder import EncoderNetwork
 from espnet2_tsdia.networks.encoder_decoder import EncoderDecoderNetwork
 from espnet2_tsdia.networks.joint import concat_enroll_mixture, take_mixture
-from espnet2_tsdia.networks.registry import NETWORK_TYPES, build_network
+from espnet2_tsdia.networks.registry import MODEL_STACKS, NETWORK_TYPES, build_network
+from espnet2_tsdia.stacks.transformer import TransformerStack
 
 F_IN, C = 5, 4
 STACK = dict(d_model=8, num_layers=2, num_heads=2, nb_features=8, dropout=0.0)
@@ -123,22 +123,50 @@ def test_enrollment_embedding_equals_the_one_of_the_pass(model_type):
     torch.testing.assert_close(net.enrollment_embedding(enroll, enroll_lens), out.enroll_emb, atol=1e-5, rtol=1e-5)
 
 
+def test_each_model_type_gives_its_stacks_their_role_defaults():
+    """One stack class in every role: a decoder is causal unless told otherwise, the decoder of
+    encoder_decoder cross-attends, an encoder is bidirectional."""
+    assert {t: sorted(roles) for t, roles in MODEL_STACKS.items()} == {
+        "encoder": ["encoder"],
+        "decoder": ["decoder"],
+        "encoder_decoder": ["decoder", "encoder"],
+    }
+    enc = build_network("encoder", encoder_conf=STACK).stack
+    dec = build_network("decoder", decoder_conf=STACK).stack
+    ed = build_network("encoder_decoder", encoder_conf=STACK, decoder_conf=STACK)
+    assert (enc.causal, enc.use_cross_attention) == (False, False)
+    assert (dec.causal, dec.use_cross_attention) == (True, False)
+    assert (ed.encoder.causal, ed.encoder.use_cross_attention) == (False, False)
+    assert (ed.decoder.causal, ed.decoder.use_cross_attention) == (True, True)
+    # causal by default, so a decoder's linear attention needs the causal kernel ...
+    with pytest.raises(ValueError, match="causal_linear"):
+        build_network("decoder", decoder_conf=dict(STACK, attention_type="linear"))
+    # ... and a config that says causal: false gets the bidirectional one
+    assert (
+        build_network("decoder", decoder_conf=dict(STACK, attention_type="linear", causal=False)).stack.causal is False
+    )
+
+
 def test_cross_attention_must_match_the_model_type():
     with pytest.raises(ValueError, match="cross-attention without an encoder"):
-        DecoderNetwork(decoder=TransformerDecoderStack(use_cross_attention=True, **STACK))
+        DecoderNetwork(decoder=TransformerStack(causal=True, use_cross_attention=True, **STACK))
+    with pytest.raises(ValueError, match="model_type 'encoder' has no encoder output"):
+        EncoderNetwork(encoder=TransformerStack(use_cross_attention=True, **STACK))
     with pytest.raises(ValueError, match="needs decoder.use_cross_attention=True"):
         EncoderDecoderNetwork(
-            encoder=TransformerEncoderStack(**STACK),
-            decoder=TransformerDecoderStack(use_cross_attention=False, **STACK),
+            encoder=TransformerStack(**STACK),
+            decoder=TransformerStack(causal=True, use_cross_attention=False, **STACK),
         )
     with pytest.raises(ValueError, match="needs decoder.use_cross_attention=True"):
         make_network("encoder_decoder", "softmax", use_cross_attention=False)
+    with pytest.raises(ValueError, match="encodes the enrollment alone"):
+        build_network("encoder_decoder", encoder_conf=dict(STACK, use_cross_attention=True), decoder_conf=STACK)
 
 
 def test_encoder_and_decoder_widths_may_differ():
     net = EncoderDecoderNetwork(
-        encoder=TransformerEncoderStack(**dict(STACK, d_model=12, num_heads=3)),
-        decoder=TransformerDecoderStack(use_cross_attention=True, **STACK),
+        encoder=TransformerStack(**dict(STACK, d_model=12, num_heads=3)),
+        decoder=TransformerStack(causal=True, use_cross_attention=True, **STACK),
         input_size=F_IN,
         num_classes=C,
     )

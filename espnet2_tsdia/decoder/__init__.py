@@ -1,1 +1,0 @@
-"""Causal transformer stacks with optional cross-attention, used as decoders."""

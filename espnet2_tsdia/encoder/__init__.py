@@ -1,1 +1,0 @@
-"""Bidirectional (or causal) transformer stacks used as encoders."""

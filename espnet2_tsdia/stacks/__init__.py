@@ -1,0 +1,1 @@
+"""The stack behind every encoder and decoder: one interface, one transformer implementation."""
