@@ -48,7 +48,7 @@ def default_steps(cfg: dict) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    from espnet2_tsdia.config.checklist import is_plan_layout, plan_to_espnet
+    from espnet2_tsdia.config.layout import is_plan_layout, plan_to_espnet
 
     with open(args.config, encoding="utf-8") as f:
         cfg = yaml.safe_load(f)
@@ -86,7 +86,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     plt.close(fig)
     if args.csv:
         with open(args.csv, "w", encoding="utf-8") as f:
-            f.writelines(f"{x}\t{y:.10g}\n" for x, y in zip(xs, ys))
+            f.writelines(f"{x}\t{y:.10g}\n" for x, y in zip(xs, ys, strict=True))
     logger.info("wrote %s (%d steps, lr %.3g .. %.3g)", args.output, steps, min(ys), max(ys))
     return 0
 

@@ -10,15 +10,20 @@ Usage:
         --train_shape_file dump/train/tsdia/chunks.shape \
         --valid_data_path_and_name_and_type ... --valid_shape_file ... --resume true
     python -m espnet2_tsdia.bin.tsdia_train --print_config          # every option with its default
-    python -m espnet2_tsdia.bin.tsdia_train --config plan.yaml ...  # the plan's nested layout works too
+    python -m espnet2_tsdia.bin.tsdia_train --config nested.yaml ...  # the checklist's nested layout works too
 
 ESPnet's behaviour applies: yaml + command-line override (the command line wins),
 ``--collect_stats true``, ``--resume true`` (from ``<output_dir>/checkpoint.pth``), n-best
-averaging into ``valid.loss.ave.pth``, tensorboard under ``<output_dir>/tensorboard``.
+averaging into ``valid.loss.ave.pth``, tensorboard under ``<output_dir>/tensorboard``. A
+``--config`` in the nested layout is converted to ESPnet's (``config convert``) before ESPnet
+parses the command line; ``<output_dir>/config.yaml`` holds the ESPnet form.
 """
 
+import sys
+import tempfile
 from typing import Optional, Sequence
 
+from espnet2_tsdia.config.layout import espnet_config_argument
 from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
 
 
@@ -27,7 +32,10 @@ def get_parser():
 
 
 def main(cmd: Optional[Sequence[str]] = None):
-    TSDiarizationTask.main(cmd=cmd)
+    cmd = list(sys.argv[1:] if cmd is None else cmd)
+    # the converted yaml is read while ESPnet parses the command line; it goes with the run
+    with tempfile.TemporaryDirectory(prefix="tsdia_train_") as workdir:
+        TSDiarizationTask.main(cmd=espnet_config_argument(cmd, workdir))
 
 
 if __name__ == "__main__":

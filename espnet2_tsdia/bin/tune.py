@@ -24,7 +24,7 @@ Usage:
 Every trial is an ordinary training run in ``<output_dir>/trials/trial_<n>`` (trial.yaml,
 train.sh to resume it, train.log, metrics.json, snapshots). The outputs (results.md,
 trials.json, best.yaml, plots/) are described in :mod:`espnet2_tsdia.tune.report`; the section's
-keys in :mod:`espnet2_tsdia.tune.settings`. Command-line values override the section's.
+keys in :mod:`espnet2_tsdia.config.tuning_section`. Command-line values override the section's.
 
 Exit status: 0 when the study has a complete trial, 1 when none completed, 2 for a bad config or
 search space (every problem is printed, naming its key, before any trial starts).
@@ -104,7 +104,7 @@ def corner_issues(config: Mapping[str, Any], space) -> List[str]:
     """``config check`` of the configs at the search space's two corners: the problems the
     searched values add to those of the base config."""
     from espnet2_tsdia.config.check import check_config
-    from espnet2_tsdia.tune.space import format_point
+    from espnet2_tsdia.config.tuning import format_point
 
     base = set(check_config(dict(config)).issues)
     issues = [f"the training config: {i}" for i in sorted(base)]
@@ -120,7 +120,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(own)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     from espnet2_tsdia.config.checklist import ConfigError
-    from espnet2_tsdia.tune.settings import TuningSettings, comparability_warnings
+    from espnet2_tsdia.config.tuning import TuningSettings, comparability_warnings
 
     try:
         with open(args.config, encoding="utf-8") as f:
@@ -192,7 +192,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from espnet2_tsdia.tune import ray_backend
 
         records, storage, name = ray_backend.run_study(settings, runner, out, fit=not args.report_only)
-    from espnet2_tsdia.tune.report import best_record, write_outputs
+    from espnet2_tsdia.tune.records import best_record
+    from espnet2_tsdia.tune.report import write_outputs
 
     written = write_outputs(out, records, settings=settings, base_config=config, study=name, storage=storage)
     for what, path in written.items():

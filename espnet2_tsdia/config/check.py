@@ -1,16 +1,20 @@
-"""``config check``: resolve a training config, list every plan key, and find every problem.
+"""``config check``: resolve a training config, list every checklist key, and find every problem.
 
 A config (either layout) passes when
 
-- every key is known (plan keys from the checklist, ESPnet options from the task's parser,
-  fields of ``*_conf`` dicts from the constructor they are given to);
+- every key is known (checklist keys, ESPnet options from the task's parser, fields of
+  ``*_conf`` dicts from the constructor they are given to);
 - no key set away from its "off" value is left unread by the chosen configuration (a
   ``momentum`` for adamw, ``decoder.*`` for model_type encoder, an ESPnet option our trainer
   does not implement, ...);
-- keys the plan names twice agree (``global_config.batch_size`` vs ``training.batch_size``);
+- keys the checklist names twice agree (``global_config.batch_size`` vs ``training.batch_size``);
 - the model, optimizer and scheduler build (on the meta device: nothing is allocated).
 
-Plan keys read only at inference or tuning time are reported as such.
+Keys read only at inference or tuning time are reported as such. FAVOR+ settings of a stack
+whose attention is softmax (``nb_features``, ``feature_redraw_interval``, ``auto_check_redraw``,
+``fixed_projection``) are *inactive*: a status of their own in the table, and a warning when the
+config sets one to a value that would change something; the config still passes (a search over
+``attention_type`` keeps them set).
 """
 
 from __future__ import annotations
@@ -21,29 +25,39 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+import torch
 import yaml
+from espnet2.utils.get_default_kwargs import get_default_kwargs
 
 from espnet2_tsdia.config.checklist import (
+    KNOB_BY_KEY,
     KNOBS,
     MISSING,
-    PASSTHROUGH,
     PRECEDENCE,
-    ConfigError,
-    Knob,
-    describe_consumer,
+    is_inert,
+    suggest,
+)
+from espnet2_tsdia.config.consumers import CONSUMERS, describe_consumer
+from espnet2_tsdia.config.layout import (
+    attention_ignores,
     espnet_to_plan,
     flatten_plan,
     inactive_reason,
     is_plan_layout,
     plan_to_espnet,
     read_plan_value,
-    suggest,
     validate_plan_values,
 )
+from espnet2_tsdia.config.tuning_section import section_issues
+from espnet2_tsdia.inference.speech2tsdia import OPTION_NAMES, resolve_options
+from espnet2_tsdia.losses.tsdia_loss import build_loss
+from espnet2_tsdia.tasks import tsdia
+from espnet2_tsdia.train.callbacks import CALLBACKS, callback_options
+from espnet2_tsdia.train.optimizers import optimizer_class
+from espnet2_tsdia.train.schedulers import scheduler_class
+from espnet2_tsdia.train.trainer import TSDiaTrainer
 
 logger = logging.getLogger(__name__)
-
-EVAL_KNOB_KEYS = ("batch_size", "beam_width", "sliding_window", "label_type", "max_duration")
 
 #: ESPnet options (parser dests) -> the code that reads them in this task. Options absent from
 #: this map are read by nothing here and must keep their default (``config check`` says so).
@@ -167,7 +181,7 @@ NOT_CONSUMED = {
 
 def our_option_consumers() -> Dict[str, str]:
     """Options added by our task and trainer -> consumer (from the checklist where it names them)."""
-    out = {k.target: k.consumer for k in KNOBS if "." not in k.target and "{" not in k.target}
+    out = {k.target: CONSUMERS[k.key].describe() for k in KNOBS if "." not in k.target and "{" not in k.target}
     out.update(
         {
             "exp_name": "TSDiaTrainer",
@@ -177,7 +191,7 @@ def our_option_consumers() -> Dict[str, str]:
             "label_scheme": "TSDiarizationTask.build_model / TSDiarizationModel",
             "max_speakers": "TSDiarizationTask.build_model (classes of multi-label schemes)",
             "input_size": "TSDiarizationTask.build_model (frontend none)",
-            "loss_conf": "espnet2_tsdia.losses.build_loss",
+            "loss_conf": "espnet2_tsdia.losses.tsdia_loss.build_loss",
             "eval_knobs": "consumed at inference time (config.yaml)",
             "tuning": "consumed at tuning time (config.yaml)",
             "frontend": "TSDiarizationTask.build_model",
@@ -212,6 +226,7 @@ class CheckReport:
     rows: List[Row] = field(default_factory=list)
     extra: List[Row] = field(default_factory=list)
     issues: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
     espnet: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -236,22 +251,13 @@ class CheckReport:
         for key, value, status, consumer in rows:
             lines.append(f"{key:<{w[0]}}  {value:<{w[1]}}  {status:<{w[2]}}  {consumer}".rstrip())
         lines.append("")
+        lines += [f"WARNING: {w}" for w in self.warnings]
         if self.issues:
             lines.append(f"FAILED: {len(self.issues)} problem(s)")
             lines += [f"ERROR: {i}" for i in self.issues]
         else:
-            lines.append(f"OK: {len(self.rows)} plan keys resolved, every set key has a consumer")
+            lines.append(f"OK: {len(self.rows)} checklist keys resolved, every set key has a consumer")
         return "\n".join(lines)
-
-
-def eval_knob_consumer():
-    """(accepted eval_knobs keys, validator) from the inference code when it is installed; else
-    the plan's five keys and no value validation."""
-    try:
-        from espnet2_tsdia.inference.speech2tsdia import OPTION_NAMES, resolve_options
-    except ImportError:  # pragma: no cover - inference is another package part
-        return EVAL_KNOB_KEYS, None
-    return tuple(OPTION_NAMES), resolve_options
 
 
 def _signature_keys(obj) -> List[str]:
@@ -259,15 +265,8 @@ def _signature_keys(obj) -> List[str]:
     return [p for p, v in params.items() if p not in ("self", "optimizer", "params") and v.kind != v.VAR_KEYWORD]
 
 
-def _task():
-    from espnet2_tsdia.tasks import tsdia
-
-    return tsdia
-
-
 def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
     """Unknown options, unknown ``*_conf`` fields and unconsumed ESPnet options."""
-    tsdia = _task()
     issues: List[str] = []
     dests = {a.dest: a for a in parser._actions if a.dest != "help"}
     for name, value in cfg.items():
@@ -320,9 +319,6 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
                     if len(changed) > 1
                     else f"{stack}_conf.{changed[0]} is not consumed: model_type {model_type!r} has no {stack}"
                 )
-    from espnet2_tsdia.train.optimizers import optimizer_class
-    from espnet2_tsdia.train.schedulers import scheduler_class
-
     try:
         check_fields(
             "optim_conf",
@@ -340,22 +336,15 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
             issues.append(str(e))
     elif cfg.get("scheduler_conf"):
         issues.append("scheduler_conf is set but scheduler is null: not consumed")
-    from espnet2_tsdia.losses.tsdia_loss import build_loss
-
     check_fields("loss_conf", _signature_keys(build_loss), "build_loss")
-    knob_names, resolve_knobs = eval_knob_consumer()
-    check_fields("eval_knobs", list(knob_names), "eval_knobs (consumed at inference time)")
+    check_fields("eval_knobs", list(OPTION_NAMES), "eval_knobs (consumed at inference time)")
     knobs = cfg.get("eval_knobs") or {}
-    if resolve_knobs is not None and isinstance(knobs, dict) and set(knobs) <= set(knob_names):
+    if isinstance(knobs, dict) and set(knobs) <= set(OPTION_NAMES):
         try:
-            resolve_knobs(knobs)
+            resolve_options(knobs)
         except ValueError as e:
             issues.append(str(e))
-    from espnet2_tsdia.tune.settings import section_issues
-
     issues += section_issues(cfg.get("tuning") or {})
-    from espnet2_tsdia.train.callbacks import CALLBACKS, callback_options
-
     names = cfg.get("callbacks") or []
     for n in names:
         if n not in CALLBACKS:
@@ -375,15 +364,12 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
 def resolve(cfg: Dict[str, Any]):
     """Parse an ESPnet config with the task's parser: (args Namespace, resolved dict with the
     defaults of every ``*_conf`` constructor filled in)."""
-    tsdia = _task()
     parser = tsdia.TSDiarizationTask.get_parser()
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         yaml.safe_dump(cfg, f)
         f.flush()
         args = parser.parse_args(["--config", f.name])
     resolved = dict(vars(args))
-    from espnet2.utils.get_default_kwargs import get_default_kwargs
-
     for choices in tsdia.TSDiarizationTask.class_choices_list:
         chosen = resolved.get(choices.name)
         if chosen is None:
@@ -394,9 +380,6 @@ def resolve(cfg: Dict[str, Any]):
             conf.update(tsdia.stack_conf(resolved["model_type"], choices.name))
         conf.update(resolved.get(f"{choices.name}_conf") or {})
         resolved[f"{choices.name}_conf"] = conf
-    from espnet2_tsdia.train.optimizers import optimizer_class
-    from espnet2_tsdia.train.schedulers import scheduler_class
-
     conf = get_default_kwargs(optimizer_class(resolved["optim"]))
     conf.update(resolved.get("optim_conf") or {})
     resolved["optim_conf"] = conf
@@ -404,8 +387,6 @@ def resolve(cfg: Dict[str, Any]):
         conf = get_default_kwargs(scheduler_class(resolved["scheduler"]))
         conf.update(resolved.get("scheduler_conf") or {})
         resolved["scheduler_conf"] = conf
-    from espnet2_tsdia.losses.tsdia_loss import build_loss
-
     conf = get_default_kwargs(build_loss)
     conf.update(resolved.get("loss_conf") or {})
     resolved["loss_conf"] = conf
@@ -414,19 +395,12 @@ def resolve(cfg: Dict[str, Any]):
 
 def try_build(args) -> List[str]:
     """Build model, optimizer and scheduler on the meta device; the errors they raise."""
-    import torch
-
-    tsdia = _task()
     try:
         with torch.device("meta"):
             model = tsdia.TSDiarizationTask.build_model(args)
         optim = tsdia.TSDiarizationTask.build_optimizers(args, model)[0]
         if args.scheduler is not None:
-            from espnet2_tsdia.train.schedulers import scheduler_class
-
             scheduler_class(args.scheduler)(optim, **args.scheduler_conf)
-        from espnet2_tsdia.train.trainer import TSDiaTrainer
-
         args.output_dir = args.output_dir or "exp"
         TSDiaTrainer.build_options(args)
     except (ValueError, TypeError, KeyError) as e:
@@ -447,19 +421,14 @@ def check_config(cfg: Dict[str, Any], *, build: bool = True) -> CheckReport:
         given, _, _ = flatten_plan(cfg)
     else:
         espnet = dict(cfg)
-        try:
-            given, _, _ = flatten_plan({k: v for k, v in espnet_to_plan(espnet).items() if k != PASSTHROUGH})
-        except ConfigError as e:
-            given = {}
-            logger.info("not expressible in the plan layout: %s", e)
+        given = espnet_given(espnet)
         report.issues += validate_plan_values(given)
         for key, value in given.items():
             reason = inactive_reason(key, given)
-            knob = next(k for k in KNOBS if k.key == key)
-            if reason and value is not None and value != knob.inert:
+            knob = KNOB_BY_KEY[key]
+            if reason and not is_inert(knob, value):
                 report.issues.append(f"{key}={value!r} (ESPnet {knob.target}) is not consumed: {reason}")
     report.espnet = espnet
-    tsdia = _task()
     parser = tsdia.TSDiarizationTask.get_parser()
     report.issues += validate_espnet(espnet, parser)
     try:
@@ -479,15 +448,21 @@ def check_config(cfg: Dict[str, Any], *, build: bool = True) -> CheckReport:
     for winner, loser in PRECEDENCE:
         if flat_resolved.get(loser) is MISSING and flat_resolved.get(winner) is not MISSING:
             flat_resolved[loser] = flat_resolved[winner]
+    known = {k: v for k, v in flat_resolved.items() if v is not MISSING}
     for knob in KNOBS:
         value = flat_resolved[knob.key]
-        if knob.stage == "inference":
-            status = "inference time"
-        elif knob.stage == "tuning":
-            status = "tuning time"
+        if knob.stage in ("inference", "tuning"):
+            status = f"{knob.stage} time"
         else:
-            reason = inactive_reason(knob.key, {k: v for k, v in flat_resolved.items() if v is not MISSING})
-            status = ("set" if knob.key in given else "default") + (f"; unused: {reason}" if reason else "")
+            status = "set" if knob.key in given else "default"
+            reason = inactive_reason(knob.key, known)
+            ignored = None if reason else attention_ignores(knob.key, known)
+            if reason:
+                status += f"; unused: {reason}"
+            elif ignored:
+                status += f"; inactive: {ignored}"
+                if knob.key in given and not is_inert(knob, given[knob.key]):
+                    report.warnings.append(f"{knob.key}={given[knob.key]!r} is inactive: {ignored}")
         report.rows.append(Row(knob.key, value, status, describe_consumer(knob)))
     covered = {k.target.split(".")[0] for k in KNOBS}
     ours = our_option_consumers()
@@ -509,6 +484,21 @@ def check_config(cfg: Dict[str, Any], *, build: bool = True) -> CheckReport:
     return report
 
 
+def espnet_given(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """The checklist keys an ESPnet-layout config sets, with their values (keys the nested
+    layout cannot express, such as two stacks with different dropouts, are left out)."""
+    given = {}
+    for knob in KNOBS:
+        try:
+            value = read_plan_value(knob.key, cfg)
+        except ValueError as e:
+            logger.info("not expressible in the nested layout: %s", e)
+            continue
+        if value is not MISSING:
+            given[knob.key] = value
+    return given
+
+
 def load_yaml(path: str) -> Any:
     with open(path, encoding="utf-8") as f:
         return yaml.safe_load(f)
@@ -528,15 +518,8 @@ def convert(cfg: Dict[str, Any], *, to: Optional[str] = None) -> Tuple[str, Dict
 
 
 def knob_table_markdown() -> str:
-    """The checklist as a markdown table (for docs)."""
-    lines = ["| plan key | ESPnet option | stage | consumer |", "|---|---|---|---|"]
+    """The checklist as a markdown table (for docs): key, ESPnet option, stage, consumer, note."""
+    lines = ["| key | ESPnet option | stage | consumer | note |", "|---|---|---|---|---|"]
     for k in KNOBS:
-        lines.append(f"| `{k.key}` | `{k.target}` | {k.stage} | {k.consumer} |")
+        lines.append(f"| `{k.key}` | `{k.target}` | {k.stage} | {describe_consumer(k, full=True)} | {k.note} |")
     return "\n".join(lines)
-
-
-def knob(key: str) -> Knob:
-    for k in KNOBS:
-        if k.key == key:
-            return k
-    raise KeyError(key)

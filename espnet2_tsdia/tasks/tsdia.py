@@ -11,17 +11,18 @@ Our registries (``ClassChoices``): ``frontend`` (tsdia_fbank, or none for stored
 encoder_decoder), ``encoder`` / ``decoder`` (transformer stacks). Data names: ``speech``,
 ``enroll``, ``labels`` (+ optional ``speech_mean`` / ``enroll_mean``).
 
-The training options of the plan that ESPnet lacks are added by
+The training options of the checklist that ESPnet lacks are added by
 :class:`~espnet2_tsdia.train.trainer.TSDiaTrainer` and the task options below; the full map
-from the plan's keys to these options is ``espnet2_tsdia.config.checklist``.
+from the checklist's keys to these options is ``espnet2_tsdia.config.checklist``. The task reads
+ESPnet-layout configs only; ``python -m espnet2_tsdia.bin.tsdia_train`` also takes the nested
+layout (it converts it first, :func:`espnet2_tsdia.config.layout.espnet_config_argument`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from espnet2.layers.global_mvn import GlobalMVN
 from espnet2.layers.utterance_mvn import UtteranceMVN
@@ -257,48 +258,8 @@ class TSDiarizationTask(AbsTask):
             args.wandb_name = args.exp_name
         return super().main_worker(args)
 
-    @classmethod
-    def main(cls, args: Optional[argparse.Namespace] = None, cmd: Optional[Sequence[str]] = None):
-        """ESPnet's main; a ``--config`` in the plan's nested layout is converted first."""
-        if args is None:
-            cmd = list(sys.argv[1:] if cmd is None else cmd)
-            cmd = convert_plan_config_argument(cmd)
-        return super().main(args=args, cmd=cmd)
-
 
 def _float_or_none_arg(value):
     if value is None or str(value).lower() in ("none", "null"):
         return None
     return float(value)
-
-
-def convert_plan_config_argument(cmd: List[str]) -> List[str]:
-    """If ``--config X`` names a yaml in the plan's layout, write its ESPnet form next to a
-    temporary file and point ``--config`` there."""
-    import tempfile
-
-    import yaml
-
-    from espnet2_tsdia.config.checklist import is_plan_layout, plan_to_espnet
-
-    out = list(cmd)
-    for i, token in enumerate(out):
-        path = None
-        if token == "--config" and i + 1 < len(out):
-            path, j = out[i + 1], i + 1
-        elif token.startswith("--config="):
-            path, j = token.split("=", 1)[1], i
-        if path is None:
-            continue
-        with open(path, encoding="utf-8") as f:
-            cfg = yaml.safe_load(f)
-        if not is_plan_layout(cfg):
-            return out
-        espnet, _ = plan_to_espnet(cfg, strict=True)
-        tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="tsdia_plan_", delete=False)
-        with tmp:
-            yaml.safe_dump(espnet, tmp, sort_keys=False)
-        logger.info("converted plan-layout config %s to %s", path, tmp.name)
-        out[j] = tmp.name if token == "--config" else f"--config={tmp.name}"
-        return out
-    return out

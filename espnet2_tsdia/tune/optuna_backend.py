@@ -24,8 +24,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from espnet2_tsdia.tune.report import RUNNING, TrialRecord
-from espnet2_tsdia.tune.space import Param, SearchSpace, format_point
+from espnet2_tsdia.config.tuning import Param, SearchSpace, format_point
+from espnet2_tsdia.tune.records import RUNNING, TrialRecord
 from espnet2_tsdia.tune.trial import COMPLETE, FAILED, PRUNED, TrialRunner, best_round
 
 logger = logging.getLogger(__name__)

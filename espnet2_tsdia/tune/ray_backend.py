@@ -18,8 +18,8 @@ import logging
 from pathlib import Path
 from typing import Any, Dict, List
 
-from espnet2_tsdia.tune.report import RUNNING, TrialRecord
-from espnet2_tsdia.tune.space import Param, SearchSpace
+from espnet2_tsdia.config.tuning import Param, SearchSpace
+from espnet2_tsdia.tune.records import RUNNING, TrialRecord
 from espnet2_tsdia.tune.trial import FAILED, PRUNED, TrialRunner, best_round, read_outcome
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def records_of(results, names: List[str], trials_dir: Path, *, minimize: bool) -
         rounds = {}
         df = result.metrics_dataframe
         if df is not None and ROUND in df and OBJECTIVE in df:
-            rounds = {int(r): float(v) for r, v in zip(df[ROUND], df[OBJECTIVE])}
+            rounds = {int(r): float(v) for r, v in zip(df[ROUND], df[OBJECTIVE], strict=True)}
         if result.error is not None:
             state, message = FAILED, str(result.error).strip().splitlines()[-1]
         elif outcome is None:

@@ -19,40 +19,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Sequence
 
 import yaml
 
-from espnet2_tsdia.tune.settings import comparability_warnings
-from espnet2_tsdia.tune.space import SearchSpace
+from espnet2_tsdia.config.tuning import SearchSpace, comparability_warnings
+from espnet2_tsdia.tune.optuna_backend import distributions
+from espnet2_tsdia.tune.records import RUNNING, TrialRecord, best_record
 from espnet2_tsdia.tune.trial import COMPLETE, FAILED, PRUNED
 
 logger = logging.getLogger(__name__)
-
-RUNNING = "running"
-
-
-@dataclass
-class TrialRecord:
-    """One trial of a study, whatever the backend."""
-
-    number: int
-    state: str
-    params: Dict[str, Any]
-    value: Optional[float] = None
-    best_round: Optional[int] = None
-    rounds: Dict[int, float] = field(default_factory=dict)
-    exp_dir: str = ""
-    message: str = ""
-
-
-def best_record(records: Sequence[TrialRecord], minimize: bool) -> Optional[TrialRecord]:
-    done = [r for r in records if r.state == COMPLETE and r.value is not None]
-    if not done:
-        return None
-    return min(done, key=lambda r: r.value) if minimize else max(done, key=lambda r: r.value)
 
 
 def _fmt(v: Any) -> str:
@@ -121,7 +99,7 @@ def plot_objective(path: Path, records: Sequence[TrialRecord], *, settings) -> N
     for state, (marker, color) in styles.items():
         pts = [(r.number, r.value) for r in records if r.state == state and r.value is not None]
         if pts:
-            ax.scatter(*zip(*pts), marker=marker, color=color, label=f"{state} ({len(pts)})")
+            ax.scatter(*zip(*pts, strict=True), marker=marker, color=color, label=f"{state} ({len(pts)})")
     best, xs, ys = None, [], []
     for r in sorted(records, key=lambda r: r.number):
         if r.state == COMPLETE and r.value is not None and (best is None or settings.better(r.value, best)):
@@ -171,7 +149,6 @@ def importances(records: Sequence[TrialRecord], space: SearchSpace, *, minimize:
     done = [r for r in records if r.state == COMPLETE and r.value is not None]
     if len({json.dumps(r.params, sort_keys=True) for r in done}) < 2:
         return {}
-    from espnet2_tsdia.tune.optuna_backend import distributions
 
     dists = distributions(space)
     study = optuna.create_study(direction="minimize" if minimize else "maximize")

@@ -1,9 +1,12 @@
-"""``python -m espnet2_tsdia.bin.config check|convert`` against the task's parser."""
+"""``python -m espnet2_tsdia.bin.config check|convert`` against the task's parser; inactive FAVOR+ settings."""
 
 import yaml
 
 from espnet2_tsdia.bin import config as config_cli
 from espnet2_tsdia.config.check import ESPNET_CONSUMERS, NOT_CONSUMED, check_config, our_option_consumers
+from espnet2_tsdia.config.checklist import KNOB_BY_KEY, KNOBS
+from espnet2_tsdia.config.consumers import CONSUMERS, describe_consumer
+from espnet2_tsdia.stacks.transformer import TransformerStack
 
 
 def write(tmp_path, name, cfg):
@@ -30,21 +33,94 @@ SMALL_PLAN = {
 def test_check_passes_and_lists_every_key(tmp_path, capsys):
     path = write(tmp_path, "plan.yaml", SMALL_PLAN)
     assert config_cli.main(["check", str(path)]) == 0
-    out = capsys.readouterr().out
-    lines = {
-        line.split()[0]: line
-        for line in out.splitlines()
-        if line and not line.startswith(("layout", "key", "OK", "FAILED", "ERROR"))
-    }
-    assert "OK: 124 plan keys resolved, every set key has a consumer" in out
-    assert lines["encoder.d_model"].split()[1:3] == ["16", "set"]
+    printed = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert {k.key for k in KNOBS} <= printed
+    report = check_config(SMALL_PLAN)
+    assert report.ok and report.warnings == []
+    rows = {r.key: r for r in report.rows}
+    assert list(rows) == [k.key for k in KNOBS]
+    assert (rows["encoder.d_model"].value, rows["encoder.d_model"].status) == (16, "set")
     # Defaults are resolved from the constructors / ESPnet's parser.
-    assert lines["encoder.use_rezero"].split()[1:3] == ["false", "default"]
-    assert lines["training.random_seed"].split()[1:3] == ["0", "default"]
-    assert lines["training.optimizer.momentum"].split()[1] == "0.9"
-    assert "TransformerStack(d_model=)" in lines["encoder.d_model"]
-    assert "inference time" in lines["eval_knobs.beam_width"]
-    assert "tuning time" in lines["tuning.search_space"]
+    assert (rows["encoder.use_rezero"].value, rows["encoder.use_rezero"].status) == (False, "default")
+    assert (rows["training.random_seed"].value, rows["training.random_seed"].status) == (0, "default")
+    assert rows["training.optimizer.momentum"].value == 0.9
+    assert rows["encoder.d_model"].consumer == describe_consumer(KNOB_BY_KEY["encoder.d_model"])
+    assert CONSUMERS["encoder.d_model"].objects == (TransformerStack,)
+    assert rows["eval_knobs.beam_width"].status == "inference time"
+    assert rows["tuning.search_space"].status == "tuning time"
+    assert rows["decoder.d_model"].status == "default; unused: model_type 'encoder' has no decoder"
+
+
+SOFTMAX_ONLY = "only ['linear', 'causal_linear'] attention reads it"
+
+
+def test_favor_settings_under_softmax_are_inactive_and_warned():
+    cfg = yaml.safe_load(yaml.safe_dump(SMALL_PLAN))
+    cfg["encoder"].update(
+        attention_type="softmax", nb_features=64, feature_redraw_interval=100, auto_check_redraw=False
+    )
+    cfg["training"]["fixed_projection"] = True
+    report = check_config(cfg)
+    assert report.issues == []  # the config still trains (a search over attention_type keeps them)
+    rows = {r.key: r.status for r in report.rows}
+    why = f"encoder.attention_type is 'softmax'; {SOFTMAX_ONLY}"
+    for key in ("encoder.nb_features", "encoder.feature_redraw_interval", "encoder.auto_check_redraw"):
+        assert rows[key] == f"set; inactive: {why}"
+    assert rows["training.fixed_projection"] == f"set; inactive: {why}"
+    assert rows["training.feature_redraw_interval"] == f"default; inactive: {why}"  # softmax: no stack reads it
+    assert report.warnings == [
+        f"encoder.nb_features=64 is inactive: {why}",
+        f"encoder.feature_redraw_interval=100 is inactive: {why}",
+        f"encoder.auto_check_redraw=False is inactive: {why}",
+        f"training.fixed_projection=True is inactive: {why}",
+    ]
+
+
+def test_favor_settings_at_their_off_values_are_inactive_without_a_warning():
+    cfg = yaml.safe_load(yaml.safe_dump(SMALL_PLAN))
+    cfg["encoder"].update(attention_type="softmax", nb_features=None, auto_check_redraw=True)
+    cfg["training"]["fixed_projection"] = False
+    report = check_config(cfg, build=False)
+    assert report.issues == [] and report.warnings == []
+    rows = {r.key: r.status for r in report.rows}
+    assert rows["encoder.auto_check_redraw"].startswith("set; inactive: encoder.attention_type is 'softmax'")
+    assert rows["encoder.nb_features"].startswith("set; inactive:")
+
+
+def test_inactive_favor_settings_of_one_stack_in_espnet_layout():
+    # a linear encoder reads its FAVOR+ settings, a softmax decoder does not
+    favor = {"nb_features": 8, "feature_redraw_interval": 5, "fixed_projection": True}
+    cfg = {
+        "model_type": "encoder_decoder",
+        "frontend": None,
+        "input_size": 8,
+        "encoder_conf": {"d_model": 16, "num_layers": 1, "num_heads": 2, "attention_type": "linear", **favor},
+        "decoder_conf": {"d_model": 16, "num_layers": 1, "num_heads": 2, "attention_type": "softmax", **favor},
+    }
+    report = check_config(cfg)
+    assert report.issues == []
+    rows = {r.key: r.status for r in report.rows}
+    why = f"decoder.attention_type is 'softmax'; {SOFTMAX_ONLY}"
+    assert rows["encoder.nb_features"] == rows["encoder.feature_redraw_interval"] == "set"
+    assert rows["decoder.nb_features"] == rows["decoder.feature_redraw_interval"] == f"set; inactive: {why}"
+    assert rows["training.fixed_projection"] == "set"  # the encoder reads it
+    # the one FAVOR+ stack sets its own interval: the shared default reaches no kernel
+    own = "encoder.feature_redraw_interval set: a stack's own key wins"
+    assert rows["training.feature_redraw_interval"] == f"default; inactive: {own}"
+    assert report.warnings == [
+        f"decoder.nb_features=8 is inactive: {why}",
+        f"decoder.feature_redraw_interval=5 is inactive: {why}",
+    ]
+
+
+def test_check_cli_passes_with_warnings(tmp_path, capsys):
+    cfg = yaml.safe_load(yaml.safe_dump(SMALL_PLAN))
+    cfg["encoder"].update(attention_type="softmax", nb_features=64)
+    assert config_cli.main(["check", str(write(tmp_path, "w.yaml", cfg)), "--no_build"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("WARNING:")] == [
+        f"WARNING: encoder.nb_features=64 is inactive: encoder.attention_type is 'softmax'; {SOFTMAX_ONLY}"
+    ]
 
 
 def test_check_fails_on_the_typo_betass(tmp_path, capsys):

@@ -1,58 +1,39 @@
-"""The checklist table and the plan <-> ESPnet conversion (no ESPnet task needed)."""
+"""The checklist table and the nested <-> ESPnet conversion (no ESPnet task needed)."""
 
-import re
 from pathlib import Path
 
 import pytest
 
-from espnet2_tsdia.config.checklist import (
-    KNOB_BY_KEY,
-    KNOBS,
-    MISSING,
-    ConfigError,
-    espnet_to_plan,
-    flatten_plan,
-    is_plan_layout,
-    metric_name,
-    parse_metric,
-    plan_to_espnet,
-    read_plan_value,
-    validate_tuning,
-)
+from espnet2_tsdia.config.checklist import KNOB_BY_KEY, KNOBS, MISSING, ConfigError, metric_name, parse_metric
+from espnet2_tsdia.config.layout import espnet_to_plan, flatten_plan, is_plan_layout, plan_to_espnet, read_plan_value
+from espnet2_tsdia.config.tuning_section import DEFAULTS, search_space_issues, section_issues
 
-PLAN_MD = Path(__file__).resolve().parents[2].parent / "shared" / "plan" / "data-prep-plan.md"
+#: the researcher's checklist, one key a line, in its order
+CHECKLIST_KEYS = Path(__file__).with_name("checklist_keys.txt")
 
 
-def plan_keys_from_markdown(text: str):
-    """Every `[ ] a.b.c: ...` key under the model config checklist of the plan."""
-    keys = []
-    for line in text.splitlines():
-        m = re.match(r"\s*\[[ x]\]\s+([a-z_]+(?:\.[a-z_]+)+|model_type|name):", line)
-        if m:
-            keys.append(m.group(1))
-    return keys
+def checklist_keys():
+    lines = CHECKLIST_KEYS.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
 
 
-def test_every_key_of_the_plan_is_in_the_table():
-    if not PLAN_MD.exists():
-        pytest.skip(f"plan not found at {PLAN_MD}")
-    keys = plan_keys_from_markdown(PLAN_MD.read_text())
-    assert len(keys) >= 100
-    missing = [k for k in keys if k not in KNOB_BY_KEY]
-    assert missing == []
+def test_every_key_of_the_checklist_is_in_the_table():
+    keys = checklist_keys()
+    assert len(keys) == len(set(keys)) == 110
+    assert [k for k in keys if k not in KNOB_BY_KEY] == []
 
 
 def test_table_rows_are_complete():
-    # 111 keys of the plan + 13 keys of the tuning section that bin.tune adds (settings.DEFAULTS)
+    # the checklist's 110 keys, decoder.causal, and the 13 keys of the tuning section beyond its two
+    extensions = sorted(set(KNOB_BY_KEY) - set(checklist_keys()))
+    assert extensions == sorted(
+        ["decoder.causal"] + [f"tuning.{k}" for k in DEFAULTS if k not in ("library", "search_space")]
+    )
     assert len(KNOBS) == 124
-    for knob in KNOBS:
-        assert knob.consumer and knob.target
     assert {k.key for k in KNOBS if k.stage == "inference"} == {
         f"eval_knobs.{k}" for k in ("batch_size", "beam_width", "sliding_window", "label_type", "max_duration")
     }
-    from espnet2_tsdia.tune.settings import SECTION_KEYS
-
-    assert {k.key for k in KNOBS if k.stage == "tuning"} == {f"tuning.{k}" for k in SECTION_KEYS}
+    assert [k.key for k in KNOBS if k.stage == "tuning"] == [f"tuning.{k}" for k in DEFAULTS]
 
 
 def test_metric_names():
@@ -209,14 +190,20 @@ def test_espnet_to_plan_rejects_what_the_plan_cannot_say():
 
 
 def test_tuning_validation():
-    assert (
-        validate_tuning("optuna", {"lr": {"low": 1e-5, "high": 1e-2, "log": True}, "batch_size": {"choices": [8, 16]}})
-        == []
-    )
-    issues = validate_tuning("hyperopt", {"lrr": {"low": 1, "high": 2}, "dropout": {"low": 0.3, "high": 0.1}})
-    assert issues[0] == "tuning.library: expected one of ['raytune', 'optuna'] or null, got 'hyperopt'"
-    assert issues[1].startswith("tuning.search_space.lrr: not a training key of the plan (did you mean 'lr'?)")
-    assert issues[2] == "tuning.search_space.dropout: expected numbers low < high, got low=0.3 high=0.1"
+    good = {"lr": {"low": 1e-5, "high": 1e-2, "log": True}, "batch_size": {"choices": [8, 16]}}
+    assert search_space_issues(good) == []
+    assert section_issues({"library": "optuna", "search_space": good}) == []
+    bad = {"lrr": {"low": 1, "high": 2}, "dropout": {"low": 0.3, "high": 0.1}}
+    issues = section_issues({"library": "hyperopt", "search_space": bad})
+    assert issues == [
+        "tuning.library: expected one of ['optuna', 'raytune'] or null, got 'hyperopt'",
+        "tuning.search_space.lrr: not a training key of the checklist (did you mean 'lr'?)",
+        "tuning.search_space.dropout: expected numbers low < high, got low=0.3 high=0.1",
+    ]
+    # an eval-time key is not something a training run can search
+    assert search_space_issues({"eval_knobs.beam_width": {"choices": [1, 2]}}) == [
+        "tuning.search_space.eval_knobs.beam_width: not a training key of the checklist"
+    ]
 
 
 def test_layout_detection():

@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from espnet2_tsdia.config.checklist import KNOBS, nest, plan_to_espnet
+from espnet2_tsdia.config.checklist import KNOBS
+from espnet2_tsdia.config.layout import nest, plan_to_espnet
 from espnet2_tsdia.layers.attention import favor_kernels
 from espnet2_tsdia.layers.norm import ReZero, ScaleNorm
 from test.train.tiny_data import Built, deep_merge, make_dataset, tiny_config

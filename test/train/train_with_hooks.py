@@ -43,6 +43,6 @@ class Slow(TrainCallback):
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
+    from espnet2_tsdia.bin.tsdia_train import main
 
-    TSDiarizationTask.main(cmd=sys.argv[1:])
+    main(sys.argv[1:])

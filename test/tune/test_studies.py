@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from espnet2_tsdia.tune.space import SearchSpace
+from espnet2_tsdia.config.tuning import SearchSpace
 from espnet2_tsdia.tune.trial import COMPLETE, FAILED, PRUNED, TrialRunner, read_outcome
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,9 +9,10 @@ import pytest
 import yaml
 
 from espnet2_tsdia.bin import tune as tune_cli
-from espnet2_tsdia.config.checklist import ConfigError, plan_to_espnet
-from espnet2_tsdia.tune.settings import TuningSettings, section_issues
-from espnet2_tsdia.tune.space import SearchSpace
+from espnet2_tsdia.config.checklist import TUNING_KEYS, ConfigError
+from espnet2_tsdia.config.layout import plan_to_espnet
+from espnet2_tsdia.config.tuning import SearchSpace, TuningSettings
+from espnet2_tsdia.config.tuning_section import section_issues
 
 ESPNET_CFG = {
     "model_type": "encoder_decoder",
@@ -84,7 +85,7 @@ def test_apply_reaches_the_espnet_options_of_both_layouts():
     [
         (
             {"lrr": {"low": 1.0e-4, "high": 1.0e-2}},
-            "tuning.search_space.lrr: not a training key of the plan (did you mean 'lr'?)",
+            "tuning.search_space.lrr: not a training key of the checklist (did you mean 'lr'?)",
         ),
         (
             {"eval_knobs.batch_size": {"low": 1, "high": 4}},
@@ -132,7 +133,7 @@ def test_section_keys_and_defaults_from_the_config():
     issues = section_issues({"libary": "optuna", "pruner": "medain", "n_trials": 0, "direction": "down", "metric": "train_loss",
                              "pruner_conf": {"n_startup_trial": 1}, "resources_per_trial": {"tpu": 1}})  # fmt: skip
     assert issues == [
-        "tuning.libary: unknown key (did you mean 'library'?); expected one of " + str(list(tune_cli_section_keys())),
+        "tuning.libary: unknown key (did you mean 'library'?); expected one of " + str(list(TUNING_KEYS)),
         "tuning.metric: the objective must be a validation metric (val_...), got 'train_loss'",
         "tuning.direction: expected one of ['minimize', 'maximize'], got 'down'",
         "tuning.pruner: expected one of ['median', 'successive_halving', 'hyperband', 'none'], got 'medain' (did you mean 'median'?)",
@@ -159,12 +160,6 @@ def test_section_keys_and_defaults_from_the_config():
         "tuning": {"library": None, "search_space": {"lr": SPACE["lr"]}},
     }
     assert TuningSettings.from_config(plan).library == "optuna"
-
-
-def tune_cli_section_keys():
-    from espnet2_tsdia.tune.settings import SECTION_KEYS
-
-    return SECTION_KEYS
 
 
 def write_cfg(tmp_path: Path, tuning: dict, **extra) -> Path:
