@@ -4,7 +4,7 @@
 # Usage: egs2/TEMPLATE/tsdia1/utils/link_recipe.sh egs2/<corpus>/diar1 [...]
 #
 # Shared: tsdia.sh path.sh cmd.sh db.sh, the utils/ folder, and every entry of the template's
-# conf/ (the preprocessing standard, decoding, Slurm and training configs, conf/plan/). A recipe keeps its
+# conf/ (the preprocessing standard, decoding, Slurm and training configs). A recipe keeps its
 # own run.sh, local/ and conf files under other names; test/recipes/test_template_drift.py
 # fails when a shared file is a copy or points elsewhere.
 set -euo pipefail
