@@ -189,3 +189,19 @@ def test_convert_refuses_conflicts(tmp_path, capsys):
     cfg = {"global_config": {"batch_size": 64}, "training": {"batch_size": 32}}
     assert config_cli.main(["convert", str(write(tmp_path, "c.yaml", cfg))]) == 1
     assert "conflict: training.batch_size=32 and global_config.batch_size=64" in capsys.readouterr().err
+
+
+def test_table_cli_has_one_row_per_key_with_its_consumers(capsys):
+    assert config_cli.main(["table"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[0].strip("| `") for r in rows] == [k.key for k in KNOBS]
+    by_key = {r[0].strip("| `"): r for r in rows}
+    # the consumers' full dotted names, importable as written
+    assert by_key["training.gradient_clipping"][3] == (
+        "espnet2_tsdia.train.trainer._Loop.optimizer_step: clip_grad_norm_ (null = no clipping)"
+    )
+    assert by_key["eval_knobs.beam_width"][2:4] == [
+        "inference",
+        "consumed at inference time: espnet2_tsdia.inference.speech2tsdia.EvalKnobs: "
+        "config.yaml eval_knobs, read by the inference tools",
+    ]
