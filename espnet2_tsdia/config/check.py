@@ -51,6 +51,7 @@ from espnet2_tsdia.config.layout import (
 from espnet2_tsdia.config.tuning_section import section_issues
 from espnet2_tsdia.inference.speech2tsdia import OPTION_NAMES, resolve_options
 from espnet2_tsdia.losses.tsdia_loss import build_loss
+from espnet2_tsdia.networks.registry import MODEL_STACKS, stack_conf
 from espnet2_tsdia.tasks import tsdia
 from espnet2_tsdia.train.callbacks import CALLBACKS, callback_options
 from espnet2_tsdia.train.optimizers import optimizer_class
@@ -306,7 +307,7 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
         check_fields(f"{name}_conf", allowed, cls.__name__)
     model_type = cfg.get("model_type", "encoder_decoder")
     for stack in ("encoder", "decoder"):
-        if model_type in tsdia.MODEL_STACKS and stack not in tsdia.MODEL_STACKS[model_type]:
+        if model_type in MODEL_STACKS and stack not in MODEL_STACKS[model_type]:
             conf = cfg.get(f"{stack}_conf") or {}
             defaults = {
                 k: v.default
@@ -375,9 +376,9 @@ def resolve(cfg: Dict[str, Any]):
         if chosen is None:
             continue
         conf = get_default_kwargs(choices.get_class(chosen))
-        stacks = tsdia.MODEL_STACKS.get(resolved.get("model_type"), {})
+        stacks = MODEL_STACKS.get(resolved.get("model_type"), {})
         if choices.name in stacks:  # the role's defaults of this model type
-            conf.update(tsdia.stack_conf(resolved["model_type"], choices.name))
+            conf.update(stack_conf(resolved["model_type"], choices.name))
         conf.update(resolved.get(f"{choices.name}_conf") or {})
         resolved[f"{choices.name}_conf"] = conf
     conf = get_default_kwargs(optimizer_class(resolved["optim"]))

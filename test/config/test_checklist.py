@@ -4,9 +4,19 @@ from pathlib import Path
 
 import pytest
 
-from espnet2_tsdia.config.checklist import KNOB_BY_KEY, KNOBS, MISSING, ConfigError, metric_name, parse_metric
+from espnet2_tsdia.config.checklist import (
+    KNOB_BY_KEY,
+    KNOBS,
+    MISSING,
+    MODEL_TYPES,
+    ConfigError,
+    metric_name,
+    parse_metric,
+    stacks_of,
+)
 from espnet2_tsdia.config.layout import espnet_to_plan, flatten_plan, is_plan_layout, plan_to_espnet, read_plan_value
 from espnet2_tsdia.config.tuning_section import DEFAULTS, search_space_issues, section_issues
+from espnet2_tsdia.networks.registry import MODEL_STACKS
 
 #: the researcher's checklist, one key a line, in its order
 CHECKLIST_KEYS = Path(__file__).with_name("checklist_keys.txt")
@@ -211,3 +221,7 @@ def test_layout_detection():
     assert is_plan_layout({"encoder": {"d_model": 8}})
     assert not is_plan_layout({"encoder": "transformer", "encoder_conf": {}})
     assert not is_plan_layout({"max_epoch": 3})
+
+
+def test_the_stacks_of_each_model_type_agree_with_the_network_registry():
+    assert {mt: stacks_of(mt) for mt in MODEL_TYPES} == {mt: tuple(roles) for mt, roles in MODEL_STACKS.items()}

@@ -94,6 +94,7 @@ def starts(tmp_path: Path):
     return p.read_text().split() if p.exists() else []
 
 
+@pytest.mark.slow  # about 35 s: two trainings, one killed
 def test_optuna_study_survives_sigkill_and_resumes(tmp_path):
     conf = tmp_path / "tune.yaml"
     tuning = {"library": "optuna", "n_trials": 4, "search_space": {"lr": {"low": 1.0e-4, "high": 1.0e-1, "log": True}},
@@ -167,6 +168,7 @@ def test_median_pruner_cuts_the_bad_trials(tmp_path):
         assert records[lr]["state"] == PRUNED and len(records[lr]["rounds"]) == 1
 
 
+@pytest.mark.slow  # about 30 s: a local Ray instance
 def test_ray_tune_scheduler_prunes_and_the_training_dies_with_the_trial(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_ROUND_SECONDS", "0.5")
     conf = tmp_path / "tune.yaml"
