@@ -87,14 +87,14 @@ class TSDiaCollateFn:
         if not items:
             raise ValueError("empty batch")
         names = list(items[0])
-        for k, d in zip(keys, items):
+        for k, d in zip(keys, items, strict=True):
             if set(d) != set(names):
                 raise ValueError(f"item {k!r} has data {sorted(d)}, the first item {sorted(names)}")
         for name in names:
             if name.endswith("_lengths"):
                 raise ValueError(f"data name {name!r}: names ending in '_lengths' are reserved")
         if self.check_lengths and "labels" in names and "speech" in names:
-            for k, d in zip(keys, items):
+            for k, d in zip(keys, items, strict=True):
                 want = self.expected_frames(d["speech"])
                 if d["labels"].shape[0] != want:
                     what = (

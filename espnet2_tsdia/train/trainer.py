@@ -3,8 +3,8 @@
 ``AbsTask.main_worker`` builds the model, optimizers and schedulers and calls
 ``cls.trainer.run(...)``; our task sets ``trainer = TSDiaTrainer``. The loop is our own (ESPnet's
 ``Trainer.run`` saves ``checkpoint.pth`` non-atomically and knows only whole epochs) and reuses
-ESPnet's Reporter, ``recursive_average``, ``set_all_random_seed``, ``average_nbest_models`` and
-``add_gradient_noise``.
+ESPnet's Reporter, ``recursive_average``, ``set_all_random_seed`` and ``add_gradient_noise``
+(n-best averaging is :func:`~espnet2_tsdia.train.checkpoint.average_nbest`, with ESPnet's file names).
 
 Rounds. A *round* is the training between two validations: one data epoch by default, or
 ``valid_interval_steps`` optimizer steps (then rounds may cross data-epoch boundaries, like
@@ -18,7 +18,8 @@ scaler state (``snapshot_optimizer`` / ``snapshot_scheduler``), callbacks, RNG s
 FAVOR+ redraw counters and the position in the data, so a killed run resumes to the same
 model. Without ``snapshot_features`` the FAVOR+ projections are left out of checkpoint.pth and
 redrawn on resume (round snapshots ``{n}epoch.pth`` always keep them: inference must be
-deterministic). Every round end also rewrites ``metrics.json`` (every round's metrics so far,
+deterministic). N-best averaged models average the weights but take the FAVOR+ projections of
+the best round (:func:`~espnet2_tsdia.train.checkpoint.average_states`). Every round end also rewrites ``metrics.json`` (every round's metrics so far,
 :mod:`espnet2_tsdia.train.round_metrics`), which tools follow from outside (``bin.tune``).
 """
 
@@ -46,7 +47,9 @@ from espnet2_tsdia.train.callbacks import build_callbacks
 from espnet2_tsdia.train.checkpoint import (
     TrainPosition,
     atomic_save,
+    average_nbest,
     projection_keys,
+    relink,
     rng_state,
     set_rng_state,
     strip_projections,
@@ -404,25 +407,25 @@ class _Loop:
             )
         self.reporter.load_state_dict(states["reporter"])
         if states.get("optimizers") is not None:
-            for opt, st in zip(self.optimizers, states["optimizers"]):
+            for opt, st in zip(self.optimizers, states["optimizers"], strict=True):
                 opt.load_state_dict(st)
         else:
             logger.warning("resume: %s has no optimizer state (snapshot_optimizer false): fresh optimizer", path)
         if states.get("schedulers") is not None:
-            for s, st in zip(self.schedulers, states["schedulers"]):
+            for s, st in zip(self.schedulers, states["schedulers"], strict=True):
                 if s is not None and st is not None:
                     s.load_state_dict(st)
         else:
             logger.warning("resume: %s has no scheduler state (snapshot_scheduler false): fresh scheduler", path)
         if self.scaler is not None and states.get("scaler") is not None:
             self.scaler.load_state_dict(states["scaler"])
-        for cb, st in zip(self.callbacks, states.get("callbacks") or []):
+        for cb, st in zip(self.callbacks, states.get("callbacks") or [], strict=False):
             cb.load_state_dict(st)
         self.pos = TrainPosition.from_state_dict(states["position"])
         self.saved_rounds = list(states.get("saved_rounds", []))
         from espnet2_tsdia.layers.attention import favor_kernels
 
-        for k, c in zip(favor_kernels(self.model), states.get("redraw_counters") or []):
+        for k, c in zip(favor_kernels(self.model), states.get("redraw_counters") or [], strict=False):
             k.steps_since_redraw = c
         if states.get("rng") is not None:
             set_rng_state(states["rng"])
@@ -657,7 +660,7 @@ class _Loop:
         if not stepped:
             logger.warning("grad norm is %s: skipping this update", grad_norm)
         with sub.measure_time("optim_step_time"):
-            for opt, sched in zip(self.optimizers, self.schedulers):
+            for opt, sched in zip(self.optimizers, self.schedulers, strict=True):
                 if stepped:
                     if self.scaler is not None:
                         self.scaler.step(opt)
@@ -805,10 +808,7 @@ class _Loop:
         return value < min(previous) if mode == "min" else value > max(previous)
 
     def link(self, name: str, target: str) -> None:
-        p = self.output_dir / name
-        if p.is_symlink() or p.exists():
-            p.unlink()
-        p.symlink_to(target)
+        relink(self.output_dir / name, target)
 
     def filtered_reporter(self) -> Reporter:
         """The reporter restricted to rounds with a snapshot on disk (save_best_only)."""
@@ -843,15 +843,7 @@ class _Loop:
                 self.saved_rounds.remove(e)
 
     def average(self, suffix: Optional[str] = None) -> None:
-        from espnet2.main_funcs.average_nbest_models import average_nbest_models
-
-        rep = self.filtered_reporter()
-        crit = [c for c in self.best_criteria if rep.has(c[0], c[1])]
-        if not crit:
-            return
-        average_nbest_models(
-            output_dir=self.output_dir, reporter=rep, best_model_criterion=crit, nbest=self.keep_nbest, suffix=suffix
-        )
+        average_nbest(self.output_dir, self.filtered_reporter(), self.best_criteria, self.keep_nbest, suffix)
 
     def log_model_artifact(self, r: int) -> None:
         import wandb

@@ -55,15 +55,15 @@ def test_pruning_schedule_and_mask_kept():
     cb.on_step_end(m, [], 1, 0.0)
     assert int((m[0].weight == 0).sum()) == 0
     cb.on_step_end(m, [], 2, 0.0)  # first prune: 25 %
-    zeros = sum(int((l.weight == 0).sum()) for l in m)
+    zeros = sum(int((layer.weight == 0).sum()) for layer in m)
     assert zeros == 50
     with torch.no_grad():
-        for l in m:
-            l.weight.add_(1.0)  # an "update" everywhere
+        for layer in m:
+            layer.weight.add_(1.0)  # an "update" everywhere
     cb.on_step_end(m, [], 3, 0.0)  # not due: masks re-applied
-    assert sum(int((l.weight == 0).sum()) for l in m) == 50
+    assert sum(int((layer.weight == 0).sum()) for layer in m) == 50
     cb.on_step_end(m, [], 4, 0.0)  # second prune: 50 %
-    assert sum(int((l.weight == 0).sum()) for l in m) == 100
+    assert sum(int((layer.weight == 0).sum()) for layer in m) == 100
     assert cb.state_dict()["prunes_done"] == 2
 
 

@@ -243,3 +243,21 @@ def test_feature_redraw_interval_counts_each_step_once(tmp_path, data, auto):
     finally:
         attention.FavorKernel.redraw_projection = original
     assert len(calls) == 2  # one encoder layer, one kernel
+
+
+def test_nbest_average_keeps_the_best_rounds_favor_projections(tmp_path, data):
+    """Projections redrawn every step differ between rounds; the averaged model must carry the
+    best round's (a mean of random projections is no projection), its weights the mean."""
+    cfg = tiny_config("encoder", "linear", max_epoch=3, keep_nbest_models=[2, 3])
+    cfg["encoder_conf"]["feature_redraw_interval"] = 1
+    out = train(tmp_path, cfg, data=data)
+    stats = load(out / "checkpoint.pth")["reporter"]["stats"]
+    ranked = [r for _, r in sorted((stats[r]["valid"]["loss"], r) for r in stats)]
+    rounds = {r: load(out / f"{r}epoch.pth") for r in ranked}
+    proj = [k for k in rounds[1] if k.endswith(".projection")]
+    assert len(proj) == 1 and not torch.equal(rounds[1][proj[0]], rounds[2][proj[0]])
+    for n in (2, 3):
+        avg = load(out / f"valid.loss.ave_{n}best.pth")
+        assert torch.equal(avg[proj[0]], rounds[ranked[0]][proj[0]])
+        key = "network.head.weight"
+        torch.testing.assert_close(avg[key], sum(rounds[r][key] for r in ranked[:n]) / n)
