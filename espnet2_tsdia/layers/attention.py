@@ -157,6 +157,10 @@ class SoftmaxKernel(nn.Module):
             t, s = q.size(-2), k.size(-2)
             causal = torch.ones(t, s, dtype=torch.bool, device=q.device).tril()
             mask = mask & causal  # arbitrary key mask + causal: (B, 1, T, S), the rare path
+        # A query that sees no real key (a zero-length sequence or memory) would take a softmax
+        # over nothing, NaN on some SDPA backends; it attends to the padded keys instead, whose
+        # values are 0, so its output is 0, as with FAVOR+, and no gradient flows through it.
+        mask = torch.where(mask.any(dim=-1, keepdim=True), mask, ~key_valid[:, None, None, :])
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from espnet2_tsdia.layers.attention import (
     ATTENTION_TYPES,
@@ -58,6 +59,49 @@ def test_cross_attention_uses_memory_lengths(attention_type):
     pad_mask = torch.arange(5)[None, :] >= mem_lens[:, None]
     y3 = att(x, None, mem, key_padding_mask=pad_mask)
     torch.testing.assert_close(y, y3, atol=1e-6, rtol=0)
+
+
+def textbook_sdpa(q, k, v, attn_mask=None, is_causal=False):
+    """softmax(q k^T / sqrt(d) + mask) v as the torch documentation defines it: a row with no
+    visible key gives NaN (0 / 0), as some GPU backends do; torch 2.9's CPU kernels give 0."""
+    scores = q @ k.transpose(-1, -2) / q.size(-1) ** 0.5
+    if is_causal:
+        attn_mask = torch.ones(q.size(-2), k.size(-2), dtype=torch.bool).tril()
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    return scores.softmax(dim=-1) @ v
+
+
+@pytest.mark.parametrize(
+    "where,causal",
+    [("self", False), ("self", True), ("memory", False), ("first key padded", False), ("first key padded", True)],
+)
+@pytest.mark.parametrize("sdpa", ["torch", "textbook"])
+def test_softmax_query_with_no_real_key_gives_zero_not_nan(monkeypatch, where, causal, sdpa):
+    """A zero-length sequence (or memory) leaves queries with no key to attend to: their
+    attention output is 0, like FAVOR+'s, and gradients stay finite, whatever the SDPA backend."""
+    if sdpa == "textbook":
+        monkeypatch.setattr(F, "scaled_dot_product_attention", textbook_sdpa)
+    torch.manual_seed(0)
+    att = make_attention("softmax", causal)
+    x = torch.randn(2, 4, D, requires_grad=True)
+    if where == "self":
+        y = att(x, torch.tensor([4, 0]))
+        empty = (1, slice(None))
+    elif where == "memory":
+        y = att(x, torch.tensor([4, 4]), torch.randn(2, 3, D), torch.tensor([3, 0]))
+        empty = (1, slice(None))
+    else:  # keys not suffix-padded: with causal, query 0 of example 0 sees only a padded key
+        padded = torch.tensor([[True, False, False, False], [False] * 4])
+        y = att(x, key_padding_mask=padded)
+        empty = (0, slice(0, 1)) if causal else None
+    assert torch.isfinite(y).all()
+    if empty is not None:
+        # attention output 0 -> out_proj(0) = its bias
+        torch.testing.assert_close(y[empty], att.out_proj.bias.expand_as(y[empty]), atol=0, rtol=0)
+    y.sum().backward()
+    assert torch.isfinite(x.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in att.parameters())
 
 
 def test_unknown_type_lists_valid_names():
