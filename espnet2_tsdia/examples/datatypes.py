@@ -31,11 +31,14 @@ stock ESPnet type prefixes; ESPnet matches types with ``re.match`` in insertion 
                                (n_mels,) mean of the recording it came from (``enroll_mean``)
 =============================  ================================================================
 
-``tsdia_enroll`` and ``tsdia_enroll_mean`` on the same list draw the same region: both count the
-draws of each example in the process and seed their generator with (example id, seed, count,
-DataLoader worker seed).
+A training draw is a function of (list key, ``enroll_options.seed``, data epoch) only: the
+training iterator (:class:`espnet2_tsdia.train.iterators.TSDiaIterFactory`) loads every example
+inside :func:`enrollment_epoch`, so one process, DDP ranks and DataLoader workers draw the same
+enrollments, a run resumed mid-epoch draws what an uninterrupted one would, and
+``tsdia_enroll`` and ``tsdia_enroll_mean`` on the same list draw the same region. Outside that
+block (ESPnet's collect_stats, direct use) the loaders draw for epoch 0.
 
-The two feature paths (both normalise with the mean of the whole recording, DESIGN.md section 4):
+The two feature paths (both normalise with the mean of the whole recording, docs/preprocessing.md):
 
 (a) stored features, exact and simplest (after ``extract_feats``): ``speech`` = ``tsdia_feats``,
     ``enroll`` = ``tsdia_enroll_feats`` (``_fixed`` for validation), ``labels`` =
@@ -61,6 +64,8 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -73,6 +78,20 @@ from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import iter_lines
 
 logger = logging.getLogger(__name__)
+
+#: The data epoch that training enrollment loaders draw for (see :func:`enrollment_epoch`).
+_DRAW_EPOCH: ContextVar[int] = ContextVar("tsdia_enrollment_epoch", default=0)
+
+
+@contextmanager
+def enrollment_epoch(epoch: int) -> Iterator[None]:
+    """Inside this block, training (not ``_fixed``) enrollment loaders draw for data epoch
+    ``epoch``: the region of a list key then depends on (key, seed, epoch) only."""
+    token = _DRAW_EPOCH.set(epoch)
+    try:
+        yield
+    finally:
+        _DRAW_EPOCH.reset(token)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -322,8 +341,8 @@ class EnrollLoader(_SpanLoader):
         list_path: the example list.
         what: ``wav`` (float32 samples), ``feats`` (float32 (L, D) rows of feats.scp) or ``mean``
             (the (n_mels,) mean of the recording the enrollment comes from).
-        fixed: one deterministic choice per example id (validation/test); else a new draw on
-            every load (training).
+        fixed: one deterministic choice per example id (validation/test); else a draw per list
+            key and data epoch (training, :func:`enrollment_epoch`).
     """
 
     def __init__(self, list_path: str, *, what: str = "wav", fixed: bool = False):
@@ -333,18 +352,14 @@ class EnrollLoader(_SpanLoader):
         self.what = what
         self.fixed = fixed
         self.options = self.view.meta.enroll_options
-        self._draws: Dict[str, int] = {}
 
     def choose(self, span: ExampleSpan) -> Region:
         """The enrollment region (reco, start frame, stop frame) for this load."""
-        eid = span.example_id
-        regions = self.view.enroll_regions(eid)
+        regions = self.view.enroll_regions(span.example_id)
         if self.fixed:
-            rng = example_rng(eid, seed=self.options.seed)
+            rng = example_rng(span.example_id, seed=self.options.seed)
         else:
-            draw = self._draws.get(eid, 0)
-            self._draws[eid] = draw + 1
-            rng = example_rng(eid, seed=self.options.seed, draw=draw, salt=_worker_salt())
+            rng = example_rng(span.key, seed=self.options.seed, draw=_DRAW_EPOCH.get())
         return select_enrollment(regions, own_reco=span.reco, options=self.options, rng=rng)
 
     def load(self, span: ExampleSpan) -> np.ndarray:
@@ -354,16 +369,6 @@ class EnrollLoader(_SpanLoader):
         if self.what == "feats":
             return self.view.feats_rows(reco, a, b)
         return self.view.mean(reco)
-
-
-def _worker_salt() -> int:
-    try:
-        import torch.utils.data
-
-        info = torch.utils.data.get_worker_info()
-    except ImportError:  # pragma: no cover
-        info = None
-    return 0 if info is None else int(info.seed)
 
 
 # ----------------------------------------------------------------------------- ESPnet glue

@@ -15,9 +15,9 @@ Choosing an enrollment (:func:`select_enrollment`):
 3. a run with room for ``L`` frames, chosen with probability proportional to its number of
    start positions, and a start uniform in it.
 
-Training draws with a fresh random generator per draw; validation and test sets draw from a
-generator seeded by a hash of the example id (:func:`example_rng`), so they are identical across
-runs, processes and machines.
+Every choice draws from a generator seeded by a hash (:func:`example_rng`), so it is identical
+across runs, processes and machines: validation and test sets hash the example id, training
+hashes the list key (example or chunk) and the data epoch, a new draw every epoch.
 
 Spec text (one line per example in the ``enroll`` file): ``reco:start-stop,start-stop reco2:...``
 in frames, the example's own recording first.
@@ -131,16 +131,16 @@ def stable_seed(*parts: object) -> int:
     return int.from_bytes(h.digest(), "little")
 
 
-def example_rng(example_id: str, *, seed: int = 0, draw: Optional[int] = None, salt: int = 0) -> np.random.Generator:
-    """The generator of one enrollment draw.
+def example_rng(key: str, *, seed: int = 0, draw: Optional[int] = None) -> np.random.Generator:
+    """The generator of one enrollment choice.
 
-    ``draw=None`` gives the fixed (validation/test) choice of ``example_id``; training passes the
-    draw counter and a per-process ``salt`` so that every draw differs and two loaders in one
-    process that count the same draws agree (waveform and its recording's mean).
+    ``draw=None`` gives the fixed (validation/test) choice of ``key`` (an example id); training
+    passes the data epoch as ``draw`` (``key``: the list key), so every epoch draws anew and
+    every process that loads the key in that epoch draws the same.
     """
     if draw is None:
-        return np.random.default_rng(stable_seed("fixed", example_id, seed))
-    return np.random.default_rng(stable_seed("draw", example_id, seed, salt, draw))
+        return np.random.default_rng(stable_seed("fixed", key, seed))
+    return np.random.default_rng(stable_seed("draw", key, seed, draw))
 
 
 def usable_regions(regions: Sequence[Region], min_frames: int) -> List[Region]:

@@ -9,7 +9,11 @@ takes ESPnet's dataset and batch sampler (built by ESPnet's own
   DataLoader; with persistent workers one DataLoader lives for the whole run and each epoch
   swaps its batch list (workers are started once);
 - ``build_iter(epoch, start=k)``: the epoch's batches from the k-th on, so a run resumed
-  from a mid-epoch checkpoint sees exactly the batches an uninterrupted run would.
+  from a mid-epoch checkpoint sees exactly the batches an uninterrupted run would;
+- every example is loaded inside :func:`~espnet2_tsdia.examples.datatypes.enrollment_epoch`
+  of its data epoch (the epoch travels with the key through the sampler, so persistent workers
+  see it too): random enrollments depend on (key, epoch) only, the same in one process, on DDP
+  ranks and in DataLoader workers.
 
 The epoch's batch order is ESPnet's: ``sampler.generate(epoch + seed)`` shuffled with
 ``RandomState(epoch + seed)``.
@@ -27,6 +31,8 @@ import torch
 from espnet2.iterators.abs_iter_factory import AbsIterFactory
 from torch.utils.data import DataLoader
 
+from espnet2_tsdia.examples.datatypes import enrollment_epoch
+
 logger = logging.getLogger(__name__)
 
 #: ``batch_shim`` pads the time axis of every padded tensor to a multiple of this.
@@ -36,6 +42,19 @@ SHIM_MULTIPLE = 64
 def _seed_worker(worker_id: int, base_seed: int = 0) -> None:
     random.seed(base_seed + worker_id)
     np.random.seed((base_seed + worker_id) % 2**32)
+
+
+class _EpochItems:
+    """ESPnet's dataset read with ``(epoch, key)`` items: each example loads inside
+    :func:`enrollment_epoch` of its data epoch."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __getitem__(self, item: Tuple[int, str]):
+        epoch, key = item
+        with enrollment_epoch(epoch):
+            return self.dataset[key]
 
 
 class _BatchList:
@@ -150,12 +169,12 @@ class TSDiaIterFactory(AbsIterFactory):
         return kwargs
 
     def build_iter(self, epoch: int, shuffle: Optional[bool] = None, start: int = 0) -> DataLoader:
-        batches = self.epoch_batches(epoch, shuffle)[start:]
+        batches = [[(epoch, key) for key in batch] for batch in self.epoch_batches(epoch, shuffle)[start:]]
         if self.persistent_workers:
             if self._persistent is None:
                 holder = _BatchList()
                 loader = DataLoader(
-                    dataset=self.dataset,
+                    dataset=_EpochItems(self.dataset),
                     batch_sampler=holder,
                     worker_init_fn=partial(_seed_worker, base_seed=self.seed),
                     generator=torch.Generator().manual_seed(self.seed),
@@ -166,7 +185,7 @@ class TSDiaIterFactory(AbsIterFactory):
             holder.batches = batches
             return loader
         return DataLoader(
-            dataset=self.dataset,
+            dataset=_EpochItems(self.dataset),
             batch_sampler=batches,
             worker_init_fn=partial(_seed_worker, base_seed=epoch + self.seed),
             # Its own generator: creating the iterator must not consume the global torch RNG,

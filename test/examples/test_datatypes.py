@@ -11,9 +11,9 @@ from espnet2_tsdia.examples.datatypes import (
     EnrollLoader,
     FeatsLoader,
     LabelsLoader,
+    enrollment_epoch,
     register_data_types,
 )
-from espnet2_tsdia.examples.enrollment import EnrollOptions
 from espnet2_tsdia.examples.example_dir import ExampleDirOptions, make_example_dir
 from espnet2_tsdia.examples.features import extract_example_dir, merge_parts
 from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
@@ -30,18 +30,6 @@ def copy_example_dir(src, dest, *, without=("feats*", "mean*")):
     meta = (dest / "tsdia.json").read_text()
     (dest / "tsdia.json").write_text(meta.replace('"wav_scp": "../wav.scp"', f'"wav_scp": "{src.parent / "wav.scp"}"'))
     return dest
-
-
-@pytest.fixture(scope="module")
-def example_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dt")
-    data = make_data_dir(root)
-    out = data / "tsdia"
-    make_example_dir(
-        data, out, ExampleDirOptions(enroll=EnrollOptions(min_enroll=1.5), chunk_frames=200, chunk_hop=100)
-    )
-    extract_example_dir(out)
-    return out
 
 
 def test_register_is_idempotent_and_nothing_captures_our_names():
@@ -118,10 +106,24 @@ def test_enrollment_waveform_and_mean_come_from_the_same_draw(example_dir):
     lst = str(example_dir / "chunks")
     wav, mean = EnrollLoader(lst, what="wav"), EnrollLoader(lst, what="mean")
     span = wav.view.span("r1__A__0000000")
-    a = [wav.choose(span) for _ in range(15)]
-    b = [mean.choose(span) for _ in range(15)]
+    a, b = [], []
+    for epoch in range(1, 16):
+        with enrollment_epoch(epoch):
+            a.append(wav.choose(span))
+            b.append(mean.choose(span))
+            assert wav.choose(span) == a[-1]  # within an epoch, a key always gets its draw
     assert a == b and {r for r, _, _ in a} == {"r1", "r2"}  # A also talks alone in r2
-    assert len(set(a)) > 5  # training: a new draw on every load
+    assert len(set(a)) > 5  # training: a new draw every epoch
+    fresh = EnrollLoader(lst, what="wav")  # another process, rank or worker: the same draws
+    with enrollment_epoch(7):
+        assert fresh.choose(span) == a[6]
+    # another chunk of the same example draws on its own (its key differs)
+    other = wav.view.span("r1__A__0000100")
+    other_draws = []
+    for epoch in range(1, 16):
+        with enrollment_epoch(epoch):
+            other_draws.append(wav.choose(other))
+    assert other_draws != a
 
 
 def test_fixed_enrollment_is_the_same_in_a_fresh_loader(example_dir):
