@@ -391,61 +391,109 @@ def make_example_dir(
         DataFormatError: missing/unreadable audio (naming the wav.scp line), malformed files.
         NoEnrollmentError: ``on_unusable=error`` and a speaker without a usable region.
     """
-    from espnet2_tsdia.frontend.storage import write_ark
-
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     grid = options.grid
     report = ExampleReport()
-    wav_scp_path = None if mixture_scp is not None else data_dir / "wav.scp"
-    if wav_scp_path is not None and not wav_scp_path.is_file():
-        raise FileNotFoundError(f"{data_dir}: no wav.scp (pass mixture_scp for simulated mixtures)")
-    if mixture_scp is not None:
-        source = {r: None for r in _open_mixtures(Path(mixture_scp), grid.fs)}
-    else:
-        source = read_scp(wav_scp_path)
-    recos = sorted(source, key=c_sort_key)
+    mixture_scp = None if mixture_scp is None else Path(mixture_scp)
+    wav_scp_path, source = _audio_source(data_dir, mixture_scp, grid.fs)
+    source_name = "the mixture spec" if mixture_scp else "wav.scp"
     reco2dur_path = data_dir / "reco2dur"
     reco2dur = read_reco2dur(reco2dur_path) if reco2dur_path.is_file() else {}
     by_reco = group_by_reco(_load_turns(data_dir))
-    for reco in sorted(set(by_reco) - set(source), key=c_sort_key):
-        spks = speaker_order(by_reco[reco])
-        report.skipped.extend(
-            f"{reco} {s} recording not in {'the mixture spec' if mixture_scp else 'wav.scp'}" for s in spks
-        )
-    for reco in recos:
-        if reco not in by_reco:
-            report.notes.append(f"{reco}: no speaker turns, no examples")
-
-    wanted: Optional[Set[Tuple[str, str]]] = None
-    if targets is not None:
-        wanted = set(targets)
-        for reco, spk in sorted(wanted):
-            if reco not in source:
-                report.skipped.append(
-                    f"{reco} {spk} target recording not in {'the mixture spec' if mixture_scp else 'wav.scp'}"
-                )
-            elif spk not in {t.speaker for t in by_reco.get(reco, [])}:
-                report.skipped.append(f"{reco} {spk} target speaker absent from the recording's rttm")
-
-    recos = [r for r in recos if r in by_reco]
-    for reco in list(recos):
-        why = id_problem(reco)
-        if why:
-            report.skipped.extend(f"{reco} {s} {why}" for s in speaker_order(by_reco[reco]))
-            recos.remove(reco)
+    wanted = None if targets is None else set(targets)
+    _report_unmatched(source, by_reco, wanted, source_name, report)
+    recos = _usable_recordings(source, by_reco, report)
     num_samples = recording_num_samples(
         recos,
         options=options,
         wav_scp=wav_scp_path,
-        mixture_scp=Path(mixture_scp) if mixture_scp else None,
+        mixture_scp=mixture_scp,
         reco2dur=reco2dur,
         reco2dur_path=reco2dur_path,
     )
     num_frames = {r: grid.num_frames(num_samples[r]) for r in recos}
+    candidates, solo = _speakers_with_speech(recos, by_reco, num_frames, grid, wanted, report)
+    enroll_spec = _choose_enrollment_regions(candidates, solo, options.enroll, report)
+    kept = [(reco, spk) for reco, spk in candidates if example_id(reco, spk) in enroll_spec]
 
-    # Pass 1: who has speech, and where each speaker talks alone (for enrollment).
+    out_dir.mkdir(parents=True, exist_ok=True)
+    examples, chunks = _write_labels(out_dir, recos, by_reco, num_frames, kept, options, report)
+    _write_lists(out_dir, examples, chunks, enroll_spec, num_samples, recos)
+    report.examples, report.chunks = len(examples), len(chunks)
+    _atomic_write(out_dir / "skipped.txt", report.text())
+    write_meta(out_dir, _meta(out_dir, data_dir, wav_scp_path, mixture_scp, options))
+    if report.skipped:
+        logger.warning(
+            "%s: %d speaker(s) skipped (see %s), e.g. %s",
+            out_dir,
+            len(report.skipped),
+            out_dir / "skipped.txt",
+            report.skipped[0],
+        )
+    logger.info("%s: %d examples, %d chunks", out_dir, report.examples, report.chunks)
+    return report
+
+
+def _audio_source(data_dir: Path, mixture_scp: Optional[Path], fs: int) -> Tuple[Optional[Path], Dict[str, object]]:
+    """(wav.scp path or None, recording -> audio entry): wav.scp, or the mixture spec's ids."""
+    if mixture_scp is not None:
+        return None, {r: None for r in _open_mixtures(mixture_scp, fs)}
+    wav_scp = data_dir / "wav.scp"
+    if not wav_scp.is_file():
+        raise FileNotFoundError(f"{data_dir}: no wav.scp (pass mixture_scp for simulated mixtures)")
+    return wav_scp, read_scp(wav_scp)
+
+
+def _report_unmatched(
+    source: Mapping[str, object],
+    by_reco: Mapping[str, List[Turn]],
+    wanted: Optional[Set[Tuple[str, str]]],
+    source_name: str,
+    report: ExampleReport,
+) -> None:
+    """Report rttm recordings without audio, recordings without turns and targets that match
+    nothing."""
+    for reco in sorted(set(by_reco) - set(source), key=c_sort_key):
+        report.skipped.extend(f"{reco} {s} recording not in {source_name}" for s in speaker_order(by_reco[reco]))
+    for reco in sorted(source, key=c_sort_key):
+        if reco not in by_reco:
+            report.notes.append(f"{reco}: no speaker turns, no examples")
+    for reco, spk in sorted(wanted or ()):
+        if reco not in source:
+            report.skipped.append(f"{reco} {spk} target recording not in {source_name}")
+        elif spk not in {t.speaker for t in by_reco.get(reco, [])}:
+            report.skipped.append(f"{reco} {spk} target speaker absent from the recording's rttm")
+
+
+def _usable_recordings(
+    source: Mapping[str, object], by_reco: Mapping[str, List[Turn]], report: ExampleReport
+) -> List[str]:
+    """Recordings with audio and turns, in C sort order; those whose id cannot be part of an
+    example id are reported (one line per speaker) and left out."""
+    recos = []
+    for reco in sorted(source, key=c_sort_key):
+        if reco not in by_reco:
+            continue
+        why = id_problem(reco)
+        if why:
+            report.skipped.extend(f"{reco} {s} {why}" for s in speaker_order(by_reco[reco]))
+            continue
+        recos.append(reco)
+    return recos
+
+
+def _speakers_with_speech(
+    recos: Sequence[str],
+    by_reco: Mapping[str, List[Turn]],
+    num_frames: Mapping[str, int],
+    grid: FrameGrid,
+    wanted: Optional[Set[Tuple[str, str]]],
+    report: ExampleReport,
+) -> Tuple[List[Tuple[str, str]], Dict[str, List[Region]]]:
+    """Pass 1: the (reco, spk) candidates (wanted, valid id, speech inside the recording) and,
+    per speaker id, where it talks alone over all recordings (for enrollment)."""
     candidates: List[Tuple[str, str]] = []
-    solo: Dict[str, List[Region]] = {}  # speaker id -> regions over all recordings
+    solo: Dict[str, List[Region]] = {}
     for reco in recos:
         turns = by_reco[reco]
         speakers = speaker_order(turns)
@@ -468,11 +516,18 @@ def make_example_dir(
             candidates.append((reco, spk))
         for i, spk in enumerate(speakers):
             solo.setdefault(spk, []).extend(solo_regions(solo_mask(activity, i), reco))
+    return candidates, solo
 
-    # Enrollment: usable regions, own recording first.
-    eo = options.enroll
+
+def _choose_enrollment_regions(
+    candidates: Sequence[Tuple[str, str]],
+    solo: Mapping[str, List[Region]],
+    eo: EnrollOptions,
+    report: ExampleReport,
+) -> Dict[str, str]:
+    """Example id -> enrollment spec of its usable regions (own recording first); candidates
+    without one are reported (or raise, ``on_unusable=error``)."""
     enroll_spec: Dict[str, str] = {}
-    kept: List[Tuple[str, str]] = []
     for reco, spk in candidates:
         regions = [r for r in solo.get(spk, []) if r[0] == reco]
         if eo.cross_recording:
@@ -482,30 +537,44 @@ def make_example_dir(
             longest = max((b - a for _, a, b in regions), default=0)
             msg = (
                 f"{reco} {spk} no single-speaker region of at least min_enroll={eo.min_enroll}s "
-                f"(longest: {grid.frames_to_seconds(longest):.1f}s in {len(regions)} region(s))"
+                f"(longest: {eo.grid.frames_to_seconds(longest):.1f}s in {len(regions)} region(s))"
             )
             if eo.on_unusable == "error":
                 raise NoEnrollmentError(msg)
             report.skipped.append(msg)
             continue
         enroll_spec[example_id(reco, spk)] = format_enroll_spec(usable)
-        kept.append((reco, spk))
+    return enroll_spec
 
-    # Pass 2: labels of the kept examples, chunk lists.
+
+def _write_labels(
+    out_dir: Path,
+    recos: Sequence[str],
+    by_reco: Mapping[str, List[Turn]],
+    num_frames: Mapping[str, int],
+    kept: Sequence[Tuple[str, str]],
+    options: ExampleDirOptions,
+    report: ExampleReport,
+) -> Tuple[List[ExampleSpan], List[ExampleSpan]]:
+    """Pass 2: convert and write the labels of the kept examples (one recording at a time);
+    returns the example and chunk spans (chunks with fewer than ``min_target_frames`` target
+    frames are counted in the report and left out)."""
+    from espnet2_tsdia.frontend.storage import write_ark
+
     label_opts = options.labels
+    scheme = label_opts.label_scheme
     examples: List[ExampleSpan] = []
     chunks: List[ExampleSpan] = []
     kept_by_reco: Dict[str, List[str]] = {}
     for reco, spk in kept:
         kept_by_reco.setdefault(reco, []).append(spk)
 
-    def _labels() -> Iterator[Tuple[str, np.ndarray]]:
+    def labels() -> Iterator[Tuple[str, np.ndarray]]:
         for reco in recos:
             if reco not in kept_by_reco:
                 continue
             rec = convert_recording(reco, by_reco[reco], num_frames[reco], label_opts)
             report.notes.extend(rec.notes)
-            scheme = label_opts.label_scheme
             for spk in kept_by_reco[reco]:
                 lab = rec.labels[spk]
                 eid = example_id(reco, spk)
@@ -519,57 +588,66 @@ def make_example_dir(
                     chunks.append(ExampleSpan(chunk_id(reco, spk, a), reco, spk, a, b))
                 yield eid, lab
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_ark(out_dir / "labels.ark", out_dir / "labels.scp", _labels(), numpy_payload=True)
+    write_ark(out_dir / "labels.ark", out_dir / "labels.scp", labels(), numpy_payload=True)
+    return examples, chunks
+
+
+def _write_lists(
+    out_dir: Path,
+    examples: Sequence[ExampleSpan],
+    chunks: Sequence[ExampleSpan],
+    enroll_spec: Mapping[str, str],
+    num_samples: Mapping[str, int],
+    recos: Sequence[str],
+) -> None:
+    """examples, chunks, their shape files, enroll and reco2num_samples."""
     write_example_list(out_dir / "examples", examples)
     write_example_list(out_dir / "chunks", chunks)
     write_shape(out_dir / "examples.shape", examples)
     write_shape(out_dir / "chunks.shape", chunks)
     _atomic_write(out_dir / "enroll", "".join(f"{k} {enroll_spec[k]}\n" for k in sorted(enroll_spec, key=c_sort_key)))
     _atomic_write(out_dir / "reco2num_samples", "".join(f"{r} {num_samples[r]}\n" for r in recos))
-    report.examples, report.chunks = len(examples), len(chunks)
-    _atomic_write(out_dir / "skipped.txt", report.text())
 
-    rel = lambda p: None if p is None else os.path.relpath(Path(p).resolve(), out_dir.resolve())  # noqa: E731
-    enroll = asdict(eo)
+
+def _meta(
+    out_dir: Path,
+    data_dir: Path,
+    wav_scp: Optional[Path],
+    mixture_scp: Optional[Path],
+    options: ExampleDirOptions,
+) -> ExampleDirMeta:
+    """What ``tsdia.json`` records: sources (relative to ``out_dir``), grid, labels, enrollment,
+    chunks and the files the loaders read."""
+
+    def rel(p: Optional[Path]) -> Optional[str]:
+        return None if p is None else os.path.relpath(Path(p).resolve(), out_dir.resolve())
+
+    label_opts = options.labels
+    enroll = asdict(options.enroll)
     enroll.pop("grid")
-    scheme = label_opts.label_scheme
-    write_meta(
-        out_dir,
-        ExampleDirMeta(
-            data_dir=rel(data_dir),
-            wav_scp=rel(wav_scp_path),
-            mixture_scp=rel(mixture_scp),
-            channel=options.channel,
-            grid=asdict(grid),
-            labels={
-                "scheme": label_opts.scheme,
-                "max_speakers": label_opts.max_speakers,
-                "num_classes": label_opts.num_classes,
-                "multi_label": scheme.multi_label,
-            },
-            enroll=enroll,
-            chunks={
-                "chunk_frames": options.chunk_frames,
-                "chunk_hop": options.chunk_hop,
-                "min_target_frames": options.min_target_frames,
-            },
-            files={
-                "labels": "labels.scp",
-                "enroll": "enroll",
-                "feats": "feats.scp",
-                "mean": "mean.scp",
-                "reco2num_samples": "reco2num_samples",
-            },
-        ),
+    return ExampleDirMeta(
+        data_dir=rel(data_dir),
+        wav_scp=rel(wav_scp),
+        mixture_scp=rel(mixture_scp),
+        channel=options.channel,
+        grid=asdict(options.grid),
+        labels={
+            "scheme": label_opts.scheme,
+            "max_speakers": label_opts.max_speakers,
+            "num_classes": label_opts.num_classes,
+            "multi_label": label_opts.label_scheme.multi_label,
+        },
+        enroll=enroll,
+        chunks={
+            "chunk_frames": options.chunk_frames,
+            "chunk_hop": options.chunk_hop,
+            "min_target_frames": options.min_target_frames,
+        },
+        files={
+            "labels": "labels.scp",
+            "enroll": "enroll",
+            "feats": "feats.scp",
+            "mean": "mean.scp",
+            "reco2num_samples": "reco2num_samples",
+        },
     )
-    if report.skipped:
-        logger.warning(
-            "%s: %d speaker(s) skipped (see %s), e.g. %s",
-            out_dir,
-            len(report.skipped),
-            out_dir / "skipped.txt",
-            report.skipped[0],
-        )
-    logger.info("%s: %d examples, %d chunks", out_dir, report.examples, report.chunks)
-    return report

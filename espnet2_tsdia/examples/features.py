@@ -41,6 +41,25 @@ def _check_grid(frontend, grid) -> None:
         )
 
 
+def _recording_features(
+    view, audio, reco: str, num_samples: int, frontend, device: str
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(features (T, D), mean) of one whole recording, float32; ValueError when the audio or
+    the frame count no longer matches what the example dir recorded."""
+    import torch
+
+    x = torch.from_numpy(audio.region(reco, 0, None)).to(device)
+    if len(x) != num_samples:
+        raise ValueError(
+            f"{view.file('reco2num_samples')}: {reco!r} has {num_samples} samples recorded, the audio now has {len(x)}"
+        )
+    f, m = frontend.extract(x)
+    want = view.grid.num_frames(num_samples)
+    if f.shape[0] != want:
+        raise ValueError(f"{reco!r}: the frontend gave {f.shape[0]} frames, the labels have {want}")
+    return f.cpu().numpy().astype(np.float32), m.cpu().numpy().astype(np.float32)
+
+
 def extract_example_dir(
     example_dir: PathLike,
     *,
@@ -66,8 +85,6 @@ def extract_example_dir(
         ValueError: a recording whose feature count differs from its stored sample count (the
             audio changed since the examples were made), or a frontend on another frame grid.
     """
-    import torch
-
     from espnet2_tsdia.examples.datatypes import open_view
     from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
     from espnet2_tsdia.frontend.storage import write_ark
@@ -77,11 +94,8 @@ def extract_example_dir(
     example_dir = Path(example_dir)
     view = open_view(str(example_dir / "examples"))
     grid = view.grid
-    frontend = (
-        frontend
-        if frontend is not None
-        else TSDiaFbankFrontend(fs=grid.fs, hop_length=grid.hop_length, subsampling=grid.subsampling)
-    )
+    if frontend is None:
+        frontend = TSDiaFbankFrontend(fs=grid.fs, hop_length=grid.hop_length, subsampling=grid.subsampling)
     _check_grid(frontend, grid)
     frontend = frontend.to(device).eval()
     samples = _read_num_samples(view.file("reco2num_samples"))
@@ -95,20 +109,11 @@ def extract_example_dir(
 
     def feats() -> Iterator[Tuple[str, np.ndarray]]:
         for i, reco in enumerate(recos):
-            x = torch.from_numpy(audio.region(reco, 0, None)).to(device)
-            if len(x) != samples[reco]:
-                raise ValueError(
-                    f"{view.file('reco2num_samples')}: {reco!r} has {samples[reco]} samples recorded, the audio now has {len(x)}"
-                )
-            f, m = frontend.extract(x)
-            want = grid.num_frames(samples[reco])
-            if f.shape[0] != want:
-                raise ValueError(f"{reco!r}: the frontend gave {f.shape[0]} frames, the labels have {want}")
-            means[reco] = m.cpu().numpy().astype(np.float32)
+            f, means[reco] = _recording_features(view, audio, reco, samples[reco], frontend, device)
             total[0] += f.shape[0]
             if (i + 1) % 100 == 0:
                 logger.info("extracted %d/%d recordings", i + 1, len(recos))
-            yield reco, f.cpu().numpy().astype(np.float32)
+            yield reco, f
 
     feats_scp = example_dir / f"feats{suffix}.scp"
     mean_scp = example_dir / f"mean{suffix}.scp"

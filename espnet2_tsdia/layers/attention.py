@@ -9,7 +9,7 @@
 - ``causal_linear``: causal FAVOR+ by chunked prefix sums: a masked (chunk x chunk) product
   inside each chunk, and running sums of phi(k) v^T and phi(k) carried across chunks.
 
-The three Performer defects that DESIGN.md section 5 lists are avoided here:
+The three Performer defects that docs/design.md lists are avoided here:
 
 1. padded keys get phi(k) = 0 exactly (their feature-map exponent is set to -inf, so exp
    gives 0 and no gradient), hence they never enter the normaliser; in the public code the

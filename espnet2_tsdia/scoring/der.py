@@ -1,6 +1,6 @@
 """Diarization error rate (DER) and Jaccard error rate (JER) through pyannote.metrics.
 
-Every number comes with its protocol (DESIGN.md section 7):
+Every number comes with its protocol (docs/scoring.md):
 
 - **collar**: seconds removed on *each side* of every reference boundary, md-eval's convention
   (``md-eval -c 0.25`` removes 0.25 s before and 0.25 s after). pyannote's ``collar`` is the
@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from espnet2_tsdia.formats.kaldi import c_sort_key
 from espnet2_tsdia.formats.rttm import Turn, group_by_reco, merge_same_speaker
@@ -239,6 +239,33 @@ def score(
     ref_merged, ref_changes = merge_same_speaker(list(ref_turns))
     hyp_merged, hyp_changes = merge_same_speaker(list(hyp_turns))
     ref_by, hyp_by = group_by_reco(ref_merged), group_by_reco(hyp_merged)
+    order, missing, only_hyp = _scored_recordings(ref_by, hyp_by, uem)
+    der_metric = DiarizationErrorRate(collar=2 * collar, skip_overlap=skip_overlap)
+    jer_metric = JaccardErrorRate(collar=2 * collar, skip_overlap=skip_overlap)
+    rows = [
+        _score_recording(reco, ref_by.get(reco, []), hyp_by.get(reco, []), uem, der_metric, jer_metric)
+        for reco in order
+    ]
+    return ScoreResult(
+        recordings=tuple(rows),
+        total=_overall(rows, ref_merged, hyp_merged, set(order)),
+        collar=float(collar),
+        skip_overlap=bool(skip_overlap),
+        uem_given=uem is not None,
+        missing_in_hyp=missing,
+        only_in_hyp=only_hyp,
+        merged_ref=len(ref_changes),
+        merged_hyp=len(hyp_changes),
+    )
+
+
+def _scored_recordings(
+    ref_by: Mapping[str, List[Turn]],
+    hyp_by: Mapping[str, List[Turn]],
+    uem: Optional[Mapping[str, Sequence[UemSegment]]],
+) -> Tuple[List[str], Tuple[str, ...], Tuple[str, ...]]:
+    """(recordings to score in C-locale order, those without hypothesis, hypothesis-only ones);
+    see the module docstring. Raises ValueError for a UEM missing a reference recording."""
     recos = set(ref_by)
     if uem is not None:
         no_region = sorted(set(ref_by) - set(uem), key=c_sort_key)
@@ -259,31 +286,41 @@ def score(
         logger.warning(
             "%d hypothesis recording(s) are not in the reference and are ignored: %s", len(only_hyp), list(only_hyp[:5])
         )
+    return order, missing, only_hyp
 
-    der_metric = DiarizationErrorRate(collar=2 * collar, skip_overlap=skip_overlap)
-    jer_metric = JaccardErrorRate(collar=2 * collar, skip_overlap=skip_overlap)
-    rows: List[RecoScore] = []
-    for reco in order:
-        ref, hyp = ref_by.get(reco, []), hyp_by.get(reco, [])
-        ref_ann, hyp_ann = _annotation(reco, ref), _annotation(reco, hyp)
-        region = _region(reco, uem, ref, hyp)
-        d = der_metric.compute_components(ref_ann, hyp_ann, uem=region)
-        j = jer_metric.compute_components(ref_ann, hyp_ann, uem=region)
-        rows.append(
-            RecoScore(
-                reco=reco,
-                scored_speech=float(d["total"]),
-                miss=float(d["missed detection"]),
-                false_alarm=float(d["false alarm"]),
-                confusion=float(d["confusion"]),
-                region=float(region.duration()),
-                jer_speakers=int(round(j["speaker count"])),
-                jer_error=float(j["speaker error"]),
-                num_ref_speakers=len({t.speaker for t in ref}),
-                num_hyp_speakers=len({t.speaker for t in hyp}),
-            )
-        )
-    total = RecoScore(
+
+def _score_recording(
+    reco: str,
+    ref: Sequence[Turn],
+    hyp: Sequence[Turn],
+    uem: Optional[Mapping[str, Sequence[UemSegment]]],
+    der_metric,
+    jer_metric,
+) -> RecoScore:
+    """DER and JER components of one recording over its scored region."""
+    ref_ann, hyp_ann = _annotation(reco, ref), _annotation(reco, hyp)
+    region = _region(reco, uem, ref, hyp)
+    d = der_metric.compute_components(ref_ann, hyp_ann, uem=region)
+    j = jer_metric.compute_components(ref_ann, hyp_ann, uem=region)
+    return RecoScore(
+        reco=reco,
+        scored_speech=float(d["total"]),
+        miss=float(d["missed detection"]),
+        false_alarm=float(d["false alarm"]),
+        confusion=float(d["confusion"]),
+        region=float(region.duration()),
+        jer_speakers=int(round(j["speaker count"])),
+        jer_error=float(j["speaker error"]),
+        num_ref_speakers=len({t.speaker for t in ref}),
+        num_hyp_speakers=len({t.speaker for t in hyp}),
+    )
+
+
+def _overall(
+    rows: Sequence[RecoScore], ref_merged: Sequence[Turn], hyp_merged: Sequence[Turn], recos: Set[str]
+) -> RecoScore:
+    """Summed seconds and JER terms of ``rows``; speakers counted per (recording, speaker)."""
+    return RecoScore(
         reco=OVERALL,
         scored_speech=sum(r.scored_speech for r in rows),
         miss=sum(r.miss for r in rows),
@@ -294,17 +331,6 @@ def score(
         jer_error=sum(r.jer_error for r in rows),
         num_ref_speakers=len({(t.reco, t.speaker) for t in ref_merged if t.reco in recos}),
         num_hyp_speakers=len({(t.reco, t.speaker) for t in hyp_merged if t.reco in recos}),
-    )
-    return ScoreResult(
-        recordings=tuple(rows),
-        total=total,
-        collar=float(collar),
-        skip_overlap=bool(skip_overlap),
-        uem_given=uem is not None,
-        missing_in_hyp=missing,
-        only_in_hyp=only_hyp,
-        merged_ref=len(ref_changes),
-        merged_hyp=len(hyp_changes),
     )
 
 

@@ -233,6 +233,7 @@ def turn_model_from_dict(d: Mapping[str, Any]) -> TurnModel:
 
 # --------------------------------------------------------------------------- the set config
 OVERLAP_TARGETS = ("natural", "uniform")
+_CONFIG = "SimulationConfig"  # the name in error messages
 _UNIFORM_1_TO_5 = tuple((n, 0.2) for n in range(1, 6))
 
 
@@ -295,9 +296,20 @@ class SimulationConfig:
     seed: int = 0
     max_attempts: int = 20
 
-    def __post_init__(self) -> None:  # noqa: C901 - one check per field, in field order
-        o = "SimulationConfig"
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+    def __post_init__(self) -> None:
+        # One check per field, in field order; normalised values (tuples, floats) are set back.
+        self._check_set_size()
+        self._check_overlap()
+        self._check_turns()
+        self._check_augmentation()
+        self._check_run()
+
+    def _set(self, key: str, value: Any) -> None:
+        object.__setattr__(self, key, value)
+
+    def _check_set_size(self) -> None:
+        """name, and exactly one of num_conversations and total_hours."""
+        o = _CONFIG
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ValueError(f"{o}.name: expected letters, digits and _.+- (no spaces or '/'), got {self.name!r}")
         if (self.num_conversations is None) == (self.total_hours is None):
@@ -309,13 +321,17 @@ class SimulationConfig:
             n = _int(o, "num_conversations", self.num_conversations)
             if n < 1:
                 raise ValueError(f"{o}.num_conversations: expected >= 1, got {self.num_conversations!r}")
-            set_("num_conversations", n)
+            self._set("num_conversations", n)
         if self.total_hours is not None:
             h = _num(o, "total_hours", self.total_hours)
             if h <= 0:
                 raise ValueError(f"{o}.total_hours: expected > 0, got {self.total_hours!r}")
-            set_("total_hours", h)
-        set_("speaker_counts", _speaker_counts(self.speaker_counts))
+            self._set("total_hours", h)
+
+    def _check_overlap(self) -> None:
+        """speaker_counts, overlap_range (reachable by the speaker counts), overlap_target, max_silence_ratio."""
+        o = _CONFIG
+        self._set("speaker_counts", _speaker_counts(self.speaker_counts))
         rng = tuple(self.overlap_range) if isinstance(self.overlap_range, (list, tuple)) else ()
         if len(rng) != 2:
             raise ValueError(f"{o}.overlap_range: expected [min, max], got {self.overlap_range!r}")
@@ -324,7 +340,7 @@ class SimulationConfig:
             raise ValueError(
                 f"{o}.overlap_range: expected 0 <= min <= max <= 1 (ratios, not percent), got {self.overlap_range!r}"
             )
-        set_("overlap_range", (lo, hi))
+        self._set("overlap_range", (lo, hi))
         p1 = dict(self.speaker_counts).get(1, 0.0)
         if lo > 0 and p1 > 0:
             raise ValueError(
@@ -339,29 +355,37 @@ class SimulationConfig:
         ms = _num(o, "max_silence_ratio", self.max_silence_ratio)
         if not 0 < ms <= 1:
             raise ValueError(f"{o}.max_silence_ratio: expected 0 < ratio <= 1, got {self.max_silence_ratio!r}")
-        set_("max_silence_ratio", ms)
+        self._set("max_silence_ratio", ms)
+
+    def _check_turns(self) -> None:
+        """turn_model (a dict from yaml is built) and min_utts/max_utts."""
+        o = _CONFIG
         if isinstance(self.turn_model, Mapping):
-            set_("turn_model", turn_model_from_dict(self.turn_model))
+            self._set("turn_model", turn_model_from_dict(self.turn_model))
         elif not isinstance(self.turn_model, tuple(TURN_MODELS.values())):
             raise ValueError(f"{o}.turn_model: expected one of {sorted(TURN_MODELS)}, got {self.turn_model!r}")
         mn, mx = _int(o, "min_utts", self.min_utts), _int(o, "max_utts", self.max_utts)
         if not 1 <= mn <= mx:
             raise ValueError(f"{o}.min_utts/max_utts: expected 1 <= min_utts <= max_utts, got {mn} and {mx}")
-        set_("min_utts", mn)
-        set_("max_utts", mx)
+        self._set("min_utts", mn)
+        self._set("max_utts", mx)
+
+    def _check_augmentation(self) -> None:
+        """noise, reverberation, source paths and gain."""
+        o = _CONFIG
         snrs = self.noise_snrs if isinstance(self.noise_snrs, (list, tuple)) else (self.noise_snrs,)
-        set_("noise_snrs", tuple(_num(o, "noise_snrs", s) for s in snrs))
+        self._set("noise_snrs", tuple(_num(o, "noise_snrs", s) for s in snrs))
         for k in ("noise_probability", "rir_probability"):
             p = _num(o, k, getattr(self, k))
             if not 0 <= p <= 1:
                 raise ValueError(f"{o}.{k}: expected 0 <= p <= 1, got {getattr(self, k)!r}")
-            set_(k, p)
+            self._set(k, p)
         for k in ("noise_dir", "rir_dir", "source"):
             v = getattr(self, k)
             if v is not None and (not isinstance(v, (str, Path)) or not str(v)):
                 raise ValueError(f"{o}.{k}: expected a path string or null, got {v!r}")
             if v is not None:
-                set_(k, str(v))
+                self._set(k, str(v))
         if self.noise_dir is not None and not self.noise_snrs:
             raise ValueError(
                 f"{o}.noise_dir is {self.noise_dir!r} but noise_snrs is empty: give the SNRs to mix the noise at"
@@ -369,17 +393,21 @@ class SimulationConfig:
         g = tuple(self.gain_db) if isinstance(self.gain_db, (list, tuple)) else ()
         if len(g) != 2 or _num(o, "gain_db", g[0]) > _num(o, "gain_db", g[1]):
             raise ValueError(f"{o}.gain_db: expected [min, max] in dB with min <= max, got {self.gain_db!r}")
-        set_("gain_db", (float(g[0]), float(g[1])))
+        self._set("gain_db", (float(g[0]), float(g[1])))
+
+    def _check_run(self) -> None:
+        """fs, seed, max_attempts."""
+        o = _CONFIG
         fs = _int(o, "fs", self.fs)
         if fs <= 0 or fs % 1000:
             raise ValueError(
                 f"{o}.fs: expected a positive multiple of 1000 Hz (boundaries lie on milliseconds), got {self.fs!r}"
             )
-        set_("fs", fs)
+        self._set("fs", fs)
         seed = _int(o, "seed", self.seed)
         if seed < 0:
             raise ValueError(f"{o}.seed: expected >= 0, got {self.seed!r}")
-        set_("seed", seed)
+        self._set("seed", seed)
         if _int(o, "max_attempts", self.max_attempts) < 1:
             raise ValueError(f"{o}.max_attempts: expected >= 1, got {self.max_attempts!r}")
 

@@ -181,30 +181,59 @@ def layout_conversation(
         The layout, or None when no knob value reaches the range with these draws (redraw).
     """
     lo, hi = overlap_range
-    spk = np.concatenate([np.full(len(x), i, dtype=np.int64) for i, x in enumerate(lengths)])
-    slot = np.arange(spk.size)
-    length = np.concatenate([np.asarray(x, dtype=np.int64) for x in lengths])
-    if isinstance(model, EendBetaModel):
-        onsets = _eend_layout(model, spk, length, rng)
-    elif isinstance(model, HistogramModel):
-        order = rng.permutation(spk.size)
-        spk, slot, length = spk[order], slot[order], length[order]
-        onsets = _histogram_layout(model, spk, length, rng)
-    else:  # pragma: no cover - config validation prevents it
-        raise TypeError(f"unknown turn model {model!r}")
+    spk, slot, length, onsets = _arrange(model, lengths, rng)
     target = float(rng.uniform(lo, hi))
-
-    def done(theta: float, on: np.ndarray, tgt: Optional[float]) -> Layout:
-        order = np.lexsort((spk, on))  # placement order: by onset, then speaker
-        return Layout(
-            speaker=spk[order], slot=slot[order], onset_ms=on[order], length_ms=length[order], theta=theta, target=tgt
-        )
-
     on0 = onsets(0.0)
     r0, s0 = _ratios(on0, length)
     tol = (hi - lo) / 4
     if lo <= r0 <= hi and s0 <= max_silence_ratio and (overlap_target == "natural" or abs(r0 - target) <= tol):
-        return done(0.0, on0, None)
+        return _layout(spk, slot, length, on0, 0.0, None)
+    found = _search_theta(onsets, length, r0, target, overlap_range, max_silence_ratio, tol)
+    if found is None:
+        return None
+    theta, on = found
+    return _layout(spk, slot, length, on, theta, target)
+
+
+def _arrange(
+    model: TurnModel, lengths: Sequence[np.ndarray], rng: np.random.Generator
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Callable[[float], np.ndarray]]:
+    """(speaker, slot within the speaker, length, theta -> onsets) of every utterance, in the
+    model's conversation order (the histogram model shuffles; EEND keeps speakers in turn)."""
+    spk = np.concatenate([np.full(len(x), i, dtype=np.int64) for i, x in enumerate(lengths)])
+    slot = np.arange(spk.size)
+    length = np.concatenate([np.asarray(x, dtype=np.int64) for x in lengths])
+    if isinstance(model, EendBetaModel):
+        return spk, slot, length, _eend_layout(model, spk, length, rng)
+    if isinstance(model, HistogramModel):
+        order = rng.permutation(spk.size)
+        spk, slot, length = spk[order], slot[order], length[order]
+        return spk, slot, length, _histogram_layout(model, spk, length, rng)
+    raise TypeError(f"unknown turn model {model!r}")  # pragma: no cover - config validation prevents it
+
+
+def _layout(
+    spk: np.ndarray, slot: np.ndarray, length: np.ndarray, on: np.ndarray, theta: float, target: Optional[float]
+) -> Layout:
+    order = np.lexsort((spk, on))  # placement order: by onset, then speaker
+    return Layout(
+        speaker=spk[order], slot=slot[order], onset_ms=on[order], length_ms=length[order], theta=theta, target=target
+    )
+
+
+def _search_theta(
+    onsets: Callable[[float], np.ndarray],
+    length: np.ndarray,
+    r0: float,
+    target: float,
+    overlap_range: Tuple[float, float],
+    max_silence_ratio: float,
+    tol: float,
+) -> Optional[Tuple[float, np.ndarray]]:
+    """The knob value moving the overlap ratio towards ``target``: bracket it by doubling
+    steps away from 0, then bisect until a layout within ``tol`` of the target is found.
+    Returns (theta, onsets) of the in-range layout closest to the target, or None."""
+    lo, hi = overlap_range
     best: Optional[Tuple[float, float, np.ndarray]] = None  # (|r - target|, theta, onsets)
 
     def evaluate(theta: float) -> float:
@@ -215,7 +244,22 @@ def layout_conversation(
             best = (abs(r - target), theta, on)
         return r
 
-    # bracket [a, b] with r(a) < target <= r(b)
+    a, b = _bracket(evaluate, r0, target)
+    if a is not None and b is not None:
+        for _ in range(_BISECT_STEPS):
+            if best is not None and best[0] <= tol:
+                break
+            m = (a + b) / 2
+            if evaluate(m) < target:
+                a = m
+            else:
+                b = m
+    return None if best is None else (best[1], best[2])
+
+
+def _bracket(evaluate: Callable[[float], float], r0: float, target: float) -> Tuple[Optional[float], Optional[float]]:
+    """[a, b] with r(a) < target <= r(b) (r(0) = ``r0``), stepping theta 0.5, 1, 2, ... away
+    from 0 up to THETA_MAX; the side not reached is None."""
     if r0 < target:
         a, b, step = 0.0, None, 0.5
         while step <= THETA_MAX:
@@ -230,15 +274,4 @@ def layout_conversation(
                 a = step
                 break
             b, step = step, step * 2
-    if a is not None and b is not None:
-        for _ in range(_BISECT_STEPS):
-            if best is not None and best[0] <= tol:
-                break
-            m = (a + b) / 2
-            if evaluate(m) < target:
-                a = m
-            else:
-                b = m
-    if best is None:
-        return None
-    return done(best[1], best[2], target)
+    return a, b
