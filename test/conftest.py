@@ -1,28 +1,20 @@
 """Shared pytest fixtures.
 
-``real_annotations``: the folder of unmodified corpus annotation files (RTTM, UEM, lists) in
-``$TSDIA_SHARED/fixtures/real_annotations`` (``TSDIA_SHARED`` defaults to ``<repo>/../shared``).
-Tests that use it are skipped, with the path in the reason, when it is absent.
+``real_annotations``: the folder of unmodified corpus annotation files (RTTM, UEM, lists) that
+ship with the repository in ``test/fixtures/real_annotations``; ``test/fixtures/SOURCES.md`` says
+where each file comes from (repository, commit, licence) and which quirk it carries.
 """
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("TSDIA_SHARED", REPO.parent / "shared"))
+REAL_ANNOTATIONS = Path(__file__).resolve().parent / "fixtures" / "real_annotations"
 
 
 @pytest.fixture(scope="session")
 def real_annotations() -> Path:
-    path = shared_dir() / "fixtures" / "real_annotations"
-    if not path.is_dir():
-        pytest.skip(f"real annotation fixtures not found at {path} (set TSDIA_SHARED to the shared folder)")
-    return path
+    return REAL_ANNOTATIONS
 
 
 def pytest_configure(config):

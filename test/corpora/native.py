@@ -8,7 +8,6 @@ cost no disk and no time while every header reader sees the true duration and re
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import struct
 import subprocess
@@ -17,23 +16,16 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
-import pytest
 import soundfile
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-# --------------------------------------------------------------------------- shared fixtures
-def shared_dir() -> Path:
-    return Path(os.environ.get("TSDIA_SHARED", str(REPO.parent / "shared")))
-
-
+# --------------------------------------------------------------------------- real annotations
 def real_annotations(corpus: str) -> Path:
-    """``<shared>/fixtures/real_annotations/<corpus>``; skips the test when absent."""
-    d = shared_dir() / "fixtures" / "real_annotations" / corpus
-    if not d.is_dir():
-        pytest.skip(f"real annotation fixtures not found at {d} (set TSDIA_SHARED to the shared folder)")
-    return d
+    """``test/fixtures/real_annotations/<corpus>``: unmodified files of the corpus's public setup
+    repository (origins in ``test/fixtures/SOURCES.md``)."""
+    return REPO / "test" / "fixtures" / "real_annotations" / corpus
 
 
 # --------------------------------------------------------------------------- audio
@@ -193,19 +185,10 @@ def validate(data_dir: Path, **kwargs) -> None:
     assert report.ok, report.text()
 
 
-def has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def label_conversion(data_dir: Path, out: Path) -> List[str]:
-    """Run the label conversion CLI on a prepared dir (skips when it has not landed yet) and
-    check that every (recording, speaker) pair of the RTTM became an example or is listed in
-    ``skipped.txt`` with a reason. Returns the example ids."""
-    if not has_module("espnet2_tsdia.bin.make_tsdia_examples"):
-        pytest.skip("label conversion CLI espnet2_tsdia.bin.make_tsdia_examples not available yet")
+    """Run the label conversion CLI on a prepared dir and check that every (recording, speaker)
+    pair of the RTTM became an example or is listed in ``skipped.txt`` with a reason. Returns the
+    example ids."""
     proc = subprocess.run(
         [
             sys.executable,
