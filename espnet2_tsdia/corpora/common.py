@@ -26,7 +26,9 @@ from espnet2_tsdia.data.datadir import PrepReport, write_data_dir
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import iter_lines
 from espnet2_tsdia.formats.rttm import Turn
+from espnet2_tsdia.formats.times import FLOAT_EPS, floor_ms
 from espnet2_tsdia.formats.uem import UemSegment
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -195,9 +197,10 @@ def clip_to_windows(
             continue
         onset, end = max(t.onset, lo), min(t.end, hi)
         if (onset, end) != (t.onset, t.end):
-            notes.changed.append(
-                f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: clipped to the {what} [{lo:.3f}, {hi:.3f}] -> [{onset:.3f}, {end:.3f}]"
-            )
+            if onset - t.onset > FLOAT_EPS or t.end - end > FLOAT_EPS:  # not for float noise
+                notes.changed.append(
+                    f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: clipped to the {what} [{lo:.3f}, {hi:.3f}] -> [{onset:.3f}, {end:.3f}]"
+                )
             t = replace(t, onset=onset, duration=end - onset)
         out.append(t)
     return out
@@ -212,7 +215,7 @@ def clip_uem(
         if reco not in reco2dur:
             continue
         exact = reco2dur[reco]
-        dur = int(exact * 1000 + 1e-6) / 1000  # the 3-decimal files must not pass the audio end
+        dur = floor_ms(exact)  # the 3-decimal files must not pass the audio end
         kept = []
         for u in regions:
             if u.onset >= dur:
@@ -220,7 +223,7 @@ def clip_uem(
                     f"{reco}: UEM region [{u.onset:.3f}, {u.end:.3f}] starts after the audio end {exact:.3f}"
                 )
                 continue
-            if u.end > exact + 1e-6:
+            if u.end > exact + FLOAT_EPS:
                 notes.changed.append(
                     f"{reco}: UEM region [{u.onset:.3f}, {u.end:.3f}] clipped to the audio end {exact:.3f}"
                 )
@@ -234,7 +237,7 @@ def clip_uem(
 
 def whole_file_uem(reco2dur: Mapping[str, float]) -> Dict[str, List[UemSegment]]:
     """A ``[0, duration]`` UEM per recording (durations floored to 1 ms to stay inside the audio)."""
-    return {r: [UemSegment(r, 0.0, int(d * 1000 + 1e-6) / 1000)] for r, d in reco2dur.items()}
+    return {r: [UemSegment(r, 0.0, floor_ms(d))] for r, d in reco2dur.items()}
 
 
 # --------------------------------------------------------------------------- writing
@@ -266,9 +269,7 @@ def write_split(
     if notes is not None:
         full.extend(notes)
     full.extend(report)
-    tmp = path / "prep_report.txt.tmp"
-    tmp.write_text(full.text(), encoding="utf-8")
-    tmp.replace(path / "prep_report.txt")
+    atomic_write_text(path / "prep_report.txt", full.text())
     logger.info(
         "%s: %d recordings, %d turns changed, %d items dropped",
         path,

@@ -1,16 +1,15 @@
 """A whole Kaldi-style data dir: load it, or write one from speaker turns.
 
 Corpus preparation functions produce ``wav.scp``, speaker turns and recording durations; from
-those :func:`write_data_dir` derives everything else the way DESIGN.md section 7 asks:
-same-speaker overlaps merged, turns clipped to the recording, too-short turns dropped, and every
-such change recorded in the returned :class:`PrepReport` (and in ``prep_report.txt``) so nothing
-disappears silently.
+those :func:`write_data_dir` derives everything else the way the preprocessing standard
+(docs/preprocessing.md) asks: same-speaker overlaps merged, turns clipped to the recording,
+too-short turns dropped, and every such change recorded in the returned :class:`PrepReport` (and
+in ``prep_report.txt``) so nothing disappears silently.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from espnet2_tsdia.formats.kaldi import (
     Segment,
-    _atomic_write,
     read_reco2dur,
     read_scp,
     read_segments,
@@ -32,7 +30,9 @@ from espnet2_tsdia.formats.kaldi import (
     write_utt2spk,
 )
 from espnet2_tsdia.formats.rttm import Turn, merge_same_speaker, read_rttm, sort_turns, write_rttm
+from espnet2_tsdia.formats.times import FLOAT_EPS, floor_ms
 from espnet2_tsdia.formats.uem import UemSegment, read_uem, write_uem
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -136,16 +136,17 @@ def clean_turns(
             continue
         dur = reco2dur[t.reco]
         # Clip to the recording end rounded down to 1 ms, so the 3-decimal files never overshoot.
-        end = min(t.end, math.floor(dur * 1000 + 1e-6) / 1000)
+        end = min(t.end, floor_ms(dur))
         if end - t.onset < min_turn:
             report.dropped.append(
                 f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: shorter than {min_turn}s inside the recording (duration {dur:.3f}s)"
             )
             continue
         if end < t.end:
-            report.changed.append(
-                f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: clipped to the recording end {dur:.3f}"
-            )
+            if t.end - end > FLOAT_EPS:  # float noise (3.3000000000000003 for 3.3) is no change
+                report.changed.append(
+                    f"{t.reco} {t.speaker} [{t.onset:.3f}, {t.end:.3f}]: clipped to the recording end {dur:.3f}"
+                )
             t = replace(t, duration=end - t.onset)
         out.append(t)
     return sort_turns(out), report
@@ -197,7 +198,7 @@ def write_data_dir(
     write_rttm(path / "rttm", turns)
     if uem is not None:
         write_uem(path / "uem", {r: uem[r] for r in keep if r in uem})
-    _atomic_write(path / "prep_report.txt", report.text())
+    atomic_write_text(path / "prep_report.txt", report.text())
     if report.changed or report.dropped:
         logger.warning(
             "%s: %d turns changed, %d items dropped (see prep_report.txt)",
@@ -279,9 +280,9 @@ def data_dir_from_rttm(
     spk2utt: Dict[str, List[str]] = {}
     for u, s in utts.items():
         spk2utt.setdefault(s, []).append(u)
-    _atomic_write(path / "segments", "".join(seg_lines))
-    _atomic_write(path / "utt2spk", "".join(f"{u} {s}\n" for u, s in utts.items()))
-    _atomic_write(path / "spk2utt", "".join(f"{s} {' '.join(us)}\n" for s, us in spk2utt.items()))
+    atomic_write_text(path / "segments", "".join(seg_lines))
+    atomic_write_text(path / "utt2spk", "".join(f"{u} {s}\n" for u, s in utts.items()))
+    atomic_write_text(path / "spk2utt", "".join(f"{s} {' '.join(us)}\n" for s, us in spk2utt.items()))
     _concat_verbatim(path / "rttm", rttm_files, speaker_field=7 if prefix_speakers else None)
     if uem_files:
         _concat_verbatim(path / "uem", uem_files, speaker_field=None)

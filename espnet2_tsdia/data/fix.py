@@ -49,28 +49,27 @@ from espnet2_tsdia.audio.info import ark_offset, audio_info, is_pipe
 from espnet2_tsdia.data.validate import (
     KNOWN_FILES,
     RECO_KEYED,
-    ROUND_EPS,
     SPK_KEYED,
-    TIME_EPS,
     UTT_KEYED,
-    Entry,
-    RawFile,
     ValidationReport,
-    floor_ms,
     match_spans,
-    parse_keyed,
-    parse_reco2dur,
-    parse_rttm,
-    parse_segments,
-    parse_uem,
-    parse_wav_scp,
-    read_raw,
     turn_key,
     validate_data_dir,
 )
-from espnet2_tsdia.formats.kaldi import Segment, _atomic_write, c_sort_key, utt2spk_to_spk2utt
-from espnet2_tsdia.formats.rttm import Turn, format_turn
-from espnet2_tsdia.formats.uem import UemSegment
+from espnet2_tsdia.formats.kaldi import (
+    Segment,
+    c_sort_key,
+    parse_keyed,
+    parse_reco2dur,
+    parse_scp,
+    parse_segments,
+    utt2spk_to_spk2utt,
+)
+from espnet2_tsdia.formats.rttm import Turn, format_turn, parse_rttm
+from espnet2_tsdia.formats.text import Entry, Parsed, RawFile, number, read_raw
+from espnet2_tsdia.formats.times import FLOAT_EPS, TIME_EPS, floor_ms, overlaps
+from espnet2_tsdia.formats.uem import UemSegment, parse_uem
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -221,16 +220,16 @@ def fix_data_dir(
                 )
             )
             for name, text in changed.items():
-                _atomic_write(src / name, text)
-            _atomic_write(src / REPORT_NAME, report.text())
+                atomic_write_text(src / name, text)
+            atomic_write_text(src / REPORT_NAME, report.text())
             logger.info("%s (originals in %s)", report.summary(), report.backup)
         else:
             logger.info("%s: nothing to fix", src)
     else:
         dst.mkdir(parents=True, exist_ok=True)
         for name, text in texts.items():
-            _atomic_write(dst / name, text)
-        _atomic_write(dst / REPORT_NAME, report.text())
+            atomic_write_text(dst / name, text)
+        atomic_write_text(dst / REPORT_NAME, report.text())
     report.validation = validate_data_dir(dst, global_speakers=global_speakers, tolerance=tolerance, check_audio=False)
     return report
 
@@ -352,18 +351,29 @@ class _Fixer:
                 "the last line did not end with \\n",
             )
 
-    def malformed(self, name: str, bad: Sequence[Tuple[Any, str, str]]) -> None:
-        for ln, code, msg in bad:
-            self.entries.append(FixEntry(name, ln.number, "dropped", ln.text, "", f"malformed: {msg}", "malformed"))
+    def malformed(self, name: str, parsed: Parsed) -> Dict[int, List[str]]:
+        """Drop the lines the format's parser could not read (problems without an entry); return
+        line number -> problem codes of the lines it read, for the repairs."""
+        read = {e.line.number for e in parsed.entries}
+        for p in parsed.problems:
+            if p.line.number not in read:
+                self.entries.append(
+                    FixEntry(name, p.line.number, "dropped", p.line.text, "", f"malformed: {p.message}", "malformed")
+                )
+        return parsed.codes()
 
     def keyed(
-        self, name: str, entries: Sequence[Entry], what: str, value: Callable[[Entry], Any] = lambda e: e.value
+        self, name: str, parsed: Parsed, what: str, value: Callable[[Entry], Any] = lambda e: e.value
     ) -> Dict[str, _Rec]:
+        """Drop malformed lines and repeated keys (the first line of a key is kept)."""
+        self.malformed(name, parsed)
+        kept = {p.line.number: p.value for p in parsed.problems if p.code == "duplicate_key"}
         recs: Dict[str, _Rec] = {}
-        for e in entries:
+        for e in parsed.entries:
             rec = _Rec(e.line.number, e.key, e.line.text, value(e))
-            if e.key in recs:
-                self.drop(name, rec, "duplicate", f"duplicate {what} {e.key!r}; the line {recs[e.key].line} is kept")
+            if e.line.number in kept:
+                why = f"duplicate {what} {e.key!r}; the line {kept[e.line.number].line.number} is kept"
+                self.drop(name, rec, "duplicate", why)
             else:
                 recs[e.key] = rec
         return recs
@@ -375,9 +385,7 @@ class _Fixer:
 
     # ---------------------------------------------------------------- wav.scp and reco2dur
     def fix_wav(self) -> Dict[str, _Rec]:
-        entries, bad = parse_wav_scp(self.raw["wav.scp"])
-        self.malformed("wav.scp", bad)
-        wav = self.keyed("wav.scp", entries, "recording id")
+        wav = self.keyed("wav.scp", parse_scp(self.raw["wav.scp"], what="recording id"), "recording id")
         for reco in list(wav):
             rec = wav[reco]
             if "~" not in rec.text:
@@ -407,9 +415,7 @@ class _Fixer:
         exists = "reco2dur" in self.raw
         durs: Dict[str, _Rec] = {}
         if exists:
-            entries, bad = parse_reco2dur(self.raw["reco2dur"])
-            self.malformed("reco2dur", bad)
-            durs = self.keyed("reco2dur", entries, "recording id")
+            durs = self.keyed("reco2dur", parse_reco2dur(self.raw["reco2dur"]), "recording id")
         elif "segments" not in self.raw:
             return None
         missing = [r for r in wav if r not in durs]
@@ -442,11 +448,12 @@ class _Fixer:
 
     # ---------------------------------------------------------------- times
     def judge(
-        self, start: float, end: float, dur: Optional[float], what: str, reco: str
+        self, start: float, end: float, dur: Optional[float], what: str, reco: str, codes: Sequence[str] = ()
     ) -> Tuple[Optional[Tuple[float, float]], str, str]:
         """Decide one time span: ``(None, kind, why)`` to drop, ``((start, end), kind, why)`` to
-        keep (kind "" when unchanged)."""
-        if end <= start:
+        keep (kind "" when unchanged). ``codes``: the format parser's problems of its line
+        (``end_not_after_start`` drops it, ``negative_start`` moves the start to 0)."""
+        if "end_not_after_start" in codes:
             return None, "end_not_after_start", f"end {end} <= start {start}"
         if dur is not None and start >= dur:
             return (
@@ -456,15 +463,15 @@ class _Fixer:
             )
         why = []
         new_start, new_end = start, end
-        if start < 0:
+        if "negative_start" in codes:
             new_start = 0.0
             why.append(f"start {start} < 0 moved to 0")
-        if dur is not None and end > dur + self.tol + ROUND_EPS:
+        if dur is not None and end > dur + self.tol + FLOAT_EPS:
             new_end = floor_ms(dur)
             why.append(
                 f"ended {end - dur:.3f}s past the end of recording {reco!r} ({dur:.3f}s); clipped to {new_end:.3f}s"
             )
-        if new_end - new_start < self.min_turn - ROUND_EPS:
+        if new_end - new_start < self.min_turn - FLOAT_EPS:
             if why:
                 return (
                     None,
@@ -479,9 +486,9 @@ class _Fixer:
 
     # ---------------------------------------------------------------- segments and speakers
     def fix_segments(self, wav: Dict[str, _Rec], durs: Optional[Dict[str, _Rec]]) -> Dict[str, _Rec]:
-        entries, bad = parse_segments(self.raw["segments"])
-        self.malformed("segments", bad)
-        segs = self.keyed("segments", entries, "utterance id")
+        parsed = parse_segments(self.raw["segments"])
+        codes = parsed.codes()
+        segs = self.keyed("segments", parsed, "utterance id")
         for utt in list(segs):
             rec = segs[utt]
             s: Segment = rec.value
@@ -490,7 +497,7 @@ class _Fixer:
                 self.gone_utts[utt] = f"its segment was dropped (segments:{rec.line})"
                 continue
             dur = durs[s.reco].value if durs is not None and s.reco in durs else None
-            span, kind, why = self.judge(s.start, s.end, dur, f"utterance {utt!r}", s.reco)
+            span, kind, why = self.judge(s.start, s.end, dur, f"utterance {utt!r}", s.reco, codes.get(rec.line, ()))
             if span is None:
                 self.drop("segments", segs.pop(utt), kind, why)
                 self.gone_utts[utt] = f"its segment was dropped (segments:{rec.line})"
@@ -501,9 +508,8 @@ class _Fixer:
 
     def fix_utt2spk(self, utts: Dict[str, _Rec], source: str) -> Dict[str, _Rec]:
         if "utt2spk" in self.raw:
-            entries, bad = parse_keyed(self.raw["utt2spk"], min_fields=2, max_fields=2)
-            self.malformed("utt2spk", bad)
-            u2s = self.keyed("utt2spk", entries, "utterance id", value=lambda e: e.value[0])
+            parsed = parse_keyed(self.raw["utt2spk"], min_fields=2, max_fields=2, what="utterance id")
+            u2s = self.keyed("utt2spk", parsed, "utterance id", value=lambda e: e.value[0])
         else:
             u2s = {}
         for utt in [u for u in u2s if u not in utts]:
@@ -523,7 +529,7 @@ class _Fixer:
         groups: Dict[Tuple[str, str], List[_Rec]] = {}
         for rec in segs.values():
             groups.setdefault((rec.value.reco, u2s[rec.key].value), []).append(rec)
-        for (reco, spk), group in groups.items():
+        for (_reco, spk), group in groups.items():
             group.sort(key=lambda r: (r.value.start, r.value.end, r.line))
             for keeper, absorbed, end in _runs(group, lambda r: r.value.start, lambda r: r.value.end):
                 for r in absorbed:
@@ -557,9 +563,8 @@ class _Fixer:
         expected = utt2spk_to_spk2utt({u: r.value for u, r in u2s.items()})
         old: Dict[str, _Rec] = {}
         if "spk2utt" in self.raw:
-            entries, bad = parse_keyed(self.raw["spk2utt"], min_fields=2)
-            self.malformed("spk2utt", bad)
-            old = self.keyed("spk2utt", entries, "speaker id", value=lambda e: list(e.value))
+            parsed = parse_keyed(self.raw["spk2utt"], min_fields=2, what="speaker id")
+            old = self.keyed("spk2utt", parsed, "speaker id", value=lambda e: list(e.value))
         out = []
         for spk, rec in old.items():
             if spk not in expected:
@@ -587,9 +592,9 @@ class _Fixer:
 
     # ---------------------------------------------------------------- rttm and uem
     def fix_rttm(self, wav: Dict[str, _Rec], dur_of: Dict[str, float]) -> List[_Rec]:
-        entries, bad, other = parse_rttm(self.raw["rttm"])
-        self.malformed("rttm", bad)
-        for ln in other:
+        parsed = parse_rttm(self.raw["rttm"])
+        codes = self.malformed("rttm", parsed)
+        for ln in parsed.other:
             self.entries.append(
                 FixEntry(
                     "rttm",
@@ -602,13 +607,15 @@ class _Fixer:
                 )
             )
         recs: List[_Rec] = []
-        for e in entries:
+        for e in parsed.entries:
             t: Turn = e.value.turn
             rec = _Rec(e.line.number, t.reco, e.line.text, t)
             if t.reco not in wav:
                 self.drop("rttm", rec, "unknown_recording", self.why_unknown(t.reco))
                 continue
-            span, kind, why = self.judge(t.onset, t.end, dur_of.get(t.reco), f"turn of {t.speaker!r}", t.reco)
+            span, kind, why = self.judge(
+                t.onset, t.end, dur_of.get(t.reco), f"turn of {t.speaker!r}", t.reco, codes.get(rec.line, ())
+            )
             if span is None:
                 self.drop("rttm", rec, kind, why)
                 continue
@@ -629,13 +636,13 @@ class _Fixer:
         for rec in recs:
             groups.setdefault((rec.key, rec.value.speaker), []).append(rec)
         gone = set()
-        for (reco, spk), group in groups.items():
+        for (_reco, spk), group in groups.items():
             group.sort(key=lambda r: (r.value.onset, r.value.end, r.line))
             for keeper, absorbed, end in _runs(group, lambda r: r.value.onset, lambda r: r.value.end):
                 for r in absorbed:
                     same = (
-                        abs(r.value.onset - keeper.value.onset) <= ROUND_EPS
-                        and abs(r.value.end - keeper.value.end) <= ROUND_EPS
+                        abs(r.value.onset - keeper.value.onset) <= FLOAT_EPS
+                        and abs(r.value.end - keeper.value.end) <= FLOAT_EPS
                     )
                     why = (
                         f"duplicate of the turn at line {keeper.line}"
@@ -685,19 +692,21 @@ class _Fixer:
             turns.append(rec)
 
     def fix_uem(self, wav: Dict[str, _Rec], dur_of: Dict[str, float]) -> List[_Rec]:
-        entries, bad, other = parse_uem(self.raw["uem"])
-        self.malformed("uem", bad)
-        for ln in other:
+        parsed = parse_uem(self.raw["uem"])
+        codes = self.malformed("uem", parsed)
+        for ln in parsed.other:
             self.entries.append(FixEntry("uem", ln.number, "dropped", ln.text, "", "comment line", "comment"))
         recs: List[_Rec] = []
         seen: Dict[Tuple[str, float, float], int] = {}
-        for e in entries:
+        for e in parsed.entries:
             u: UemSegment = e.value
             rec = _Rec(e.line.number, u.reco, e.line.text, u)
             if u.reco not in wav:
                 self.drop("uem", rec, "unknown_recording", self.why_unknown(u.reco))
                 continue
-            span, kind, why = self.judge(u.onset, u.end, dur_of.get(u.reco), "scored region", u.reco)
+            span, kind, why = self.judge(
+                u.onset, u.end, dur_of.get(u.reco), "scored region", u.reco, codes.get(rec.line, ())
+            )
             if span is None:
                 self.drop("uem", rec, kind, why)
                 continue
@@ -724,11 +733,10 @@ class _Fixer:
         for name, min_fields in files.items():
             if name not in self.raw:
                 continue
-            entries, bad = parse_keyed(
-                self.raw[name], min_fields=min_fields, max_fields=0 if name == "text" else min_fields
+            parsed = parse_keyed(
+                self.raw[name], min_fields=min_fields, max_fields=0 if name == "text" else min_fields, what=f"{what} id"
             )
-            self.malformed(name, bad)
-            recs = self.keyed(name, entries, f"{what} id")
+            recs = self.keyed(name, parsed, f"{what} id")
             for k in [k for k in recs if k not in ids]:
                 self.drop(name, recs.pop(k), "unknown_id", f"{what} {k!r} is not in the fixed data dir")
             if seg_changes and name == "utt2dur":
@@ -736,7 +744,7 @@ class _Fixer:
                     s = ids[k].value
                     if isinstance(s, Segment):
                         d = s.end - s.start
-                        x = float(rec.value[0]) if _is_number(rec.value[0]) else None
+                        x = number(rec.value[0])
                         if x is None or abs(x - d) > TIME_EPS:
                             self.change(
                                 name, rec, f"{k} {_fmt(d)}", "utt2dur_updated", "duration of the (changed) segment"
@@ -755,7 +763,7 @@ class _Fixer:
         # Lines of the original file that changed places (added lines take their place silently:
         # they are reported as added).
         kept = [r.line for r in ordered if r.line is not None]
-        moved = sum(1 for a, b in zip(kept, sorted(kept)) if a != b)
+        moved = sum(1 for a, b in zip(kept, sorted(kept), strict=True) if a != b)
         if moved:
             order = (
                 "recording, onset, speaker"
@@ -780,17 +788,10 @@ def _runs(group: List[_Rec], start: Callable[[_Rec], float], end: Callable[[_Rec
     by more than TIME_EPS; ``absorbed`` is empty for a span that overlaps nothing."""
     keeper, absorbed, run_end = group[0], [], end(group[0])
     for r in group[1:]:
-        if start(r) < run_end - TIME_EPS:
+        if overlaps(run_end, start(r)):
             absorbed.append(r)
             run_end = max(run_end, end(r))
         else:
             yield keeper, absorbed, run_end
             keeper, absorbed, run_end = r, [], end(r)
     yield keeper, absorbed, run_end
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False

@@ -1,20 +1,22 @@
 """Check a Kaldi-style data dir: every rule of Kaldi's ``validate_data_dir.sh --no-text --no-feats``
-plus the ones DESIGN.md section 7 adds.
+plus the ones of our preprocessing standard (docs/preprocessing.md).
 
-Kaldi's rules (shared/facts/corpora.md section 10): every file C-locale sorted and unique on
-column 1 and ending with ``\\n``; utt2spk with 2 fields and also sorted by speaker; spk2utt equal,
+Kaldi's rules (docs/formats.md): every file C-locale sorted and unique on column 1 and ending
+with ``\\n``; utt2spk with 2 fields and also sorted by speaker; spk2utt equal,
 byte for byte, to the inverse of utt2spk; wav.scp without ``~`` and keyed by recording when
 ``segments`` exists; segments with 4 fields and end > start, utterance ids equal to utt2spk's,
 recordings equal to the wav.scp keys; reco2dur with 2 fields, durations > 0, ids equal to the
 recordings. Ours: segments inside ``[0, duration + tolerance]`` (the overshoot reported); no
-overlapping segments of one speaker; speaker ids unique across recordings unless the corpus has
+overlapping segments of one speaker (an overlap up to ``formats.times.TIME_EPS`` is rounding:
+the turns only touch); speaker ids unique across recordings unless the corpus has
 global ids; rttm turns valid, inside the recordings and equal to segments + utt2spk; uem regions
 of known recordings inside the recordings; every audio file present with the expected sample
 rate and channel count.
 
-Every problem names the file, the line (when one line is to blame) and what was expected. The
-readers of :mod:`espnet2_tsdia.formats.kaldi` stop at the first malformed line; the validator reads
-leniently instead and keeps checking, so one run lists everything.
+Every problem names the file, the line (when one line is to blame) and what was expected. Each
+file is parsed by its format's one parser (``formats.kaldi``, ``formats.rttm``, ``formats.uem``),
+the same the readers use: where a reader stops at the first problem, the validator reports every
+one and keeps checking, so one run lists everything and a dir it accepts is one the readers read.
 
 Usage::
 
@@ -27,28 +29,25 @@ Usage::
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from espnet2_tsdia.audio.info import ark_offset, audio_info, is_pipe
-from espnet2_tsdia.formats.kaldi import Segment, c_sort_key
-from espnet2_tsdia.formats.rttm import Turn
-from espnet2_tsdia.formats.uem import UemSegment
+from espnet2_tsdia.formats.kaldi import Segment, c_sort_key, parse_keyed, parse_reco2dur, parse_scp, parse_segments
+from espnet2_tsdia.formats.rttm import Turn, parse_rttm
+from espnet2_tsdia.formats.text import Entry, LineProblem, Parsed, RawFile, number, read_raw
+from espnet2_tsdia.formats.times import FLOAT_EPS, TIME_EPS, overlaps
+from espnet2_tsdia.formats.uem import UemSegment, parse_uem
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
 
 SEVERITIES = ("error", "warning", "info")
 
-#: Float noise allowed in comparisons of times read from text (seconds).
-ROUND_EPS = 1e-6
-#: Two times that come from 3-decimal files may differ by this much and still be the same time
-#: (an RTTM end is onset + duration, two rounded numbers); same-speaker overlaps up to this long
-#: are rounding, not overlaps.
-TIME_EPS = 0.002
 #: At most this many problems of one kind per file are listed; the rest are counted in one line.
 MAX_PER_KIND = 50
 
@@ -150,226 +149,11 @@ class ValidationReport:
         return "".join(f"{p}\n" for p in self.problems) + self.summary(strict=strict) + "\n"
 
 
-# --------------------------------------------------------------------------- lenient reading
-class Line(NamedTuple):
-    """One non-blank line of a file: its number, its text without the line ending, its fields."""
-
-    number: int
-    text: str
-    fields: Tuple[str, ...]
-
-
-@dataclass
-class RawFile:
-    """A file read without judging it: the lines, and what is wrong with the text itself."""
-
-    name: str
-    path: Path
-    lines: List[Line]
-    blank: List[int]
-    crlf: List[int]
-    undecodable: List[int]
-    final_newline: bool
-    n_lines: int
-    data: bytes = b""
-
-
-def read_raw(path: PathLike, name: Optional[str] = None) -> RawFile:
-    """Read any text file line by line, never raising on its content."""
-    path = Path(path)
-    data = path.read_bytes()
-    parts = data.split(b"\n")
-    final_newline = data.endswith(b"\n") or not data
-    if data.endswith(b"\n") or not data:
-        parts = parts[:-1]
-    lines, blank, crlf, undecodable = [], [], [], []
-    try:  # fast path: the whole file is UTF-8
-        texts: List[Optional[str]] = data.decode("utf-8").split("\n")[: len(parts)]
-    except UnicodeDecodeError:
-        texts = []
-        for raw in parts:
-            try:
-                texts.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                texts.append(None)
-    for n, text in enumerate(texts, start=1):
-        if text is None:
-            undecodable.append(n)
-            continue
-        if text.endswith("\r"):
-            crlf.append(n)
-            text = text[:-1]
-        fields = text.split()
-        if not fields:
-            blank.append(n)
-            continue
-        lines.append(Line(n, text, tuple(fields)))
-    return RawFile(name or path.name, path, lines, blank, crlf, undecodable, final_newline, len(parts), data)
-
-
-class Entry(NamedTuple):
-    """A parsed line: its key (column 1, or the recording for rttm/uem) and its value."""
-
-    line: Line
-    key: str
-    value: Any
-
-
-#: (line, code, message) of a line that cannot be parsed.
-Bad = Tuple[Line, str, str]
-
-
-def parse_keyed(raw: RawFile, *, min_fields: int, max_fields: int = 0) -> Tuple[List[Entry], List[Bad]]:
-    """``key field...`` lines; value = the tuple of fields after the key."""
-    entries, bad = [], []
-    for ln in raw.lines:
-        n = len(ln.fields)
-        if n < min_fields or (max_fields and n > max_fields):
-            want = (
-                str(min_fields)
-                if max_fields == min_fields
-                else f"at least {min_fields}"
-                if not max_fields
-                else f"{min_fields} to {max_fields}"
-            )
-            bad.append((ln, "fields", f"expected {want} fields, got {n}: {ln.text!r}"))
-            continue
-        entries.append(Entry(ln, ln.fields[0], ln.fields[1:]))
-    return entries, bad
-
-
-def parse_wav_scp(raw: RawFile) -> Tuple[List[Entry], List[Bad]]:
-    """``<reco> <path or cmd |>``; value = the rest of the line."""
-    entries, bad = [], []
-    for ln in raw.lines:
-        parts = ln.text.strip().split(maxsplit=1)
-        if len(parts) != 2:
-            bad.append((ln, "fields", f"expected '<recording> <path or command |>', got {ln.text!r}"))
-            continue
-        entries.append(Entry(ln, parts[0], parts[1].strip()))
-    return entries, bad
-
-
-def _number(text: str) -> Optional[float]:
-    try:
-        x = float(text)
-    except ValueError:
-        return None
-    return x if math.isfinite(x) else None
-
-
-def parse_segments(raw: RawFile) -> Tuple[List[Entry], List[Bad]]:
-    """``<utt> <reco> <start> <end>``; value = :class:`Segment` (start/end not yet judged)."""
-    entries, bad = [], []
-    for ln in raw.lines:
-        f = ln.fields
-        if len(f) != 4:
-            bad.append(
-                (ln, "fields", f"expected 4 fields '<utt> <recording> <start> <end>', got {len(f)}: {ln.text!r}")
-            )
-            continue
-        start, end = _number(f[2]), _number(f[3])
-        if start is None or end is None:
-            bad.append((ln, "number", f"start and end must be finite numbers, got {f[2]!r} {f[3]!r}"))
-            continue
-        entries.append(Entry(ln, f[0], Segment(f[0], f[1], start, end)))
-    return entries, bad
-
-
-def parse_reco2dur(raw: RawFile) -> Tuple[List[Entry], List[Bad]]:
-    """``<reco> <seconds>``; value = the duration (> 0)."""
-    entries, bad = [], []
-    for ln in raw.lines:
-        f = ln.fields
-        if len(f) != 2:
-            bad.append((ln, "fields", f"expected 2 fields '<recording> <seconds>', got {len(f)}: {ln.text!r}"))
-            continue
-        dur = _number(f[1])
-        if dur is None or dur <= 0:
-            bad.append((ln, "duration", f"duration must be a finite number > 0, got {f[1]!r}"))
-            continue
-        entries.append(Entry(ln, f[0], dur))
-    return entries, bad
-
-
-class RttmLine(NamedTuple):
-    """A SPEAKER line: the turn (channel as written) and the number of fields."""
-
-    turn: Turn
-    n_fields: int
-
-
-def parse_rttm(raw: RawFile) -> Tuple[List[Entry], List[Bad], List[Line]]:
-    """SPEAKER lines -> entries keyed by recording; also returns the other lines (comments,
-    other RTTM types), which carry no turns."""
-    entries, bad, other = [], [], []
-    for ln in raw.lines:
-        f = ln.fields
-        if f[0] != "SPEAKER":
-            other.append(ln)
-            continue
-        if not 9 <= len(f) <= 10:
-            bad.append(
-                (
-                    ln,
-                    "fields",
-                    f"expected 10 fields 'SPEAKER <file> <chan> <onset> <duration> <NA> <NA> <speaker> <NA> <NA>', got {len(f)}: {ln.text!r}",
-                )
-            )
-            continue
-        onset, dur = _number(f[3]), _number(f[4])
-        if onset is None or dur is None:
-            bad.append(
-                (ln, "number", f"onset (field 4) and duration (field 5) must be finite numbers, got {f[3]!r} {f[4]!r}")
-            )
-            continue
-        entries.append(
-            Entry(ln, f[1], RttmLine(Turn(reco=f[1], onset=onset, duration=dur, speaker=f[7], channel=f[2]), len(f)))
-        )
-    return entries, bad, other
-
-
-def parse_uem(raw: RawFile) -> Tuple[List[Entry], List[Bad], List[Line]]:
-    """``<reco> <chan> <onset> <end>`` -> entries keyed by recording; ``;`` comment lines apart."""
-    entries, bad, other = [], [], []
-    for ln in raw.lines:
-        f = ln.fields
-        if f[0].startswith(";"):
-            other.append(ln)
-            continue
-        if len(f) != 4:
-            bad.append((ln, "fields", f"expected 4 fields '<file> <chan> <onset> <end>', got {len(f)}: {ln.text!r}"))
-            continue
-        onset, end = _number(f[2]), _number(f[3])
-        if onset is None or end is None:
-            bad.append((ln, "number", f"onset and end must be finite numbers, got {f[2]!r} {f[3]!r}"))
-            continue
-        entries.append(Entry(ln, f[0], UemSegment(f[0], onset, end, f[1])))
-    return entries, bad, other
-
-
-def split_duplicates(entries: Sequence[Entry]) -> Tuple[Dict[str, Entry], List[Tuple[Entry, Entry]]]:
-    """First entry per key, and every later one paired with the first."""
-    first: Dict[str, Entry] = {}
-    dups = []
-    for e in entries:
-        if e.key in first:
-            dups.append((e, first[e.key]))
-        else:
-            first[e.key] = e
-    return first, dups
-
-
 def out_of_order(
     entries: Sequence[Entry], key: Callable[[Entry], Any] = lambda e: c_sort_key(e.key)
 ) -> List[Tuple[Entry, Entry]]:
     """Every entry that sorts strictly before the one above it, with that one."""
-    return [(b, a) for a, b in zip(entries, entries[1:]) if key(b) < key(a)]
-
-
-def floor_ms(x: float) -> float:
-    """``x`` rounded down to 1 ms (plus float noise), so a 3-decimal file never exceeds it."""
-    return math.floor(x * 1000 + 1e-6) / 1000
+    return [(b, a) for a, b in itertools.pairwise(entries) if key(b) < key(a)]
 
 
 def turn_key(t: Turn) -> Tuple[bytes, float, bytes, float]:
@@ -513,20 +297,15 @@ class _Checker:
     def note(self, name: str, line: Optional[int], code: str, msg: str) -> None:
         self.sink.add("info", self.f(name), line, code, msg)
 
-    def bad(self, name: str, bad: Iterable[Bad]) -> None:
-        for ln, code, msg in bad:
-            self.err(name, ln.number, code, msg)
+    def bad(self, name: str, problems: Iterable[LineProblem]) -> None:
+        """Every problem of the format's parser is an error."""
+        for p in problems:
+            self.err(name, p.line.number, p.code, p.message)
 
-    def keyed(self, name: str, entries: List[Entry], what: str) -> Dict[str, Entry]:
-        """Sorted-and-unique check of column 1; returns the first entry per key."""
-        first, dups = split_duplicates(entries)
-        for e, kept in dups:
-            self.err(
-                name,
-                e.line.number,
-                "duplicate_key",
-                f"duplicate {what} {e.key!r} (first at line {kept.line.number}); keys must be unique",
-            )
+    def keyed(self, name: str, parsed: Parsed) -> Dict[str, Entry]:
+        """Report the parser's problems and the order of column 1; returns the first entry per key."""
+        self.bad(name, parsed.problems)
+        entries = parsed.entries
         wrong = out_of_order(entries)
         if wrong:
             b, a = wrong[0]
@@ -537,7 +316,7 @@ class _Checker:
                 "unsorted",
                 f"not sorted: {b.key!r} comes after {a.key!r} (line {a.line.number}); expected C-locale order (LC_ALL=C sort -k1,1){more}",
             )
-        return first
+        return parsed.first_by_key()
 
     # ---------------------------------------------------------------- the run
     def run(self) -> None:
@@ -586,9 +365,8 @@ class _Checker:
 
     # ---------------------------------------------------------------- recordings, segments, durations
     def check_recordings(self) -> None:
-        wav_entries, bad = parse_wav_scp(self.raw["wav.scp"]) if "wav.scp" in self.raw else ([], [])
-        self.bad("wav.scp", bad)
-        self.wav = self.keyed("wav.scp", wav_entries, "recording id")
+        wav = parse_scp(self.raw["wav.scp"], what="recording id") if "wav.scp" in self.raw else Parsed()
+        self.wav = self.keyed("wav.scp", wav)
         for e in self.wav.values():
             if "~" in e.line.text:
                 self.err(
@@ -600,22 +378,9 @@ class _Checker:
         self.has_segments = "segments" in self.raw
         self.segs: Dict[str, Entry] = {}
         if self.has_segments:
-            seg_entries, bad = parse_segments(self.raw["segments"])
-            self.bad("segments", bad)
-            self.segs = self.keyed("segments", seg_entries, "utterance id")
+            self.segs = self.keyed("segments", parse_segments(self.raw["segments"]))
             for e in self.segs.values():
                 s: Segment = e.value
-                if s.start < 0:
-                    self.err(
-                        "segments", e.line.number, "negative_start", f"start {s.start} < 0; expected 0 <= start < end"
-                    )
-                if s.end <= s.start:
-                    self.err(
-                        "segments",
-                        e.line.number,
-                        "end_not_after_start",
-                        f"end {s.end} <= start {s.start}; expected end > start",
-                    )
                 if s.reco not in self.wav:
                     self.err(
                         "segments",
@@ -634,9 +399,7 @@ class _Checker:
                     )
         self.dur: Dict[str, float] = {}
         if "reco2dur" in self.raw:
-            entries, bad = parse_reco2dur(self.raw["reco2dur"])
-            self.bad("reco2dur", bad)
-            first = self.keyed("reco2dur", entries, "recording id")
+            first = self.keyed("reco2dur", parse_reco2dur(self.raw["reco2dur"]))
             for r, e in first.items():
                 if r not in self.wav:
                     self.err(
@@ -686,14 +449,14 @@ class _Checker:
                 "past_end",
                 f"{what} starts at {start:.3f}s, at or after the end of recording {reco!r} ({dur:.3f}s per {source})",
             )
-        elif end > dur + tol + ROUND_EPS:
+        elif end > dur + tol + FLOAT_EPS:
             self.err(
                 name,
                 line,
                 "past_end",
                 f"{what} ends at {end:.3f}s, {end - dur:.3f}s past the end of recording {reco!r} ({dur:.3f}s per {source}); tolerance {tol}s",
             )
-        elif end > dur + ROUND_EPS:
+        elif end > dur + FLOAT_EPS:
             self.note(
                 name,
                 line,
@@ -705,10 +468,9 @@ class _Checker:
     def check_speakers(self) -> None:
         self.u2s: Dict[str, Entry] = {}
         if "utt2spk" in self.raw:
-            entries, bad = parse_keyed(self.raw["utt2spk"], min_fields=2, max_fields=2)
-            self.bad("utt2spk", bad)
-            self.u2s = self.keyed("utt2spk", entries, "utterance id")
-            self.check_speaker_order(entries)
+            parsed = parse_keyed(self.raw["utt2spk"], min_fields=2, max_fields=2, what="utterance id")
+            self.u2s = self.keyed("utt2spk", parsed)
+            self.check_speaker_order(parsed.entries)
         utts = self.segs if self.has_segments else self.wav
         where = "segments" if self.has_segments else "wav.scp"
         for u, e in utts.items():
@@ -767,9 +529,7 @@ class _Checker:
         expected: Dict[str, List[str]] = {}
         for u, e in self.u2s.items():  # file order, as utt2spk_to_spk2utt.pl reads it
             expected.setdefault(e.value[0], []).append(u)
-        entries, bad = parse_keyed(self.raw["spk2utt"], min_fields=2)
-        self.bad("spk2utt", bad)
-        first = self.keyed("spk2utt", entries, "speaker id")
+        first = self.keyed("spk2utt", parse_keyed(self.raw["spk2utt"], min_fields=2, what="speaker id"))
         for spk, e in first.items():
             got = list(e.value)
             if spk not in expected:
@@ -809,7 +569,7 @@ class _Checker:
                     "fields must be separated by single spaces (Kaldi compares spk2utt with the inverse of utt2spk byte for byte)",
                 )
         u2s_line = {}
-        for u, e in self.u2s.items():
+        for e in self.u2s.values():
             u2s_line.setdefault(e.value[0], e.line.number)
         for spk in expected:
             if spk not in first:
@@ -825,11 +585,11 @@ class _Checker:
         for u, e in self.segs.items():
             if u in self.u2s and e.value.end > e.value.start:
                 by_spk.setdefault((e.value.reco, self.u2s[u].value[0]), []).append(e)
-        for (reco, spk), group in by_spk.items():
+        for (_reco, spk), group in by_spk.items():
             group.sort(key=lambda e: (e.value.start, e.value.end, e.line.number))
             last = group[0]
             for e in group[1:]:
-                if e.value.start < last.value.end - TIME_EPS:
+                if overlaps(last.value.end, e.value.start):
                     over = min(last.value.end, e.value.end) - e.value.start
                     self.err(
                         "segments",
@@ -871,8 +631,9 @@ class _Checker:
                     "no rttm: scoring will need one (it can be rebuilt from segments + utt2spk)",
                 )
             return
-        entries, bad, other = parse_rttm(self.raw["rttm"])
-        self.bad("rttm", bad)
+        parsed = parse_rttm(self.raw["rttm"])
+        self.bad("rttm", parsed.problems)
+        entries, other, with_problem = parsed.entries, parsed.other, parsed.codes()
         if other:
             self.note(
                 "rttm",
@@ -901,13 +662,7 @@ class _Checker:
         for e in entries:
             t: Turn = e.value.turn
             n = e.line.number
-            if t.onset < 0:
-                self.err("rttm", n, "negative_start", f"onset {t.onset} < 0; expected onset >= 0")
-                continue
-            if t.duration <= 0:
-                self.err(
-                    "rttm", n, "end_not_after_start", f"duration (field 5) {t.duration} <= 0; expected a duration > 0"
-                )
+            if n in with_problem:
                 continue
             if t.reco not in self.wav:
                 self.err("rttm", n, "unknown_recording", f"recording {t.reco!r} is not in wav.scp")
@@ -917,11 +672,11 @@ class _Checker:
         by_spk: Dict[Tuple[str, str], List[Entry]] = {}
         for e in good:
             by_spk.setdefault((e.key, e.value.turn.speaker), []).append(e)
-        for (reco, spk), group in by_spk.items():
+        for (_reco, spk), group in by_spk.items():
             group.sort(key=lambda e: (e.value.turn.onset, e.value.turn.end, e.line.number))
             last = group[0]
             for e in group[1:]:
-                if e.value.turn.onset < last.value.turn.end - TIME_EPS:
+                if overlaps(last.value.turn.end, e.value.turn.onset):
                     self.err(
                         "rttm",
                         e.line.number,
@@ -965,20 +720,12 @@ class _Checker:
     def check_uem(self) -> None:
         if "uem" not in self.raw:
             return
-        entries, bad, _ = parse_uem(self.raw["uem"])
-        self.bad("uem", bad)
+        parsed = parse_uem(self.raw["uem"])
+        self.bad("uem", parsed.problems)
         regions: Dict[str, List[Entry]] = {}
-        for e in entries:
+        for e in parsed.valid():
             u: UemSegment = e.value
             n = e.line.number
-            if u.onset < 0 or u.end <= u.onset:
-                self.err(
-                    "uem",
-                    n,
-                    "end_not_after_start",
-                    f"expected 0 <= onset < end (field 4 is an end time, not a duration), got {u.onset} {u.end}",
-                )
-                continue
             if u.reco not in self.wav:
                 self.err("uem", n, "unknown_recording", f"recording {u.reco!r} is not in wav.scp")
                 continue
@@ -986,8 +733,8 @@ class _Checker:
             regions.setdefault(u.reco, []).append(e)
         for reco, group in regions.items():
             group.sort(key=lambda e: (e.value.onset, e.value.end))
-            for a, b in zip(group, group[1:]):
-                if b.value.onset < a.value.end - ROUND_EPS:
+            for a, b in itertools.pairwise(group):
+                if overlaps(a.value.end, b.value.onset):
                     self.warn(
                         "uem",
                         b.line.number,
@@ -1024,9 +771,10 @@ class _Checker:
                 if name not in self.raw or not ids:
                     continue
                 max_fields = 0 if name == "text" else min_fields
-                entries, bad = parse_keyed(self.raw[name], min_fields=min_fields, max_fields=max_fields)
-                self.bad(name, bad)
-                first = self.keyed(name, entries, f"{what} id")
+                first = self.keyed(
+                    name,
+                    parse_keyed(self.raw[name], min_fields=min_fields, max_fields=max_fields, what=f"{what} id"),
+                )
                 for k, e in first.items():
                     if k not in ids:
                         self.err(name, e.line.number, "unknown_id", f"{what} {k!r} is not in {source}")
@@ -1039,8 +787,8 @@ class _Checker:
                         f"{len(missing)} {what} ids of {source} have no line here (first: {missing[0]!r})",
                     )
                 if name in ("utt2dur", "utt2num_frames"):
-                    for k, e in first.items():
-                        x = _number(e.value[0])
+                    for e in first.values():
+                        x = number(e.value[0])
                         if x is None or x <= 0:
                             self.err(name, e.line.number, "duration", f"expected a number > 0, got {e.value[0]!r}")
 
@@ -1082,7 +830,7 @@ class _Checker:
             if ch is not None and info.channels != ch:
                 self.err("wav.scp", n, "channels", f"recording {r!r} has {info.channels} channels; expected {ch}")
             if r in self.dur:
-                if abs(self.dur[r] - info.duration) > max(tol, 1.0 / info.samplerate) + ROUND_EPS:
+                if abs(self.dur[r] - info.duration) > max(tol, 1.0 / info.samplerate) + FLOAT_EPS:
                     self.err(
                         "reco2dur",
                         self.dur_lines[r],

@@ -42,7 +42,6 @@ from espnet2_tsdia.examples.enrollment import (
 )
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import (
-    _atomic_write,
     c_sort_key,
     iter_lines,
     read_reco2dur,
@@ -54,6 +53,7 @@ from espnet2_tsdia.formats.rttm import Turn, group_by_reco, read_rttm
 from espnet2_tsdia.frontend.frames import FrameGrid
 from espnet2_tsdia.labels.activity import rasterize, solo_mask, speaker_order
 from espnet2_tsdia.labels.convert import LabelOptions, convert_recording
+from espnet2_tsdia.utils.atomic import atomic_write_text as _atomic_write
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-from espnet2_tsdia.formats.kaldi import _atomic_write, c_sort_key, iter_lines
+from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def merge_parts(example_dir: PathLike, num_parts: int, *, what: Tuple[str, ...] 
                 raise FileNotFoundError(f"{p}: part {j} of {num_parts} is missing (run extract_feats --part {j})")
             lines += [line + "\n" for _, line in iter_lines(p)]
         lines.sort(key=lambda s: c_sort_key(s.split(maxsplit=1)[0]))
-        _atomic_write(example_dir / f"{name}.scp", "".join(lines))
+        atomic_write_text(example_dir / f"{name}.scp", "".join(lines))
         out.append(str(example_dir / f"{name}.scp"))
     return out
 

@@ -2,18 +2,22 @@
 
 All writers sort keys in C-locale byte order (``LC_ALL=C sort``), write one entry per line and
 end the file with a newline, which is what Kaldi's ``validate_data_dir.sh`` and lhotse's Kaldi
-importer expect. Readers raise :class:`DataFormatError` naming the file and line.
+importer expect. Each format has one tolerant parser (``parse_keyed``, ``parse_scp``,
+``parse_list``, ``parse_segments``, ``parse_reco2dur``: entries + problems, see
+:mod:`espnet2_tsdia.formats.text`); the readers raise
+:class:`~espnet2_tsdia.formats.errors.DataFormatError` on its first problem, naming the file and
+the line, and the data-dir validator and fixer use the same parsers.
 """
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Tuple, Union
 
-from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.text import Entry, Parsed, RawFile, expected_fields, number, parse_strict
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 
@@ -32,6 +36,52 @@ def iter_lines(path: PathLike) -> Iterable[Tuple[int, str]]:
                 yield n, line
 
 
+def parse_keyed(raw: RawFile, *, min_fields: int, max_fields: int = 0, what: str = "key") -> Parsed:
+    """``key field...`` lines; value = the tuple of fields after the key.
+
+    Args:
+        raw: the file.
+        min_fields: fields per line including the key.
+        max_fields: if > 0, the most fields a line may have.
+        what: the key's name in duplicate-key messages (``"utterance id"``).
+    """
+    out = Parsed()
+    want = expected_fields(min_fields, max_fields)
+    for ln in raw.lines:
+        n = len(ln.fields)
+        if n < min_fields or (max_fields and n > max_fields):
+            out.add(ln, "fields", f"expected {want} fields, got {n}: {ln.text!r}")
+            continue
+        out.entries.append(Entry(ln, ln.fields[0], ln.fields[1:]))
+    out.check_duplicates(what)
+    return out
+
+
+def parse_scp(raw: RawFile, *, what: str = "key") -> Parsed:
+    """``<key> <value>`` where the value is the rest of the line (a path, or a ``cmd |`` pipe)."""
+    out = Parsed()
+    for ln in raw.lines:
+        parts = ln.text.strip().split(maxsplit=1)
+        if len(parts) != 2:
+            out.add(ln, "fields", f"expected '<key> <value>' (a path or a command ending in '|'), got {ln.text!r}")
+            continue
+        out.entries.append(Entry(ln, parts[0], parts[1].strip()))
+    out.check_duplicates(what)
+    return out
+
+
+def parse_list(raw: RawFile) -> Parsed:
+    """One id per line (split and meeting lists); value = the id."""
+    out = Parsed()
+    for ln in raw.lines:
+        if len(ln.fields) != 1:
+            out.add(ln, "fields", f"expected one id per line, got {len(ln.fields)} fields: {ln.text!r}")
+            continue
+        out.entries.append(Entry(ln, ln.fields[0], ln.fields[0]))
+    out.check_duplicates("id")
+    return out
+
+
 def read_table(path: PathLike, *, min_fields: int = 2, max_fields: int = 0) -> "OrderedDict[str, List[str]]":
     """Read a ``key field...`` file into an ordered dict of key -> fields.
 
@@ -43,18 +93,8 @@ def read_table(path: PathLike, *, min_fields: int = 2, max_fields: int = 0) -> "
     Raises:
         DataFormatError: too few/many fields or a duplicate key (the line of the second one).
     """
-    out: "OrderedDict[str, List[str]]" = OrderedDict()
-    for n, line in iter_lines(path):
-        fields = line.split()
-        if len(fields) < min_fields or (max_fields and len(fields) > max_fields):
-            want = f"{min_fields}" if max_fields == min_fields else f"at least {min_fields}"
-            if max_fields and max_fields != min_fields:
-                want = f"{min_fields}-{max_fields}"
-            raise DataFormatError(path, n, f"expected {want} fields, got {len(fields)}: {line!r}")
-        if fields[0] in out:
-            raise DataFormatError(path, n, f"duplicate key {fields[0]!r}")
-        out[fields[0]] = fields[1:]
-    return out
+    parsed = parse_strict(path, parse_keyed, min_fields=min_fields, max_fields=max_fields)
+    return OrderedDict((e.key, list(e.value)) for e in parsed.entries)
 
 
 def read_list(path: PathLike) -> List[str]:
@@ -66,44 +106,18 @@ def read_list(path: PathLike) -> List[str]:
     Raises:
         DataFormatError: a line with more than one field, or a repeated id.
     """
-    out: List[str] = []
-    seen: Dict[str, int] = {}
-    for n, line in iter_lines(path):
-        fields = line.split()
-        if len(fields) != 1:
-            raise DataFormatError(path, n, f"expected one id per line, got {len(fields)} fields: {line!r}")
-        if fields[0] in seen:
-            raise DataFormatError(path, n, f"duplicate id {fields[0]!r} (first at line {seen[fields[0]]})")
-        seen[fields[0]] = n
-        out.append(fields[0])
-    return out
+    return [e.value for e in parse_strict(path, parse_list).entries]
 
 
 def read_scp(path: PathLike) -> Dict[str, str]:
     """Read ``key value`` where value is the rest of the line (paths, or ``cmd |`` pipes)."""
-    out: Dict[str, str] = {}
-    for n, line in iter_lines(path):
-        parts = line.strip().split(maxsplit=1)
-        if len(parts) != 2:
-            raise DataFormatError(path, n, f"expected '<key> <value>', got {line!r}")
-        if parts[0] in out:
-            raise DataFormatError(path, n, f"duplicate key {parts[0]!r}")
-        out[parts[0]] = parts[1]
-    return out
+    return {e.key: e.value for e in parse_strict(path, parse_scp).entries}
 
 
 def write_scp(path: PathLike, table: Mapping[str, object]) -> None:
     """Write ``key value`` lines sorted by key (C locale), ending with a newline."""
     lines = [f"{k} {table[k]}\n" for k in sorted(table, key=c_sort_key)]
-    _atomic_write(path, "".join(lines))
-
-
-def _atomic_write(path: PathLike, text: str) -> None:
-    """Write through a temporary file and rename, so an interrupted write leaves no half file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, "".join(lines))
 
 
 # --------------------------------------------------------------------------- segments
@@ -117,37 +131,48 @@ class Segment:
     end: float
 
 
+def parse_segments(raw: RawFile) -> Parsed:
+    """``<utt> <reco> <start> <end>``; value = :class:`Segment`.
+
+    Problems: ``fields``, ``number`` (no entry); ``negative_start``, ``end_not_after_start``,
+    ``duplicate_key`` (the entry is kept, the problem's value is the segment or the first entry).
+    """
+    out = Parsed()
+    for ln in raw.lines:
+        f = ln.fields
+        if len(f) != 4:
+            out.add(ln, "fields", f"expected 4 fields '<utt> <recording> <start> <end>', got {len(f)}: {ln.text!r}")
+            continue
+        start, end = number(f[2]), number(f[3])
+        if start is None or end is None:
+            out.add(ln, "number", f"start and end must be finite numbers, got {f[2]!r} {f[3]!r}")
+            continue
+        seg = Segment(f[0], f[1], start, end)
+        out.entries.append(Entry(ln, f[0], seg))
+        if start < 0:
+            out.add(ln, "negative_start", f"start {start} < 0; expected 0 <= start < end", seg)
+        if end <= start:
+            out.add(ln, "end_not_after_start", f"end {end} <= start {start}; expected end > start", seg)
+    out.check_duplicates("utterance id")
+    return out
+
+
 def read_segments(path: PathLike) -> Dict[str, Segment]:
     """Read ``segments`` (``<utt> <reco> <start> <end>``). Raises on bad numbers or ``end <= start``."""
-    out: Dict[str, Segment] = {}
-    for n, line in iter_lines(path):
-        f = line.split()
-        if len(f) != 4:
-            raise DataFormatError(path, n, f"expected 4 fields '<utt> <reco> <start> <end>', got {len(f)}: {line!r}")
-        try:
-            start, end = float(f[2]), float(f[3])
-        except ValueError:
-            raise DataFormatError(path, n, f"start/end must be numbers, got {f[2]!r} {f[3]!r}") from None
-        if not (math.isfinite(start) and math.isfinite(end)):
-            raise DataFormatError(path, n, f"start/end must be finite, got {f[2]!r} {f[3]!r}")
-        if f[0] in out:
-            raise DataFormatError(path, n, f"duplicate utterance id {f[0]!r}")
-        if start < 0 or end <= start:
-            raise DataFormatError(path, n, f"expected 0 <= start < end, got start={start} end={end}")
-        out[f[0]] = Segment(f[0], f[1], start, end)
-    return out
+    return {e.key: e.value for e in parse_strict(path, parse_segments).entries}
 
 
 def write_segments(path: PathLike, segments: Iterable[Segment]) -> None:
     """Write ``segments`` sorted by utterance id, times with 3 decimals (1 ms)."""
     segs = sorted(segments, key=lambda s: c_sort_key(s.utt))
-    _atomic_write(path, "".join(f"{s.utt} {s.reco} {s.start:.3f} {s.end:.3f}\n" for s in segs))
+    atomic_write_text(path, "".join(f"{s.utt} {s.reco} {s.start:.3f} {s.end:.3f}\n" for s in segs))
 
 
 # --------------------------------------------------------------------------- speakers
 def read_utt2spk(path: PathLike) -> Dict[str, str]:
     """Read ``utt2spk`` (exactly 2 fields per line)."""
-    return {k: v[0] for k, v in read_table(path, min_fields=2, max_fields=2).items()}
+    parsed = parse_strict(path, parse_keyed, min_fields=2, max_fields=2, what="utterance id")
+    return {e.key: e.value[0] for e in parsed.entries}
 
 
 def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, List[str]]:
@@ -160,7 +185,8 @@ def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, List[str]]:
 
 def read_spk2utt(path: PathLike) -> Dict[str, List[str]]:
     """Read ``spk2utt`` (a speaker and one or more utterances per line)."""
-    return {k: list(v) for k, v in read_table(path, min_fields=2).items()}
+    parsed = parse_strict(path, parse_keyed, min_fields=2, what="speaker id")
+    return {e.key: list(e.value) for e in parsed.entries}
 
 
 def write_utt2spk(path: PathLike, utt2spk: Mapping[str, str]) -> None:
@@ -172,23 +198,27 @@ def write_spk2utt(path: PathLike, spk2utt: Mapping[str, List[str]]) -> None:
 
 
 # --------------------------------------------------------------------------- durations
+def parse_reco2dur(raw: RawFile) -> Parsed:
+    """``<reco> <seconds>``; value = the duration. A duration that is not a finite number > 0
+    is a ``duration`` problem (no entry: the recording's length is unknown)."""
+    out = Parsed()
+    for ln in raw.lines:
+        f = ln.fields
+        if len(f) != 2:
+            out.add(ln, "fields", f"expected 2 fields '<recording> <seconds>', got {len(f)}: {ln.text!r}")
+            continue
+        dur = number(f[1])
+        if dur is None or dur <= 0:
+            out.add(ln, "duration", f"duration must be a finite number > 0, got {f[1]!r}")
+            continue
+        out.entries.append(Entry(ln, f[0], dur))
+    out.check_duplicates("recording id")
+    return out
+
+
 def read_reco2dur(path: PathLike) -> Dict[str, float]:
     """Read ``reco2dur`` (``<reco> <seconds>``, seconds > 0)."""
-    out: Dict[str, float] = {}
-    for n, line in iter_lines(path):
-        f = line.split()
-        if len(f) != 2:
-            raise DataFormatError(path, n, f"expected 2 fields '<reco> <seconds>', got {len(f)}: {line!r}")
-        try:
-            dur = float(f[1])
-        except ValueError:
-            raise DataFormatError(path, n, f"duration must be a number, got {f[1]!r}") from None
-        if not (dur > 0 and math.isfinite(dur)):
-            raise DataFormatError(path, n, f"duration must be > 0, got {f[1]!r}")
-        if f[0] in out:
-            raise DataFormatError(path, n, f"duplicate recording id {f[0]!r}")
-        out[f[0]] = dur
-    return out
+    return {e.key: e.value for e in parse_strict(path, parse_reco2dur).entries}
 
 
 def write_reco2dur(path: PathLike, reco2dur: Mapping[str, float]) -> None:

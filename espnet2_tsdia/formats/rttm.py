@@ -1,23 +1,34 @@
 """RTTM reading, writing and same-speaker merging.
 
-Reading survives what real files do (all seen in ``shared/fixtures/real_annotations``): channel
+One tolerant parser (:func:`parse_rttm`) serves the reader, the data-dir validator and the fixer.
+It survives what real files do (all seen in the test fixtures under ``test/fixtures/``): channel
 ``0`` (MSDWild), CRLF line endings (AISHELL-4), runs of spaces or tabs (AVA-AVD), ids starting
 with ``-``, zero-padded numeric ids (kept as strings), turns grouped by speaker rather than time,
-no final newline, 9-field lines (Kaldi's converter). Writing always gives the 10-field NIST form
-with channel ``1``, sorted by recording, onset and speaker.
+no final newline, 9-field lines (Kaldi's converter), comment lines and other RTTM line types
+(skipped). It rejects what no RTTM may hold: fewer than 9 or more than 10 fields, times that are
+not finite numbers, a negative onset, a duration <= 0. Writing always gives the 10-field NIST
+form with channel ``1``, sorted by recording, onset and speaker.
+
+Same-speaker overlaps are judged with :data:`~espnet2_tsdia.formats.times.TIME_EPS`: turns that
+overlap by no more than rounding only touch.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.kaldi import _atomic_write, c_sort_key, iter_lines
+from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines
+from espnet2_tsdia.formats.text import Entry, Line, LineProblem, Parsed, RawFile, number, parse_strict
+from espnet2_tsdia.formats.times import TIME_EPS, overlaps
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
+
+#: The fields of a SPEAKER line (the 10th, ``<NA>`` slot, may be missing).
+RTTM_FIELDS = "SPEAKER <file> <chan> <onset> <duration> <NA> <NA> <speaker> <NA> <NA>"
 
 
 @dataclass(frozen=True)
@@ -35,8 +46,57 @@ class Turn:
         return self.onset + self.duration
 
 
+class RttmLine(NamedTuple):
+    """A SPEAKER line: the turn (channel as written) and the number of fields."""
+
+    turn: Turn
+    n_fields: int
+
+
+def _speaker_line(ln: Line) -> Tuple[Optional[Entry], List[LineProblem]]:
+    """Parse one line: ``(entry, problems)``; ``(None, [])`` for a line that is not a SPEAKER line."""
+    f = ln.fields
+    if f[0] != "SPEAKER":
+        return None, []
+    if not 9 <= len(f) <= 10:
+        return None, [
+            LineProblem(ln, "fields", f"expected 10 fields '{RTTM_FIELDS}' (or 9), got {len(f)}: {ln.text!r}")
+        ]
+    onset, dur = number(f[3]), number(f[4])
+    if onset is None or dur is None:
+        why = f"onset/duration must be numbers, got {f[3]!r} {f[4]!r}; expected finite seconds in fields 4 and 5"
+        return None, [LineProblem(ln, "number", why)]
+    turn = Turn(reco=f[1], onset=onset, duration=dur, speaker=f[7], channel=f[2])
+    problems = []
+    if onset < 0:
+        problems.append(LineProblem(ln, "negative_start", f"onset (field 4) must be >= 0, got {f[3]!r}", turn))
+    if dur <= 0:
+        problems.append(
+            LineProblem(ln, "end_not_after_start", f"field 5 is a duration and must be > 0, got {f[4]!r}", turn)
+        )
+    return Entry(ln, f[1], RttmLine(turn, len(f))), problems
+
+
+def parse_rttm(raw: RawFile) -> Parsed:
+    """SPEAKER lines -> entries keyed by recording, value :class:`RttmLine`; other lines
+    (comments, other RTTM types) go to ``other``: they carry no turns.
+
+    Problems: ``fields`` (not 9 or 10 fields), ``number`` (no entry); ``negative_start``,
+    ``end_not_after_start`` (duration <= 0; the entry is kept, the problem's value is the turn).
+    """
+    out = Parsed()
+    for ln in raw.lines:
+        entry, problems = _speaker_line(ln)
+        if entry is None and not problems:
+            out.other.append(ln)
+        if entry is not None:
+            out.entries.append(entry)
+        out.problems += problems
+    return out
+
+
 def read_rttm(path: PathLike, *, keep_channel: bool = False) -> List[Turn]:
-    """Read SPEAKER lines of an RTTM file, in file order.
+    """Read the SPEAKER lines of an RTTM file, in file order (what it accepts: module docstring).
 
     Args:
         path: the RTTM file.
@@ -44,27 +104,26 @@ def read_rttm(path: PathLike, *, keep_channel: bool = False) -> List[Turn]:
             writes ``0``, and md-eval keys on (file, channel)).
 
     Raises:
-        DataFormatError: fewer than 9 fields, non-numeric or negative onset, duration <= 0.
+        DataFormatError: the first problem of :func:`parse_rttm`, naming the file and line.
     """
-    turns: List[Turn] = []
-    for n, line in iter_lines(path):
-        f = line.split()
-        if f[0].startswith(";"):
-            continue
-        if f[0] != "SPEAKER":
-            continue  # other RTTM types (SPKR-INFO, END, ...) carry no turns
-        if len(f) < 9:
-            raise DataFormatError(path, n, f"expected 10 fields (at least 9), got {len(f)}: {line!r}")
-        try:
-            onset, dur = float(f[3]), float(f[4])
-        except ValueError:
-            raise DataFormatError(path, n, f"onset/duration must be numbers, got {f[3]!r} {f[4]!r}") from None
-        if not (math.isfinite(onset) and math.isfinite(dur)) or onset < 0:
-            raise DataFormatError(path, n, f"expected a finite onset >= 0, got {f[3]!r}")
-        if dur <= 0:
-            raise DataFormatError(path, n, f"field 5 is a duration and must be > 0, got {f[4]!r}")
-        turns.append(Turn(reco=f[1], onset=onset, duration=dur, speaker=f[7], channel=f[2] if keep_channel else "1"))
-    return turns
+    turns = [e.value.turn for e in parse_strict(path, parse_rttm).entries]
+    return turns if keep_channel else [replace(t, channel="1") for t in turns]
+
+
+def iter_rttm(path: PathLike, *, keep_channel: bool = False) -> Iterator[Tuple[int, Turn]]:
+    """``(line number, turn)`` for the turns :func:`read_rttm` returns, streamed line by line (for
+    files too large to hold: a simulated set's RTTM runs to millions of lines).
+
+    Raises:
+        DataFormatError: at the first line :func:`parse_rttm` has a problem with.
+    """
+    for n, text in iter_lines(path):
+        entry, problems = _speaker_line(Line(n, text, tuple(text.split())))
+        if problems:
+            raise DataFormatError(path, n, problems[0].message)
+        if entry is not None:
+            turn = entry.value.turn
+            yield n, (turn if keep_channel else replace(turn, channel="1"))
 
 
 def format_turn(t: Turn) -> str:
@@ -84,6 +143,12 @@ def sort_turns(turns: Iterable[Turn]) -> List[Turn]:
     return sorted(turns, key=lambda t: (c_sort_key(t.reco), t.onset, c_sort_key(t.speaker), t.duration))
 
 
+def _written_order(t: Turn) -> Tuple[bytes, float, bytes, float]:
+    """The order of :func:`write_rttm`: by the values as written (rounded to 1 ms), so that the
+    file read back is in order."""
+    return (c_sort_key(t.reco), round(t.onset, 3), c_sort_key(t.speaker), round(t.end, 3) - round(t.onset, 3))
+
+
 def write_rttm(path: PathLike, turns: Iterable[Turn]) -> None:
     """Write a 10-field RTTM, sorted by recording, onset and speaker, with a final newline.
 
@@ -91,18 +156,11 @@ def write_rttm(path: PathLike, turns: Iterable[Turn]) -> None:
     then hold a zero-duration line.
     """
     lines = []
-    # Sort by the values as written (rounded to 1 ms), so that the file read back is in order.
-    rounded = lambda t: (
-        c_sort_key(t.reco),
-        round(t.onset, 3),
-        c_sort_key(t.speaker),
-        round(t.end, 3) - round(t.onset, 3),
-    )  # noqa: E731
-    for t in sorted(turns, key=rounded):
+    for t in sorted(turns, key=_written_order):
         if round(t.end, 3) - round(t.onset, 3) <= 0:
             raise ValueError(f"turn of {t.speaker!r} in {t.reco!r} at {t.onset:.3f}s is shorter than 1 ms: {t}")
         lines.append(format_turn(t) + "\n")
-    _atomic_write(path, "".join(lines))
+    atomic_write_text(path, "".join(lines))
 
 
 def group_by_reco(turns: Iterable[Turn]) -> Dict[str, List[Turn]]:
@@ -113,13 +171,17 @@ def group_by_reco(turns: Iterable[Turn]) -> Dict[str, List[Turn]]:
     return {k: sort_turns(v) for k, v in out.items()}
 
 
-def merge_same_speaker(turns: Sequence[Turn], *, gap: float = 0.0) -> Tuple[List[Turn], List[Tuple[List[Turn], Turn]]]:
+def merge_same_speaker(
+    turns: Sequence[Turn], *, gap: float = 0.0, tolerance: float = TIME_EPS
+) -> Tuple[List[Turn], List[Tuple[List[Turn], Turn]]]:
     """Merge turns of one speaker in one recording that overlap (or are closer than ``gap`` s).
 
     Args:
         turns: any order, any number of recordings.
         gap: also merge turns separated by less than ``gap`` seconds (0: only turns that share
             time are merged; turns that merely touch stay apart).
+        tolerance: turns overlapping by no more than this only touch (rounding of the files,
+            :data:`~espnet2_tsdia.formats.times.TIME_EPS`); they are not merged when ``gap`` is 0.
 
     Returns:
         ``(merged, changes)``: the merged turns sorted, and for every merge the original turns
@@ -135,7 +197,7 @@ def merge_same_speaker(turns: Sequence[Turn], *, gap: float = 0.0) -> Tuple[List
         run = [group[0]]
         end = group[0].end
         for t in group[1:]:
-            if t.onset < end + gap:
+            if overlaps(end, t.onset, tolerance=tolerance) or (gap > 0 and t.onset < end + gap):
                 run.append(t)
                 end = max(end, t.end)
                 continue
@@ -153,14 +215,14 @@ def _close_run(run: List[Turn], end: float, changes: List[Tuple[List[Turn], Turn
     return new
 
 
-def self_overlaps(turns: Sequence[Turn]) -> List[Tuple[Turn, Turn]]:
-    """Pairs of turns of the same speaker and recording that overlap (share time > 0)."""
+def self_overlaps(turns: Sequence[Turn], *, tolerance: float = TIME_EPS) -> List[Tuple[Turn, Turn]]:
+    """Pairs of turns of the same speaker and recording that overlap by more than ``tolerance``."""
     out = []
     for group in group_by_reco(turns).values():
         last: Dict[str, Turn] = {}
         for t in group:
             prev = last.get(t.speaker)
-            if prev is not None and t.onset < prev.end:
+            if prev is not None and overlaps(prev.end, t.onset, tolerance=tolerance):
                 out.append((prev, t))
             if prev is None or t.end > prev.end:
                 last[t.speaker] = t

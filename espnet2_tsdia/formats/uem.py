@@ -1,14 +1,17 @@
-"""UEM files: ``<file-id> <channel> <onset> <end>`` (the 4th field is an end time, not a duration)."""
+"""UEM files: ``<file-id> <channel> <onset> <end>`` (the 4th field is an end time, not a duration).
+
+One tolerant parser (:func:`parse_uem`) serves the reader, the data-dir validator and the fixer.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Union
 
-from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.kaldi import _atomic_write, c_sort_key, iter_lines
+from espnet2_tsdia.formats.kaldi import c_sort_key
+from espnet2_tsdia.formats.text import Entry, Parsed, RawFile, number, parse_strict
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 
@@ -23,26 +26,50 @@ class UemSegment:
     channel: str = "1"
 
 
+def parse_uem(raw: RawFile) -> Parsed:
+    """``<reco> <chan> <onset> <end>`` lines -> entries keyed by recording, value
+    :class:`UemSegment`; ``;`` comment lines go to ``other``.
+
+    Problems: ``fields``, ``number`` (no entry); ``negative_start``, ``end_not_after_start``
+    (the entry is kept, the problem's value is the region).
+    """
+    out = Parsed()
+    for ln in raw.lines:
+        f = ln.fields
+        if f[0].startswith(";"):
+            out.other.append(ln)
+            continue
+        if len(f) != 4:
+            out.add(ln, "fields", f"expected 4 fields '<file> <chan> <onset> <end>', got {len(f)}: {ln.text!r}")
+            continue
+        onset, end = number(f[2]), number(f[3])
+        if onset is None or end is None:
+            out.add(ln, "number", f"onset and end must be finite numbers, got {f[2]!r} {f[3]!r}")
+            continue
+        region = UemSegment(f[0], onset, end, f[1])
+        out.entries.append(Entry(ln, f[0], region))
+        if onset < 0:
+            out.add(ln, "negative_start", f"onset {onset} < 0; expected 0 <= onset < end", region)
+        if end <= onset:
+            out.add(
+                ln,
+                "end_not_after_start",
+                f"expected 0 <= onset < end (field 4 is an end time, not a duration), got {onset} {end}",
+                region,
+            )
+    return out
+
+
 def read_uem(path: PathLike) -> Dict[str, List[UemSegment]]:
     """Read a UEM file into recording -> regions (sorted). ``;`` starts a comment line.
 
     Raises:
-        DataFormatError: not 4 fields, non-numeric times, ``end <= onset``.
+        DataFormatError: the first problem of :func:`parse_uem` (not 4 fields, non-numeric
+            times, a negative onset, ``end <= onset``), naming the file and line.
     """
     out: Dict[str, List[UemSegment]] = {}
-    for n, line in iter_lines(path):
-        if line.lstrip().startswith(";"):
-            continue
-        f = line.split()
-        if len(f) != 4:
-            raise DataFormatError(path, n, f"expected 4 fields '<file> <chan> <onset> <end>', got {len(f)}: {line!r}")
-        try:
-            onset, end = float(f[2]), float(f[3])
-        except ValueError:
-            raise DataFormatError(path, n, f"onset/end must be numbers, got {f[2]!r} {f[3]!r}") from None
-        if not (math.isfinite(onset) and math.isfinite(end)) or onset < 0 or end <= onset:
-            raise DataFormatError(path, n, f"expected 0 <= onset < end (field 4 is an end time), got {onset} {end}")
-        out.setdefault(f[0], []).append(UemSegment(f[0], onset, end, f[1]))
+    for e in parse_strict(path, parse_uem).entries:
+        out.setdefault(e.key, []).append(e.value)
     return {k: sorted(v, key=lambda u: u.onset) for k, v in out.items()}
 
 
@@ -56,7 +83,7 @@ def write_uem(path: PathLike, uem: Dict[str, List[UemSegment]]) -> None:
     for reco in sorted(uem, key=c_sort_key):
         for u in sorted(uem[reco], key=lambda u: (u.onset, u.end)):
             lines.append(f"{u.reco} {u.channel} {_fmt_time(u.onset)} {_fmt_time(u.end)}\n")
-    _atomic_write(path, "".join(lines))
+    atomic_write_text(path, "".join(lines))
 
 
 def _fmt_time(x: float) -> str:

@@ -37,7 +37,7 @@ import numpy as np
 
 from espnet2_tsdia.data.stats import RecordingStats, SetStats, recording_stats, set_stats
 from espnet2_tsdia.formats.kaldi import utt_id
-from espnet2_tsdia.formats.rttm import Turn, format_turn
+from espnet2_tsdia.formats.rttm import Turn, format_turn, iter_rttm
 from espnet2_tsdia.simulate.config import SimulationConfig
 from espnet2_tsdia.simulate.sources import (
     AudioList,
@@ -572,20 +572,16 @@ def _stream_rttm_stats(rttm: Path, reco2dur: Dict[str, float]) -> Iterator[Recor
             raise SimulationError(f"{rttm}: recording {cur!r} is not in reco2dur")
         return recording_stats(turns, reco2dur[cur], reco=cur)
 
-    with open(rttm, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            fld = line.split()
-            if not fld or fld[0] != "SPEAKER":
-                continue
-            if fld[1] != cur:
-                if cur is not None:
-                    yield flush()
-                if fld[1] in seen:
-                    raise SimulationError(
-                        f"{rttm}:{n}: turns of {fld[1]!r} are not contiguous (the file must be sorted by recording)"
-                    )
-                cur, turns = fld[1], []
-            turns.append(Turn(reco=cur, onset=float(fld[3]), duration=float(fld[4]), speaker=fld[7]))
+    for n, turn in iter_rttm(rttm):
+        if turn.reco != cur:
+            if cur is not None:
+                yield flush()
+            if turn.reco in seen:
+                raise SimulationError(
+                    f"{rttm}:{n}: turns of {turn.reco!r} are not contiguous (the file must be sorted by recording)"
+                )
+            cur, turns = turn.reco, []
+        turns.append(turn)
     if cur is not None:
         yield flush()
     for reco in reco2dur:

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 from espnet2_tsdia.bin import fix_data_dir as cli
 from espnet2_tsdia.data.datadir import data_dir_from_rttm
 from espnet2_tsdia.data.fix import FixEntry, FixReport, fix_data_dir
-from espnet2_tsdia.data.validate import KNOWN_FILES, read_raw, validate_data_dir
+from espnet2_tsdia.data.validate import KNOWN_FILES, validate_data_dir
 from espnet2_tsdia.formats.kaldi import read_segments
 from espnet2_tsdia.formats.rttm import read_rttm
+from espnet2_tsdia.formats.text import read_raw
 from espnet2_tsdia.formats.uem import UemSegment, read_uem, write_uem
 
 from .test_validate import DURS, edit, make_dir, set_field
@@ -465,7 +466,12 @@ def test_msdwild_channel_0_and_zero_padded_ids(real_annotations, tmp_path):
 
 def test_ava_avd_turn_outside_its_clip_window(real_annotations, tmp_path):
     d = build_raw(real_annotations, tmp_path, "ava_avd")
-    assert lines_of(d, "reco2dur") == ["-FaXLcSFjUI_c_01 1200", "Ma2hgTmveKQ_c_02 1500", "Ov0za6Xb1LM_c_02 1500"]
+    assert lines_of(d, "reco2dur") == [
+        "-FaXLcSFjUI_c_01 1200",
+        "0f39OWEqJ24_c_01 1200",
+        "Ma2hgTmveKQ_c_02 1500",
+        "Ov0za6Xb1LM_c_02 1500",
+    ]
     report = fix_and_check(d)
     dropped = report.find(action="dropped")
     assert [(e.file, e.kind) for e in dropped] == [
@@ -478,7 +484,7 @@ def test_ava_avd_turn_outside_its_clip_window(real_annotations, tmp_path):
     )
     assert report.count(kind="clipped") == 0
     assert lines_of(d, "wav.scp")[0] == "-FaXLcSFjUI_c_01 -FaXLcSFjUI_c_01.wav"
-    assert len(read_segments(d / "segments")) == 56 + 68 + 137 - 1
+    assert len(read_segments(d / "segments")) == 56 + 103 + 68 + 137 - 1
 
 
 def test_aishell4_crlf_and_per_session_labels(real_annotations, tmp_path):

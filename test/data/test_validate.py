@@ -8,9 +8,13 @@ import soundfile as sf
 
 from espnet2_tsdia.bin import validate_data_dir as cli
 from espnet2_tsdia.data.datadir import write_data_dir
-from espnet2_tsdia.data.validate import MAX_PER_KIND, Problem, ValidationReport, read_raw, validate_data_dir
-from espnet2_tsdia.formats.rttm import Turn
-from espnet2_tsdia.formats.uem import uem_from_durations
+from espnet2_tsdia.data.fix import fix_data_dir
+from espnet2_tsdia.data.validate import MAX_PER_KIND, Problem, ValidationReport, validate_data_dir
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import read_reco2dur, read_scp, read_segments, read_utt2spk
+from espnet2_tsdia.formats.rttm import Turn, read_rttm
+from espnet2_tsdia.formats.text import read_raw
+from espnet2_tsdia.formats.uem import read_uem, uem_from_durations
 
 DURS = {"rec1": 4.0, "rec2": 3.0}
 
@@ -362,6 +366,64 @@ def test_uem_problems(good):
     edit(good / "uem", lambda ls: [ls[0]])
     p = only(validate_data_dir(good), "no_uem", "wav.scp")
     assert (p.severity, p.line) == ("warning", 2)
+
+
+# ----------------------------------------------------------------- one parser per format
+READERS = {
+    "rttm": read_rttm,
+    "uem": read_uem,
+    "segments": read_segments,
+    "reco2dur": read_reco2dur,
+    "utt2spk": read_utt2spk,
+    "wav.scp": read_scp,
+}
+
+
+@pytest.mark.parametrize(
+    "name, line, code",
+    [
+        ("rttm", "SPEAKER rec1 1 0.500 1.000 <NA> <NA> rec1_A <NA> <NA> extra", "fields"),
+        ("rttm", "SPEAKER rec1 1 0.500 1.000 <NA> <NA>", "fields"),
+        ("rttm", "SPEAKER rec1 1 0.500 inf <NA> <NA> rec1_A <NA> <NA>", "number"),
+        ("rttm", "SPEAKER rec1 1 -0.5 1.000 <NA> <NA> rec1_A <NA> <NA>", "negative_start"),
+        ("rttm", "SPEAKER rec1 1 0.500 0 <NA> <NA> rec1_A <NA> <NA>", "end_not_after_start"),
+        ("uem", "rec1 1 2.0", "fields"),
+        ("uem", "rec1 1 -1 3", "negative_start"),
+        ("uem", "rec1 1 3 3", "end_not_after_start"),
+        ("segments", "rec2_C-rec2-0000100-0000250 rec2 1.0 nan", "number"),
+        ("segments", "rec2_Z-rec2-x rec2 -1.0 0.5", "negative_start"),
+        ("segments", "rec2_A-rec2-0000000-0000200 rec2 0.0 2.0", "duplicate_key"),
+        ("reco2dur", "rec3 0", "duration"),
+        ("utt2spk", "rec2_Z-rec2-x rec2_Z extra", "fields"),
+        ("wav.scp", "rec3", "fields"),
+    ],
+)
+def test_the_reader_rejects_exactly_what_the_validator_reports(good, name, line, code):
+    """Reader and validator share the format's parser: the line the reader stops at is the line the
+    validator reports, with the same message; the same file without the line passes both."""
+    assert validate_data_dir(good).problems == []
+    READERS[name](good / name)  # reads
+    edit(good / name, lambda ls: ls + [line])
+    n = len((good / name).read_text().splitlines())
+    p = only(validate_data_dir(good), code, name)
+    with pytest.raises(DataFormatError) as e:
+        READERS[name](good / name)
+    assert (e.value.line, e.value.message) == (p.line, p.message) and p.line == n and p.severity == "error"
+
+
+def test_more_than_ten_rttm_fields_are_rejected_by_reader_validator_and_fixer(good):
+    edit(good / "rttm", lambda ls: [ls[0] + " x"] + ls[1:])
+    p = only(validate_data_dir(good), "fields", "rttm")
+    assert p.message.startswith("expected 10 fields 'SPEAKER <file> <chan> <onset> <duration> <NA> <NA> <speaker>")
+    assert p.message.endswith("(or 9), got 11: 'SPEAKER rec1 1 0.500 1.000 <NA> <NA> rec1_A <NA> <NA> x'")
+    with pytest.raises(DataFormatError, match=r"rttm:1: expected 10 fields .*got 11"):
+        read_rttm(good / "rttm")
+    report = fix_data_dir(good)
+    assert [(e.file, e.line, e.action, e.kind) for e in report.find(file="rttm")] == [
+        ("rttm", 1, "dropped", "malformed"),
+        ("rttm", None, "added", "rttm_from_segment"),
+    ]
+    assert read_rttm(good / "rttm")[0] == Turn("rec1", 0.5, 1.0, "rec1_A") and report.ok
 
 
 def test_many_problems_of_one_kind_are_counted_not_all_listed(tmp_path):

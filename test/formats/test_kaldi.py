@@ -138,11 +138,11 @@ def test_segments_exact_values_and_format(tmp_path):
     "text, match",
     [
         ("u r 1\n", r"segments:1: expected 4 fields"),
-        ("u r a 2\n", r"segments:1: start/end must be numbers, got 'a' '2'"),
-        ("u r 1 nan\n", r"segments:1: start/end must be finite"),
-        ("u r 0 1\nu r 1 2\n", r"segments:2: duplicate utterance id 'u'"),
-        ("u r 2 2\n", r"segments:1: expected 0 <= start < end, got start=2.0 end=2.0"),
-        ("u r -1 2\n", r"segments:1: expected 0 <= start < end, got start=-1.0"),
+        ("u r a 2\n", r"segments:1: start and end must be finite numbers, got 'a' '2'"),
+        ("u r 1 nan\n", r"segments:1: start and end must be finite numbers, got '1' 'nan'"),
+        ("u r 0 1\nu r 1 2\n", r"segments:2: duplicate utterance id 'u' \(first at line 1\)"),
+        ("u r 2 2\n", r"segments:1: end 2.0 <= start 2.0; expected end > start"),
+        ("u r -1 2\n", r"segments:1: start -1.0 < 0; expected 0 <= start < end"),
     ],
 )
 def test_read_segments_errors(tmp_path, text, match):
@@ -175,7 +175,7 @@ def test_reco2dur_format_and_errors(tmp_path):
     write_reco2dur(f, {"r2": 2420.0, "r1": 1113.845375})
     assert f.read_text() == "r1 1113.845375\nr2 2420\n"
     assert read_reco2dur(f) == {"r1": 1113.845375, "r2": 2420.0}
-    with pytest.raises(DataFormatError, match=r"reco2dur:1: duration must be > 0, got '0'"):
+    with pytest.raises(DataFormatError, match=r"reco2dur:1: duration must be a finite number > 0, got '0'"):
         read_reco2dur(write(f, "r 0\n"))
     with pytest.raises(DataFormatError, match=r"reco2dur:2: duplicate recording id 'r'"):
         read_reco2dur(write(f, "r 1\nr 2\n"))

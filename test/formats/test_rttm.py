@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -78,7 +80,7 @@ def test_voxconverse_turns_grouped_by_speaker_keep_file_order(real_annotations):
     assert [t.onset for t in turns[:3]] == [41.12, 140.64, 142.2]  # file order, not time order
     ordered = sort_turns(turns)
     assert [t.onset for t in ordered[:3]] == [5.28, 34.68, 40.12]
-    assert all(a.onset <= b.onset for a, b in zip(ordered, ordered[1:]))
+    assert all(a.onset <= b.onset for a, b in itertools.pairwise(ordered))
 
 
 def test_missing_final_newline_keeps_the_last_turn(real_annotations, tmp_path):
@@ -118,9 +120,13 @@ def test_utial_same_speaker_turn_inside_another(real_annotations):
 @pytest.mark.parametrize(
     "line, match",
     [
-        ("SPEAKER r 1 0.0 1.0 <NA> <NA>", r"x.rttm:2: expected 10 fields \(at least 9\), got 7"),
-        ("SPEAKER r 1 zero 1.0 <NA> <NA> s <NA> <NA>", r"x.rttm:2: onset/duration must be numbers, got 'zero' '1.0'"),
-        ("SPEAKER r 1 -1 1.0 <NA> <NA> s <NA> <NA>", r"x.rttm:2: expected a finite onset >= 0, got '-1'"),
+        ("SPEAKER r 1 0.0 1.0 <NA> <NA>", r"x.rttm:2: expected 10 fields 'SPEAKER <file> .*' \(or 9\), got 7"),
+        ("SPEAKER r 1 0.0 1.0 <NA> <NA> s <NA> <NA> x", r"x.rttm:2: expected 10 fields .* \(or 9\), got 11"),
+        (
+            "SPEAKER r 1 zero 1.0 <NA> <NA> s <NA> <NA>",
+            r"x.rttm:2: onset/duration must be numbers, got 'zero' '1.0'; expected finite seconds in fields 4 and 5",
+        ),
+        ("SPEAKER r 1 -1 1.0 <NA> <NA> s <NA> <NA>", r"x.rttm:2: onset \(field 4\) must be >= 0, got '-1'"),
         ("SPEAKER r 1 1.0 0 <NA> <NA> s <NA> <NA>", r"x.rttm:2: field 5 is a duration and must be > 0, got '0'"),
     ],
 )
@@ -191,7 +197,7 @@ def test_write_then_read_round_trips(tmp_path_factory, turns):
     write_rttm(f, turns)
     back = read_rttm(f)
     assert len(back) == len(turns)
-    for a, b in zip(back, sort_turns(turns)):
+    for a, b in zip(back, sort_turns(turns), strict=True):
         assert (a.reco, a.speaker, a.channel) == (b.reco, b.speaker, "1")
         assert a.onset == pytest.approx(b.onset, abs=1e-9)
         assert a.end == pytest.approx(b.end, abs=1e-6)

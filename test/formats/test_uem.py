@@ -32,9 +32,9 @@ def test_several_regions_comments_crlf_and_sorting(tmp_path):
     "line, match",
     [
         ("r 1 0", r"x.uem:2: expected 4 fields '<file> <chan> <onset> <end>', got 3"),
-        ("r 1 a 2", r"x.uem:2: onset/end must be numbers, got 'a' '2'"),
-        ("r 1 5 3", r"x.uem:2: expected 0 <= onset < end \(field 4 is an end time\), got 5.0 3.0"),
-        ("r 1 -1 3", r"x.uem:2: expected 0 <= onset < end"),
+        ("r 1 a 2", r"x.uem:2: onset and end must be finite numbers, got 'a' '2'"),
+        ("r 1 5 3", r"x.uem:2: expected 0 <= onset < end \(field 4 is an end time, not a duration\), got 5.0 3.0"),
+        ("r 1 -1 3", r"x.uem:2: onset -1.0 < 0; expected 0 <= onset < end"),
     ],
 )
 def test_read_uem_errors(tmp_path, line, match):
