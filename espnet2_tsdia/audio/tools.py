@@ -7,13 +7,14 @@ wav reader/writer.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from espnet2_tsdia.utils.atomic import atomic_write
 
 PathLike = Union[str, Path]
 
@@ -89,19 +90,15 @@ def read_wav_int16(path: PathLike) -> Tuple[np.ndarray, int]:
 
 
 def write_wav_int16(path: PathLike, x: np.ndarray, sample_rate: int) -> None:
-    """Write a mono 16-bit PCM wav atomically: a hidden temporary file in the same folder, then rename.
-
-    An interrupted write leaves at most ``.<name>.tmp``, never a truncated ``<name>``.
+    """Write a mono 16-bit PCM wav atomically (:func:`espnet2_tsdia.utils.atomic.atomic_write`):
+    an interrupted write leaves at most a hidden ``.<name>.<random>.tmp``, never a truncated ``<name>``.
     """
     import soundfile
 
     x = np.asarray(x)
     if x.dtype != np.int16 or x.ndim != 1:
         raise ValueError(f"{path}: expected a 1-D int16 array, got dtype={x.dtype} shape={x.shape}")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    soundfile.write(str(tmp), x, sample_rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: soundfile.write(f, x, sample_rate, subtype="PCM_16", format="WAV"))
 
 
 # --------------------------------------------------------------------------- signal functions

@@ -94,6 +94,7 @@ from espnet2_tsdia.formats.kaldi import (
     write_spk2utt,
     write_utt2spk,
 )
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -806,9 +807,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
     """Write ``text`` atomically unless ``path`` already holds it; returns whether it wrote."""
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
     return True
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Union
 
 from espnet2_tsdia.scoring.der import RecoScore, ScoreResult
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 
@@ -134,18 +133,9 @@ def results_markdown(result: ScoreResult, protocol: ScoringProtocol) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_text(path: PathLike, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write_results_md(path: PathLike, result: ScoreResult, protocol: ScoringProtocol) -> None:
     """Write ``RESULTS.md`` (see :func:`results_markdown`)."""
-    _write_text(path, results_markdown(result, protocol))
+    atomic_write_text(path, results_markdown(result, protocol))
 
 
 def write_result_json(path: PathLike, result: ScoreResult, protocol: ScoringProtocol) -> None:
@@ -153,4 +143,4 @@ def write_result_json(path: PathLike, result: ScoreResult, protocol: ScoringProt
     _check_match(result, protocol)
     data = result.to_dict()
     data["protocol"].update({"uem_file": protocol.uem, "ref": protocol.ref, "hyp": protocol.hyp})  # type: ignore[union-attr]
-    _write_text(path, json.dumps(data, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")

@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import yaml
 
 from espnet2_tsdia.train.round_metrics import METRICS_FILE, metric_series, read_round_metrics
-from espnet2_tsdia.utils.atomic import atomic_write_json
+from espnet2_tsdia.utils.atomic import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +148,7 @@ class TrialRunner:
                     f"{path}: holds another trial's config; refusing to resume it with the point {dict(point)}"
                 )
         else:
-            tmp = path.with_suffix(".yaml.tmp")
-            with open(tmp, "w", encoding="utf-8") as f:
-                yaml.safe_dump(config, f, sort_keys=False)
-            os.replace(tmp, path)
+            atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
         command = self.command(exp_dir)
         full = [*self.cmd, str(exp_dir / TRIAL_LOG), *command] if self.cmd else command
         script = exp_dir / TRIAL_SCRIPT
