@@ -4,14 +4,20 @@ Layout under ``corpus_dir`` (the recipe's ``$AVA_AVD``), as in the repo's ``data
 
     split/{train,val,test}.list   clip ids, no final newline (243 / 54 / 54)
     split/offsets.txt             <clip> <offset>: where the official cropped clip audio starts
+                                  (optional: the published file has 3 lines, for 0f39OWEqJ24)
     split/video.list              movie file names (download only)
     rttms/<clip>.rttm             references, times in MOVIE time (900-1800 s)
     videos/<video>.{mkv,mp4,webm} the AVA movies (never modified)
     waves/<clip>.wav              derived here: 16 kHz mono clip audio (``audio_dir``)
 
 A clip ``<video>_c_0k`` covers movie time ``[900 + 300 (k-1), 900 + 300 k]``. Its recording
-starts at its offset (``offsets.txt``; the official preprocessing sets it to the first reference
-onset) and ends at the last reference offset, but never after the clip's nominal end. Turns are
+starts at its offset and ends at the last reference end, but never after the clip's nominal end.
+The official preprocessing sets the offset to the clip's first reference onset, and the published
+``offsets.txt`` lists only 3 of the 351 clips, so the offset is computed from the annotation
+(:func:`clip_offset`); where ``offsets.txt`` has a line, the two are compared (they agree within
+:data:`~espnet2_tsdia.formats.times.TIME_EPS` for every published line) and the published value
+is used, since official clip audio derived elsewhere starts there. Every
+clip's offset, where it came from and the comparison go into ``prep_report.txt``. Turns are
 clipped to that window (a turn entirely outside it, such as Ma2hgTmveKQ_c_02 spk02 at 1555.5 s,
 is dropped; both are reported) and shifted by ``-offset``, so the RTTM matches the derived wav.
 The audio is cut from the movie with ffmpeg (``-ss offset -t length -vn -ac 1 -ar 16000``),
@@ -51,8 +57,11 @@ from espnet2_tsdia.corpora.common import (
 )
 from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.kaldi import iter_lines, read_list
+from espnet2_tsdia.formats.kaldi import parse_keyed, read_list
 from espnet2_tsdia.formats.rttm import Turn, read_rttm
+from espnet2_tsdia.formats.text import number, parse_strict
+from espnet2_tsdia.formats.times import TIME_EPS
+from espnet2_tsdia.utils.atomic import atomic_path, stale_temporaries
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -74,23 +83,38 @@ def read_offsets(path: PathLike) -> Dict[str, float]:
     """``<clip> <offset>`` lines (no final newline needed).
 
     Raises:
-        DataFormatError: not 2 fields, a non-numeric or negative offset, a duplicate clip.
+        DataFormatError: not 2 fields, a duplicate clip, an offset that is not a number >= 0.
     """
     out: Dict[str, float] = {}
-    for n, line in iter_lines(path):
-        f = line.split()
-        if len(f) != 2:
-            raise DataFormatError(path, n, f"expected '<clip> <offset>', got {line!r}")
-        try:
-            value = float(f[1])
-        except ValueError:
-            raise DataFormatError(path, n, f"offset must be a number, got {f[1]!r}") from None
-        if value < 0:
-            raise DataFormatError(path, n, f"offset must be >= 0, got {value}")
-        if f[0] in out:
-            raise DataFormatError(path, n, f"duplicate clip {f[0]!r}")
-        out[f[0]] = value
+    for e in parse_strict(path, parse_keyed, min_fields=2, max_fields=2, what="clip").entries:
+        value = number(e.value[0])
+        if value is None or value < 0:
+            raise DataFormatError(path, e.line.number, f"offset must be a number >= 0 (seconds), got {e.value[0]!r}")
+        out[e.key] = value
     return out
+
+
+def clip_offset(turns: Sequence[Turn]) -> float:
+    """Where a clip's recording starts in movie time: its earliest reference onset (how the
+    official preprocessing placed the clips). The RTTM lines are not in time order, so this is not
+    the first line's onset: Ma2hgTmveKQ_c_02's earliest turn is its last line."""
+    if not turns:
+        raise ValueError("a clip without reference turns has no offset")
+    return min(t.onset for t in turns)
+
+
+def offset_note(clip: str, computed: float, published: Optional[float], source: PathLike) -> str:
+    """The prep-report line of a clip's offset: computed from ``source``, compared with the
+    published value (None: ``offsets.txt`` has no line for the clip)."""
+    head = f"{clip}: offset {computed:.3f}s = the first reference onset in {source}"
+    if published is None:
+        return f"{head}; offsets.txt has no line for it"
+    if abs(published - computed) <= TIME_EPS:
+        return f"{head}; offsets.txt agrees ({published:.3f}s)"
+    return (
+        f"{head}; offsets.txt says {published:.3f}s ({published - computed:+.3f}s): the published offset is used "
+        "(official clip audio derived elsewhere starts there)"
+    )
 
 
 def video_id(clip: str) -> str:
@@ -134,7 +158,8 @@ def extract_clip_audio(
     ``-ss``), the time base of the official RTTMs, whose preprocessing decodes the whole movie
     and indexes its samples.
 
-    Skipped when ``dest`` exists (it is only ever created by a rename of a finished file).
+    Skipped when ``dest`` exists (it is only ever created by a rename of a finished file, see
+    :func:`espnet2_tsdia.utils.atomic.atomic_path`); temporaries a killed run left are removed.
 
     Raises:
         RuntimeError: ffmpeg failed (its message is included).
@@ -145,25 +170,23 @@ def extract_clip_audio(
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise FileNotFoundError("ffmpeg not found in PATH; install it (sudo apt-get install -y ffmpeg)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    cmd = [
-        ffmpeg, "-nostdin", "-v", "error", "-y",
-        "-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(Path(video).absolute()),
-        "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", str(tmp.absolute()),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0 or not tmp.is_file():
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"ffmpeg failed on {video} (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
-    got = audio_header(tmp).duration
-    if got < duration - MAX_SHORTFALL:
-        tmp.unlink()
-        raise RuntimeError(
-            f"{video}: the soundtrack ends {duration - got:.1f}s before the end of clip {dest.stem} "
-            f"(got {got:.3f}s of {duration:.3f}s from {start:.3f}s); the movie is probably truncated: delete it and download it again"
-        )
-    tmp.replace(dest)
+    for stale in stale_temporaries(dest):  # left by a killed run
+        stale.unlink(missing_ok=True)
+    with atomic_path(dest) as tmp:
+        cmd = [
+            ffmpeg, "-nostdin", "-v", "error", "-y",
+            "-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(Path(video).absolute()),
+            "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", str(tmp.absolute()),
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ffmpeg failed on {video} (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+        got = audio_header(tmp).duration
+        if got < duration - MAX_SHORTFALL:
+            raise RuntimeError(
+                f"{video}: the soundtrack ends {duration - got:.1f}s before the end of clip {dest.stem} "
+                f"(got {got:.3f}s of {duration:.3f}s from {start:.3f}s); the movie is probably truncated: delete it and download it again"
+            )
     return dest
 
 
@@ -190,7 +213,7 @@ def prepare_ava_avd(
 
     Raises:
         MissingAudioError: a listed clip has neither derived audio nor its movie.
-        DataFormatError: an RTTM names another clip, a clip has no offset.
+        DataFormatError: an RTTM names another clip; a malformed list, RTTM or ``offsets.txt``.
     """
     for s in splits:
         known_split(s, SPLITS)
@@ -200,11 +223,7 @@ def prepare_ava_avd(
     waves = Path(audio_dir).absolute() if audio_dir is not None else corpus_dir / "waves"
     refs = Path(rttm_dir).absolute() if rttm_dir is not None else corpus_dir / "rttms"
     offsets_path = corpus_dir / "split" / "offsets.txt"
-    if not offsets_path.is_file():
-        raise FileNotFoundError(
-            f"{offsets_path}: clip offsets missing; download the AVA-AVD repo's dataset/split (prepare_corpus ava_avd download)"
-        )
-    offsets = read_offsets(offsets_path)
+    published = read_offsets(offsets_path) if offsets_path.is_file() else {}
     plans: Dict[str, Tuple[PrepReport, List[Tuple[str, Tuple[float, float], List[Turn]]]]] = {}
     jobs: List[Tuple[Path, Path, float, float]] = []
     for split in splits:
@@ -214,6 +233,8 @@ def prepare_ava_avd(
                 f"{list_path}: AVA-AVD split list missing; download the repo's dataset/split (prepare_corpus ava_avd download)"
             )
         notes = PrepReport()
+        if not offsets_path.is_file():
+            notes.changed.append(f"{offsets_path}: not there; every clip offset is computed from its annotation")
         plans[split] = (notes, [])
         for clip in read_list(list_path):
             video_id(clip)
@@ -226,13 +247,17 @@ def prepare_ava_avd(
             check_rttm_recordings(
                 turns, allowed=[clip], source=rttm, todo="each AVA-AVD RTTM describes only its own clip"
             )
-            if clip not in offsets:
-                raise DataFormatError(
-                    offsets_path,
-                    None,
-                    f"no offset for clip {clip!r} (listed in {list_path}); use the repo's offsets.txt",
+            if not turns:
+                notes.dropped.append(
+                    f"{clip}: {rttm} has no SPEAKER line, so nothing to score and no offset; clip left out"
                 )
-            window = clip_window(clip, offsets[clip], turns)
+                continue
+            computed = clip_offset(turns)
+            notes.changed.append(offset_note(clip, computed, published.get(clip), rttm))
+            offset = published.get(clip, computed)  # the published value where there is one
+            if abs(offset - computed) > TIME_EPS:
+                logger.warning("%s", notes.changed[-1])
+            window = clip_window(clip, offset, turns)
             turns = clip_to_windows(turns, {clip: window}, what="clip window", notes=notes)
             plans[split][1].append((clip, window, shift(turns, window[0])))
             dest = waves / f"{clip}.wav"

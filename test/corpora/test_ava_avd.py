@@ -1,5 +1,6 @@
-"""prepare_ava_avd on a tiny AVA-AVD: real lists/offsets/RTTMs (movie time), silent movies in two
-of the AVA containers (mkv, mp4; 48 kHz stereo soundtrack) long enough for the clips."""
+"""prepare_ava_avd on a tiny AVA-AVD: real lists, offsets.txt and RTTMs (movie time; the published
+offsets.txt has 3 lines), silent movies in two of the AVA containers (mkv, mp4; 48 kHz stereo
+soundtrack) long enough for the clips."""
 
 from __future__ import annotations
 
@@ -23,14 +24,19 @@ from native import (
 )
 
 from espnet2_tsdia.corpora import ava_avd
-from espnet2_tsdia.corpora.ava_avd import clip_window, prepare_ava_avd, read_offsets, shift
+from espnet2_tsdia.corpora.ava_avd import clip_offset, clip_window, prepare_ava_avd, read_offsets, shift
 from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.rttm import Turn
+from espnet2_tsdia.formats.rttm import Turn, read_rttm
 
-CLIPS = {"train": ["-FaXLcSFjUI_c_01", "Ma2hgTmveKQ_c_02"], "val": ["Ov0za6Xb1LM_c_02"]}
-#: first reference onset of each clip = its offset (how the official offsets.txt was made)
-OFFSETS = {"-FaXLcSFjUI_c_01": 900.004, "Ma2hgTmveKQ_c_02": 1238.491, "Ov0za6Xb1LM_c_02": 1200.004}
+CLIPS = {"train": ["-FaXLcSFjUI_c_01", "Ma2hgTmveKQ_c_02"], "val": ["Ov0za6Xb1LM_c_02"], "test": ["0f39OWEqJ24_c_01"]}
+#: the earliest reference onset of each fixture clip (read off the RTTMs)
+FIRST_ONSETS = {
+    "-FaXLcSFjUI_c_01": 900.004,
+    "Ma2hgTmveKQ_c_02": 1238.491,  # its last line: the lines are not in time order
+    "Ov0za6Xb1LM_c_02": 1200.004,
+    "0f39OWEqJ24_c_01": 900.06,
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +45,7 @@ def movies(tmp_path_factory) -> Path:
     source = write_movie(d / "Ma2hgTmveKQ.mkv", 1510.0, sample_rate=48000)  # 48 kHz stereo soundtrack
     write_movie(d / "Ov0za6Xb1LM.mp4", 1501.0, source=source)
     write_movie(d / "-FaXLcSFjUI.mkv", 1170.0, source=source)
+    write_movie(d / "0f39OWEqJ24.mkv", 1201.0, source=source)
     return d
 
 
@@ -53,8 +60,7 @@ def build_ava(root: Path, movies: Path) -> Path:
             shutil.copy(fx / f"{clip}.rttm", root / "rttms" / f"{clip}.rttm")
     for split, clips in CLIPS.items():  # like the official lists: no final newline
         write_text(root / "split" / f"{split}.list", "\n".join(clips))
-    real = (fx / "offsets.txt").read_text().rstrip("\n")
-    write_text(root / "split" / "offsets.txt", real + "\n" + "\n".join(f"{c} {o}" for c, o in OFFSETS.items()))
+    shutil.copy(fx / "offsets.txt", root / "split" / "offsets.txt")  # the published one: 3 lines
     return root
 
 
@@ -68,6 +74,23 @@ def test_window_and_shift():
         "0f39OWEqJ24_c_02": 1200.534,
         "0f39OWEqJ24_c_03": 1501.23,
     }
+
+
+def test_offset_is_the_earliest_onset_and_matches_the_published_one():
+    fx = real_annotations("ava_avd")
+    got = {clip: clip_offset(read_rttm(fx / f"{clip}.rttm")) for clip in FIRST_ONSETS}
+    assert got == FIRST_ONSETS
+    published = read_offsets(fx / "offsets.txt")
+    assert got["0f39OWEqJ24_c_01"] == published["0f39OWEqJ24_c_01"]  # the one fixture clip with a line
+
+
+def test_offsets_txt_errors_name_the_line(tmp_path):
+    write_text(tmp_path / "offsets.txt", "a_c_01 900.5\nb_c_01 -3")
+    with pytest.raises(DataFormatError, match=r"offsets\.txt:2: offset must be a number >= 0 \(seconds\), got '-3'"):
+        read_offsets(tmp_path / "offsets.txt")
+    write_text(tmp_path / "offsets.txt", "a_c_01 900.5\na_c_01 901")
+    with pytest.raises(DataFormatError, match=r"offsets\.txt:2: duplicate clip 'a_c_01' \(first at line 1\)"):
+        read_offsets(tmp_path / "offsets.txt")
 
 
 def test_prepare(tmp_path, movies):
@@ -93,23 +116,33 @@ def test_prepare(tmp_path, movies):
     assert len(ma) == 68 - 1 and max(r[4] for r in ma) == 253.889  # 1492.38 - 1238.491
     r = reports["ava_avd_train"]
     assert r.dropped == ["Ma2hgTmveKQ_c_02 spk02 [1555.541, 1555.912]: outside the clip window [1238.491, 1500.000]"]
-    assert (
-        "Ma2hgTmveKQ_c_02: times shifted by -1238.491s from movie time (offset 1238.491, window end 1500.000)"
-        in r.changed
-    )
+    rttms = corpus / "rttms"
+    assert r.changed == [
+        f"-FaXLcSFjUI_c_01: offset 900.004s = the first reference onset in {rttms / '-FaXLcSFjUI_c_01.rttm'}; "
+        "offsets.txt has no line for it",
+        f"Ma2hgTmveKQ_c_02: offset 1238.491s = the first reference onset in {rttms / 'Ma2hgTmveKQ_c_02.rttm'}; "
+        "offsets.txt has no line for it",
+        "-FaXLcSFjUI_c_01: times shifted by -900.004s from movie time (offset 900.004, window end 1163.342)",
+        "Ma2hgTmveKQ_c_02: times shifted by -1238.491s from movie time (offset 1238.491, window end 1500.000)",
+    ]
+    assert (tmp_path / "data" / "ava_avd_train" / "prep_report.txt").read_text() == r.text()
     val = rttm_rows(tmp_path / "data" / "ava_avd_val" / "rttm")
     assert (
         len(val) == 137 and len({row[2] for row in val}) == 9 and max(row[4] for row in val) == 299.993
     )  # 1499.997 - 1200.004
     for d in reports:
         validate(tmp_path / "data" / d, expected_fs=16000)
-    # resumable: finished clips are not cut again
+    # resumable: finished clips are not cut again; what a killed cut left is removed
     stamp = (corpus / "waves" / "Ov0za6Xb1LM_c_02.wav").stat().st_mtime_ns
     (corpus / "waves" / "-FaXLcSFjUI_c_01.wav").unlink()
-    write_text(corpus / "waves" / "-FaXLcSFjUI_c_01.wav.tmp", "half a file from an interrupted run")
+    write_text(corpus / "waves" / ".-FaXLcSFjUI_c_01.wav.0123abcd.tmp", "half a file from an interrupted run")
     prepare_ava_avd(corpus, tmp_path / "data2", splits=["train", "val"])
     assert (corpus / "waves" / "Ov0za6Xb1LM_c_02.wav").stat().st_mtime_ns == stamp
-    assert not (corpus / "waves" / "-FaXLcSFjUI_c_01.wav.tmp").exists()
+    assert sorted(p.name for p in (corpus / "waves").iterdir()) == [
+        "-FaXLcSFjUI_c_01.wav",
+        "Ma2hgTmveKQ_c_02.wav",
+        "Ov0za6Xb1LM_c_02.wav",
+    ]
     assert data_files(tmp_path / "data2" / "ava_avd_train")["rttm"] == train["rttm"]
     examples = label_conversion(tmp_path / "data" / "ava_avd_val", tmp_path / "labels")
     assert examples[0] == "Ov0za6Xb1LM_c_02__Ov0za6Xb1LM_c_02_spk00"
@@ -127,13 +160,43 @@ def test_broken_corpus(tmp_path, movies):
     rttm.write_text(rttm.read_text().replace("-FaXLcSFjUI_c_01 1 907.393", "-FaXLcSFjUI_c_02 1 907.393"))
     with pytest.raises(DataFormatError, match=r"-FaXLcSFjUI_c_01\.rttm:3: names recording '-FaXLcSFjUI_c_02'"):
         prepare_ava_avd(corpus, tmp_path / "data", splits=["train"])
-    write_text(corpus / "split" / "offsets.txt", "Ma2hgTmveKQ_c_02 1238.491")
-    write_text(corpus / "split" / "train.list", "Ma2hgTmveKQ_c_02\nKjzB2A6IPxU_c_01")
-    write_text(
-        corpus / "rttms" / "KjzB2A6IPxU_c_01.rttm", "SPEAKER KjzB2A6IPxU_c_01 1 901.0 1.0 <NA> <NA> spk00 <NA> <NA>\n"
+    write_text(corpus / "split" / "offsets.txt", "Ma2hgTmveKQ_c_02 1238.491\nOv0za6Xb1LM_c_02 x")
+    with pytest.raises(DataFormatError, match=r"offsets\.txt:2: offset must be a number >= 0 \(seconds\), got 'x'"):
+        prepare_ava_avd(corpus, tmp_path / "data", splits=["val"])
+
+
+def test_offsets_from_the_annotation(tmp_path, movies):
+    """offsets.txt has a line for 0f39OWEqJ24_c_01 only: it agrees with the computed offset; a
+    published offset that disagrees is used and reported; without offsets.txt, all are computed."""
+    corpus = build_ava(tmp_path / "ava", movies)
+    report = prepare_ava_avd(corpus, tmp_path / "data", splits=["test"])["ava_avd_test"]
+    rttm = corpus / "rttms" / "0f39OWEqJ24_c_01.rttm"
+    assert report.changed[0] == (
+        f"0f39OWEqJ24_c_01: offset 900.060s = the first reference onset in {rttm}; offsets.txt agrees (900.060s)"
     )
-    with pytest.raises(DataFormatError, match=r"offsets\.txt: no offset for clip 'KjzB2A6IPxU_c_01'"):
-        prepare_ava_avd(corpus, tmp_path / "data", splits=["train"])
+    rows = rttm_rows(tmp_path / "data" / "ava_avd_test" / "rttm")
+    assert len(rows) == 103 and rows[0][3] == 0.0  # 900.060 - 900.060, its 20th line
+    validate(tmp_path / "data" / "ava_avd_test", expected_fs=16000)
+
+    write_text(corpus / "split" / "offsets.txt", "Ma2hgTmveKQ_c_02 1238.600")
+    write_text(corpus / "split" / "train.list", "Ma2hgTmveKQ_c_02")
+    report = prepare_ava_avd(corpus, tmp_path / "data", splits=["train"])["ava_avd_train"]
+    assert report.changed[:3] == [
+        f"Ma2hgTmveKQ_c_02: offset 1238.491s = the first reference onset in {corpus / 'rttms' / 'Ma2hgTmveKQ_c_02.rttm'}; "
+        "offsets.txt says 1238.600s (+0.109s): the published offset is used (official clip audio derived elsewhere starts there)",
+        "Ma2hgTmveKQ_c_02 spk02 [1238.491, 1239.064]: clipped to the clip window [1238.600, 1500.000] -> [1238.600, 1239.064]",
+        "Ma2hgTmveKQ_c_02: times shifted by -1238.600s from movie time (offset 1238.600, window end 1500.000)",
+    ]
+    first = rttm_rows(tmp_path / "data" / "ava_avd_train" / "rttm")[0]
+    assert first == ("Ma2hgTmveKQ_c_02", "1", "Ma2hgTmveKQ_c_02_spk02", 0.0, 0.464)
+
+    (corpus / "split" / "offsets.txt").unlink()
+    report = prepare_ava_avd(corpus, tmp_path / "data3", splits=["train"])["ava_avd_train"]
+    assert report.changed[:2] == [
+        f"{corpus / 'split' / 'offsets.txt'}: not there; every clip offset is computed from its annotation",
+        f"Ma2hgTmveKQ_c_02: offset 1238.491s = the first reference onset in {corpus / 'rttms' / 'Ma2hgTmveKQ_c_02.rttm'}; "
+        "offsets.txt has no line for it",
+    ]
 
 
 def test_corpus_yaml():
