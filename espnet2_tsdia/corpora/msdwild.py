@@ -11,8 +11,10 @@ Layout under ``corpus_dir`` (the recipe's ``$MSDWILD``)::
 
 Pitfalls handled: the RTTM channel field is ``0`` on every line and is rewritten to ``1`` (the
 count is reported); ids are zero-padded numeric strings and stay strings; speaker labels are
-per-file integers plus off-screen ``h``/``h0``-``h3`` and become ``<id>_<label>``; a Git LFS
-pointer instead of an RTTM is detected and named. few.train, if only ``all.rttm`` is present,
+per-file integers plus off-screen ``h0``-``h3`` and become ``<id>_<label>``; a bare off-screen
+``h`` (01935 has one) becomes ``<id>_h``, a speaker of its own, with a prep-report line per
+recording (:func:`bare_off_screen_notes`); a Git LFS pointer instead of an RTTM is detected and
+named. few.train, if only ``all.rttm`` is present,
 is every recording of ``all.rttm`` that is in neither val set. UEM: the whole file. Data dirs:
 ``msdwild_few_train``, ``msdwild_few_val``, ``msdwild_many_val``.
 """
@@ -111,6 +113,25 @@ def read_split_turns(rttm_dir: Path, split: str, *, notes: PrepReport) -> List[T
     return [replace(t, channel="1") for t in raw]
 
 
+#: MSDWild's label of an off-screen speaker that carries no number (elsewhere: h0, h1, ...).
+BARE_OFF_SCREEN = "h"
+
+
+def bare_off_screen_notes(turns: Sequence[Turn]) -> List[str]:
+    """One prep-report line per recording that uses the bare off-screen label ``h``: what it
+    becomes and why."""
+    counts = Counter(t.reco for t in turns if t.speaker == BARE_OFF_SCREEN)
+    notes = []
+    for reco, n in sorted(counts.items()):
+        labels = sorted({t.speaker for t in turns if t.reco == reco and t.speaker != BARE_OFF_SCREEN})
+        notes.append(
+            f"{reco}: speaker label {BARE_OFF_SCREEN!r} ({n} turn{'s' * (n != 1)}) kept as speaker '{reco}_{BARE_OFF_SCREEN}', a speaker "
+            f"of its own: MSDWild numbers off-screen speakers (h0, h1, ...), this one has no number, and nothing "
+            f"ties it to the recording's other labels ({', '.join(labels)})"
+        )
+    return notes
+
+
 def prepare_msdwild(
     corpus_dir: PathLike,
     out_dir: PathLike,
@@ -164,7 +185,9 @@ def prepare_msdwild(
         rates = Counter(rate_of.values())
         if rates:
             logger.info("%s: sample rates %s", split, ", ".join(f"{r} Hz x{n}" for r, n in sorted(rates.items())))
-        turns = prefix_speakers(t for t in split_turns if t.reco in wav_scp)
+        kept = [t for t in split_turns if t.reco in wav_scp]
+        notes.changed += bare_off_screen_notes(kept)
+        turns = prefix_speakers(kept)
         name = split_dir_name("msdwild", split)
         out[name] = write_split(
             Path(out_dir) / name,

@@ -63,6 +63,14 @@ def test_prepare(tmp_path):
     spk = {reco: sorted({r[2] for r in many if r[0] == reco}) for reco in ("00884", "01935")}
     assert spk["00884"] == [f"00884_{i}" for i in range(5)]
     assert spk["01935"] == [f"01935_{i}" for i in range(8)] + ["01935_h"]  # a bare off-screen "h"
+    bare = (
+        "01935: speaker label 'h' (1 turn) kept as speaker '01935_h', a speaker of its own: MSDWild numbers "
+        "off-screen speakers (h0, h1, ...), this one has no number, and nothing ties it to the recording's other "
+        "labels (0, 1, 2, 3, 4, 5, 6, 7)"
+    )
+    assert [c for c in reports["msdwild_many_val"].changed if "'h'" in c] == [bare]
+    assert f"CHANGED {bare}\n" in (tmp_path / "data" / "msdwild_many_val" / "prep_report.txt").read_text()
+    assert not any("'h'" in c for c in reports["msdwild_few_train"].changed)  # h0 is an ordinary label
     # few.val: speaker 1's two turns do not overlap, speaker 0 overlaps speaker 1 (kept)
     assert [ln for ln in data_files(tmp_path / "data" / "msdwild_few_val")["rttm"]] == [
         "SPEAKER 00017 1 0.500 3.000 <NA> <NA> 00017_1 <NA> <NA>",
