@@ -35,6 +35,7 @@ import subprocess
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -57,9 +58,9 @@ from espnet2_tsdia.corpora.common import (
 )
 from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.kaldi import parse_keyed, read_list
+from espnet2_tsdia.formats.kaldi import keyed_line, read_list
 from espnet2_tsdia.formats.rttm import Turn, read_rttm
-from espnet2_tsdia.formats.text import number, parse_strict
+from espnet2_tsdia.formats.text import number, read_entries
 from espnet2_tsdia.formats.times import TIME_EPS
 from espnet2_tsdia.utils.atomic import atomic_path, stale_temporaries
 
@@ -86,7 +87,7 @@ def read_offsets(path: PathLike) -> Dict[str, float]:
         DataFormatError: not 2 fields, a duplicate clip, an offset that is not a number >= 0.
     """
     out: Dict[str, float] = {}
-    for e in parse_strict(path, parse_keyed, min_fields=2, max_fields=2, what="clip").entries:
+    for e in read_entries(path, partial(keyed_line, min_fields=2, max_fields=2), what="clip"):
         value = number(e.value[0])
         if value is None or value < 0:
             raise DataFormatError(path, e.line.number, f"offset must be a number >= 0 (seconds), got {e.value[0]!r}")

@@ -1,7 +1,9 @@
 """Repair a Kaldi-style data dir so that :func:`~espnet2_tsdia.data.validate.validate_data_dir`
 accepts it, reporting every line dropped, changed or added.
 
-What it repairs (and how it decides):
+Every file is read with its format's parser (``formats.kaldi``, ``formats.rttm``,
+``formats.uem``), the one the readers and the validator use; each problem it finds is repaired
+or its line dropped. What it repairs (and how it decides):
 
 - text: CRLF -> LF, a missing final newline added, blank and non-UTF-8 lines dropped;
 - malformed lines (wrong field count, non-numbers, durations <= 0) dropped;
@@ -14,7 +16,8 @@ What it repairs (and how it decides):
   clipped to the end (rounded down to 1 ms), and what is then shorter than ``min_turn`` dropped
   (including a segment that starts at or after the end);
 - utterances missing from either segments or utt2spk dropped from both;
-- overlapping segments (and rttm turns) of one speaker merged into the earliest one;
+- overlapping segments (and rttm turns) of one speaker merged into the earliest one (an overlap
+  up to ``formats.times.TIME_EPS`` is rounding: those turns only touch and stay apart);
 - recordings left without segments dropped (Kaldi needs a segment per recording);
 - spk2utt rebuilt from utt2spk, rttm lines normalised to 10 fields with channel 1, other
   keyed files (utt2dur, text, reco2file_and_channel, ...) filtered to what is kept;

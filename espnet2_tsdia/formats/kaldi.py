@@ -2,21 +2,33 @@
 
 All writers sort keys in C-locale byte order (``LC_ALL=C sort``), write one entry per line and
 end the file with a newline, which is what Kaldi's ``validate_data_dir.sh`` and lhotse's Kaldi
-importer expect. Each format has one tolerant parser (``parse_keyed``, ``parse_scp``,
-``parse_list``, ``parse_segments``, ``parse_reco2dur``: entries + problems, see
-:mod:`espnet2_tsdia.formats.text`); the readers raise
-:class:`~espnet2_tsdia.formats.errors.DataFormatError` on its first problem, naming the file and
-the line, and the data-dir validator and fixer use the same parsers.
+importer expect. Each format has one tolerant line parser (``keyed_line``, ``scp_line``,
+``list_line``, ``segment_line``, ``reco2dur_line``; see :mod:`espnet2_tsdia.formats.text`): the
+readers stream a file through it and raise :class:`~espnet2_tsdia.formats.errors.DataFormatError`
+at its first problem, naming the file and the line; ``parse_*`` apply it to a whole file for the
+data-dir validator and fixer, which report or repair every problem.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Tuple, Union
 
-from espnet2_tsdia.formats.text import Entry, Parsed, RawFile, expected_fields, number, parse_strict
+from espnet2_tsdia.formats.text import (
+    Entry,
+    Line,
+    LineProblem,
+    LineResult,
+    Parsed,
+    RawFile,
+    expected_fields,
+    number,
+    parse_lines,
+    read_entries,
+)
 from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
@@ -36,8 +48,34 @@ def iter_lines(path: PathLike) -> Iterable[Tuple[int, str]]:
                 yield n, line
 
 
+def keyed_line(ln: Line, *, min_fields: int, max_fields: int = 0) -> LineResult:
+    """A ``key field...`` line; value = the tuple of fields after the key."""
+    n = len(ln.fields)
+    if n < min_fields or (max_fields and n > max_fields):
+        want = expected_fields(min_fields, max_fields)
+        return None, (LineProblem(ln, "fields", f"expected {want} fields, got {n}: {ln.text!r}"),)
+    return Entry(ln, ln.fields[0], ln.fields[1:]), ()
+
+
+def scp_line(ln: Line) -> LineResult:
+    """A ``<key> <value>`` line where the value is the rest of the line (a path, or a ``cmd |``)."""
+    parts = ln.text.strip().split(maxsplit=1)
+    if len(parts) != 2:
+        why = f"expected '<key> <value>' (a path or a command ending in '|'), got {ln.text!r}"
+        return None, (LineProblem(ln, "fields", why),)
+    return Entry(ln, parts[0], parts[1].strip()), ()
+
+
+def list_line(ln: Line) -> LineResult:
+    """One id per line (split and meeting lists); value = the id."""
+    if len(ln.fields) != 1:
+        why = f"expected one id per line, got {len(ln.fields)} fields: {ln.text!r}"
+        return None, (LineProblem(ln, "fields", why),)
+    return Entry(ln, ln.fields[0], ln.fields[0]), ()
+
+
 def parse_keyed(raw: RawFile, *, min_fields: int, max_fields: int = 0, what: str = "key") -> Parsed:
-    """``key field...`` lines; value = the tuple of fields after the key.
+    """``key field...`` lines (:func:`keyed_line`), repeated keys being problems.
 
     Args:
         raw: the file.
@@ -45,41 +83,17 @@ def parse_keyed(raw: RawFile, *, min_fields: int, max_fields: int = 0, what: str
         max_fields: if > 0, the most fields a line may have.
         what: the key's name in duplicate-key messages (``"utterance id"``).
     """
-    out = Parsed()
-    want = expected_fields(min_fields, max_fields)
-    for ln in raw.lines:
-        n = len(ln.fields)
-        if n < min_fields or (max_fields and n > max_fields):
-            out.add(ln, "fields", f"expected {want} fields, got {n}: {ln.text!r}")
-            continue
-        out.entries.append(Entry(ln, ln.fields[0], ln.fields[1:]))
-    out.check_duplicates(what)
-    return out
+    return parse_lines(raw, partial(keyed_line, min_fields=min_fields, max_fields=max_fields), what=what)
 
 
 def parse_scp(raw: RawFile, *, what: str = "key") -> Parsed:
-    """``<key> <value>`` where the value is the rest of the line (a path, or a ``cmd |`` pipe)."""
-    out = Parsed()
-    for ln in raw.lines:
-        parts = ln.text.strip().split(maxsplit=1)
-        if len(parts) != 2:
-            out.add(ln, "fields", f"expected '<key> <value>' (a path or a command ending in '|'), got {ln.text!r}")
-            continue
-        out.entries.append(Entry(ln, parts[0], parts[1].strip()))
-    out.check_duplicates(what)
-    return out
+    """``<key> <value>`` lines (:func:`scp_line`), repeated keys being problems."""
+    return parse_lines(raw, scp_line, what=what)
 
 
 def parse_list(raw: RawFile) -> Parsed:
-    """One id per line (split and meeting lists); value = the id."""
-    out = Parsed()
-    for ln in raw.lines:
-        if len(ln.fields) != 1:
-            out.add(ln, "fields", f"expected one id per line, got {len(ln.fields)} fields: {ln.text!r}")
-            continue
-        out.entries.append(Entry(ln, ln.fields[0], ln.fields[0]))
-    out.check_duplicates("id")
-    return out
+    """One id per line (:func:`list_line`), repeated ids being problems."""
+    return parse_lines(raw, list_line, what="id")
 
 
 def read_table(path: PathLike, *, min_fields: int = 2, max_fields: int = 0) -> "OrderedDict[str, List[str]]":
@@ -93,8 +107,8 @@ def read_table(path: PathLike, *, min_fields: int = 2, max_fields: int = 0) -> "
     Raises:
         DataFormatError: too few/many fields or a duplicate key (the line of the second one).
     """
-    parsed = parse_strict(path, parse_keyed, min_fields=min_fields, max_fields=max_fields)
-    return OrderedDict((e.key, list(e.value)) for e in parsed.entries)
+    parse_line = partial(keyed_line, min_fields=min_fields, max_fields=max_fields)
+    return OrderedDict((e.key, list(e.value)) for e in read_entries(path, parse_line, what="key"))
 
 
 def read_list(path: PathLike) -> List[str]:
@@ -106,12 +120,12 @@ def read_list(path: PathLike) -> List[str]:
     Raises:
         DataFormatError: a line with more than one field, or a repeated id.
     """
-    return [e.value for e in parse_strict(path, parse_list).entries]
+    return [e.value for e in read_entries(path, list_line, what="id")]
 
 
 def read_scp(path: PathLike) -> Dict[str, str]:
     """Read ``key value`` where value is the rest of the line (paths, or ``cmd |`` pipes)."""
-    return {e.key: e.value for e in parse_strict(path, parse_scp).entries}
+    return {e.key: e.value for e in read_entries(path, scp_line, what="key")}
 
 
 def write_scp(path: PathLike, table: Mapping[str, object]) -> None:
@@ -131,35 +145,38 @@ class Segment:
     end: float
 
 
-def parse_segments(raw: RawFile) -> Parsed:
+def segment_line(ln: Line) -> LineResult:
     """``<utt> <reco> <start> <end>``; value = :class:`Segment`.
 
-    Problems: ``fields``, ``number`` (no entry); ``negative_start``, ``end_not_after_start``,
-    ``duplicate_key`` (the entry is kept, the problem's value is the segment or the first entry).
+    Problems: ``fields``, ``number`` (no entry); ``negative_start``, ``end_not_after_start`` (the
+    entry is kept, the problem's value is the segment).
     """
-    out = Parsed()
-    for ln in raw.lines:
-        f = ln.fields
-        if len(f) != 4:
-            out.add(ln, "fields", f"expected 4 fields '<utt> <recording> <start> <end>', got {len(f)}: {ln.text!r}")
-            continue
-        start, end = number(f[2]), number(f[3])
-        if start is None or end is None:
-            out.add(ln, "number", f"start and end must be finite numbers, got {f[2]!r} {f[3]!r}")
-            continue
-        seg = Segment(f[0], f[1], start, end)
-        out.entries.append(Entry(ln, f[0], seg))
-        if start < 0:
-            out.add(ln, "negative_start", f"start {start} < 0; expected 0 <= start < end", seg)
-        if end <= start:
-            out.add(ln, "end_not_after_start", f"end {end} <= start {start}; expected end > start", seg)
-    out.check_duplicates("utterance id")
-    return out
+    f = ln.fields
+    if len(f) != 4:
+        why = f"expected 4 fields '<utt> <recording> <start> <end>', got {len(f)}: {ln.text!r}"
+        return None, (LineProblem(ln, "fields", why),)
+    start, end = number(f[2]), number(f[3])
+    if start is None or end is None:
+        return None, (LineProblem(ln, "number", f"start and end must be finite numbers, got {f[2]!r} {f[3]!r}"),)
+    seg = Segment(f[0], f[1], start, end)
+    problems = []
+    if start < 0:
+        problems.append(LineProblem(ln, "negative_start", f"start {start} < 0; expected 0 <= start < end", seg))
+    if end <= start:
+        problems.append(
+            LineProblem(ln, "end_not_after_start", f"end {end} <= start {start}; expected end > start", seg)
+        )
+    return Entry(ln, f[0], seg), problems
+
+
+def parse_segments(raw: RawFile) -> Parsed:
+    """``segments`` lines (:func:`segment_line`), repeated utterance ids being problems."""
+    return parse_lines(raw, segment_line, what="utterance id")
 
 
 def read_segments(path: PathLike) -> Dict[str, Segment]:
     """Read ``segments`` (``<utt> <reco> <start> <end>``). Raises on bad numbers or ``end <= start``."""
-    return {e.key: e.value for e in parse_strict(path, parse_segments).entries}
+    return {e.key: e.value for e in read_entries(path, segment_line, what="utterance id")}
 
 
 def write_segments(path: PathLike, segments: Iterable[Segment]) -> None:
@@ -171,8 +188,8 @@ def write_segments(path: PathLike, segments: Iterable[Segment]) -> None:
 # --------------------------------------------------------------------------- speakers
 def read_utt2spk(path: PathLike) -> Dict[str, str]:
     """Read ``utt2spk`` (exactly 2 fields per line)."""
-    parsed = parse_strict(path, parse_keyed, min_fields=2, max_fields=2, what="utterance id")
-    return {e.key: e.value[0] for e in parsed.entries}
+    parse_line = partial(keyed_line, min_fields=2, max_fields=2)
+    return {e.key: e.value[0] for e in read_entries(path, parse_line, what="utterance id")}
 
 
 def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, List[str]]:
@@ -185,8 +202,7 @@ def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, List[str]]:
 
 def read_spk2utt(path: PathLike) -> Dict[str, List[str]]:
     """Read ``spk2utt`` (a speaker and one or more utterances per line)."""
-    parsed = parse_strict(path, parse_keyed, min_fields=2, what="speaker id")
-    return {e.key: list(e.value) for e in parsed.entries}
+    return {e.key: list(e.value) for e in read_entries(path, partial(keyed_line, min_fields=2), what="speaker id")}
 
 
 def write_utt2spk(path: PathLike, utt2spk: Mapping[str, str]) -> None:
@@ -198,27 +214,28 @@ def write_spk2utt(path: PathLike, spk2utt: Mapping[str, List[str]]) -> None:
 
 
 # --------------------------------------------------------------------------- durations
+def reco2dur_line(ln: Line) -> LineResult:
+    """``<reco> <seconds>``; value = the duration. A duration that is not a finite number > 0 is a
+    ``duration`` problem (no entry: the recording's length is unknown)."""
+    f = ln.fields
+    if len(f) != 2:
+        return None, (
+            LineProblem(ln, "fields", f"expected 2 fields '<recording> <seconds>', got {len(f)}: {ln.text!r}"),
+        )
+    dur = number(f[1])
+    if dur is None or dur <= 0:
+        return None, (LineProblem(ln, "duration", f"duration must be a finite number > 0, got {f[1]!r}"),)
+    return Entry(ln, f[0], dur), ()
+
+
 def parse_reco2dur(raw: RawFile) -> Parsed:
-    """``<reco> <seconds>``; value = the duration. A duration that is not a finite number > 0
-    is a ``duration`` problem (no entry: the recording's length is unknown)."""
-    out = Parsed()
-    for ln in raw.lines:
-        f = ln.fields
-        if len(f) != 2:
-            out.add(ln, "fields", f"expected 2 fields '<recording> <seconds>', got {len(f)}: {ln.text!r}")
-            continue
-        dur = number(f[1])
-        if dur is None or dur <= 0:
-            out.add(ln, "duration", f"duration must be a finite number > 0, got {f[1]!r}")
-            continue
-        out.entries.append(Entry(ln, f[0], dur))
-    out.check_duplicates("recording id")
-    return out
+    """``reco2dur`` lines (:func:`reco2dur_line`), repeated recording ids being problems."""
+    return parse_lines(raw, reco2dur_line, what="recording id")
 
 
 def read_reco2dur(path: PathLike) -> Dict[str, float]:
     """Read ``reco2dur`` (``<reco> <seconds>``, seconds > 0)."""
-    return {e.key: e.value for e in parse_strict(path, parse_reco2dur).entries}
+    return {e.key: e.value for e in read_entries(path, reco2dur_line, what="recording id")}
 
 
 def write_reco2dur(path: PathLike, reco2dur: Mapping[str, float]) -> None:

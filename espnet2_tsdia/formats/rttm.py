@@ -1,6 +1,7 @@
 """RTTM reading, writing and same-speaker merging.
 
-One tolerant parser (:func:`parse_rttm`) serves the reader, the data-dir validator and the fixer.
+One tolerant line parser (:func:`speaker_line`) serves the reader, the data-dir validator and the
+fixer.
 It survives what real files do (all seen in the test fixtures under ``test/fixtures/``): channel
 ``0`` (MSDWild), CRLF line endings (AISHELL-4), runs of spaces or tabs (AVA-AVD), ids starting
 with ``-``, zero-padded numeric ids (kept as strings), turns grouped by speaker rather than time,
@@ -16,12 +17,22 @@ overlap by no more than rounding only touch.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines
-from espnet2_tsdia.formats.text import Entry, Line, LineProblem, Parsed, RawFile, number, parse_strict
+from espnet2_tsdia.formats.kaldi import c_sort_key
+from espnet2_tsdia.formats.text import (
+    Entry,
+    Line,
+    LineProblem,
+    LineResult,
+    Parsed,
+    RawFile,
+    number,
+    parse_lines,
+    read_entries,
+)
 from espnet2_tsdia.formats.times import TIME_EPS, overlaps
 from espnet2_tsdia.utils.atomic import atomic_write_text
 
@@ -53,46 +64,38 @@ class RttmLine(NamedTuple):
     n_fields: int
 
 
-def _speaker_line(ln: Line) -> Tuple[Optional[Entry], List[LineProblem]]:
-    """Parse one line: ``(entry, problems)``; ``(None, [])`` for a line that is not a SPEAKER line."""
-    f = ln.fields
-    if f[0] != "SPEAKER":
-        return None, []
-    if not 9 <= len(f) <= 10:
-        return None, [
-            LineProblem(ln, "fields", f"expected 10 fields '{RTTM_FIELDS}' (or 9), got {len(f)}: {ln.text!r}")
-        ]
-    onset, dur = number(f[3]), number(f[4])
-    if onset is None or dur is None:
-        why = f"onset/duration must be numbers, got {f[3]!r} {f[4]!r}; expected finite seconds in fields 4 and 5"
-        return None, [LineProblem(ln, "number", why)]
-    turn = Turn(reco=f[1], onset=onset, duration=dur, speaker=f[7], channel=f[2])
-    problems = []
-    if onset < 0:
-        problems.append(LineProblem(ln, "negative_start", f"onset (field 4) must be >= 0, got {f[3]!r}", turn))
-    if dur <= 0:
-        problems.append(
-            LineProblem(ln, "end_not_after_start", f"field 5 is a duration and must be > 0, got {f[4]!r}", turn)
-        )
-    return Entry(ln, f[1], RttmLine(turn, len(f))), problems
-
-
-def parse_rttm(raw: RawFile) -> Parsed:
-    """SPEAKER lines -> entries keyed by recording, value :class:`RttmLine`; other lines
-    (comments, other RTTM types) go to ``other``: they carry no turns.
+def speaker_line(ln: Line, *, channel: Optional[str] = None) -> LineResult:
+    """One RTTM line: a SPEAKER line -> an entry keyed by recording, value :class:`RttmLine`
+    (``channel`` replaces field 3 when given); any other line (a comment, another RTTM type)
+    carries no turn and is no problem.
 
     Problems: ``fields`` (not 9 or 10 fields), ``number`` (no entry); ``negative_start``,
     ``end_not_after_start`` (duration <= 0; the entry is kept, the problem's value is the turn).
     """
-    out = Parsed()
-    for ln in raw.lines:
-        entry, problems = _speaker_line(ln)
-        if entry is None and not problems:
-            out.other.append(ln)
-        if entry is not None:
-            out.entries.append(entry)
-        out.problems += problems
-    return out
+    f = ln.fields
+    if f[0] != "SPEAKER":
+        return None, ()
+    if not 9 <= len(f) <= 10:
+        why = f"expected 10 fields '{RTTM_FIELDS}' (or 9), got {len(f)}: {ln.text!r}"
+        return None, (LineProblem(ln, "fields", why),)
+    onset, dur = number(f[3]), number(f[4])
+    if onset is None or dur is None:
+        why = f"onset/duration must be numbers, got {f[3]!r} {f[4]!r}; expected finite seconds in fields 4 and 5"
+        return None, (LineProblem(ln, "number", why),)
+    turn = Turn(reco=f[1], onset=onset, duration=dur, speaker=f[7], channel=f[2] if channel is None else channel)
+    problems = []
+    if onset < 0:
+        problems.append(LineProblem(ln, "negative_start", f"onset (field 4) must be >= 0, got {f[3]!r}", turn))
+    if dur <= 0:
+        why = f"field 5 is a duration and must be > 0, got {f[4]!r}"
+        problems.append(LineProblem(ln, "end_not_after_start", why, turn))
+    return Entry(ln, f[1], RttmLine(turn, len(f))), problems
+
+
+def parse_rttm(raw: RawFile) -> Parsed:
+    """The lines of an RTTM file through :func:`speaker_line`; lines other than SPEAKER lines go
+    to ``other``."""
+    return parse_lines(raw, speaker_line)
 
 
 def read_rttm(path: PathLike, *, keep_channel: bool = False) -> List[Turn]:
@@ -104,26 +107,21 @@ def read_rttm(path: PathLike, *, keep_channel: bool = False) -> List[Turn]:
             writes ``0``, and md-eval keys on (file, channel)).
 
     Raises:
-        DataFormatError: the first problem of :func:`parse_rttm`, naming the file and line.
+        DataFormatError: the first problem of :func:`speaker_line`, naming the file and line.
     """
-    turns = [e.value.turn for e in parse_strict(path, parse_rttm).entries]
-    return turns if keep_channel else [replace(t, channel="1") for t in turns]
+    return [turn for _, turn in iter_rttm(path, keep_channel=keep_channel)]
 
 
 def iter_rttm(path: PathLike, *, keep_channel: bool = False) -> Iterator[Tuple[int, Turn]]:
-    """``(line number, turn)`` for the turns :func:`read_rttm` returns, streamed line by line (for
-    files too large to hold: a simulated set's RTTM runs to millions of lines).
+    """``(line number, turn)`` for the turns :func:`read_rttm` returns, streamed (a simulated
+    set's RTTM runs to millions of lines).
 
     Raises:
-        DataFormatError: at the first line :func:`parse_rttm` has a problem with.
+        DataFormatError: at the first line :func:`speaker_line` has a problem with.
     """
-    for n, text in iter_lines(path):
-        entry, problems = _speaker_line(Line(n, text, tuple(text.split())))
-        if problems:
-            raise DataFormatError(path, n, problems[0].message)
-        if entry is not None:
-            turn = entry.value.turn
-            yield n, (turn if keep_channel else replace(turn, channel="1"))
+    parse_line = partial(speaker_line, channel=None if keep_channel else "1")
+    for e in read_entries(path, parse_line):
+        yield e.line.number, e.value.turn
 
 
 def format_turn(t: Turn) -> str:

@@ -1,14 +1,14 @@
 """What every text format of the package shares: reading a file into numbered lines without
 judging it, and the result of parsing one format (entries + problems).
 
-One tolerant parser per format (``formats.kaldi.parse_*``, ``formats.rttm.parse_rttm``,
-``formats.uem.parse_uem``) turns a :class:`RawFile` into a :class:`Parsed`: an entry for every
-line whose fields could be read, and a :class:`LineProblem` (line, stable code, message saying
-what was expected) for everything the format does not allow. The three users apply the same
-judgement:
+One tolerant parser per format judges each line (a :data:`LineParser`: an :class:`Entry` for a
+line whose fields could be read, a :class:`LineProblem` - line, stable code, message saying
+what was expected - for everything the format does not allow). ``formats.kaldi.parse_*``,
+``formats.rttm.parse_rttm`` and ``formats.uem.parse_uem`` apply it to a :class:`RawFile` and
+return a :class:`Parsed`. The three users apply the same judgement:
 
-- the readers (``read_rttm``, ``read_segments``, ...) raise :class:`DataFormatError` on the first
-  problem (:func:`parse_strict`);
+- the readers (``read_rttm``, ``read_segments``, ...) stream the file and raise
+  :class:`DataFormatError` at the first problem (:func:`read_entries`);
 - the validator (``data.validate``) reports every problem, by file and line, and keeps checking;
 - the fixer (``data.fix``) repairs or drops each problem's line and reports what it did.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from espnet2_tsdia.formats.errors import DataFormatError
 
@@ -167,15 +167,68 @@ class Parsed:
         for e in self.entries:
             if e.key in first:
                 kept = first[e.key]
-                self.add(
-                    e.line,
-                    "duplicate_key",
-                    f"duplicate {what} {e.key!r} (first at line {kept.line.number}); keys must be unique",
-                    kept,
-                )
+                self.add(e.line, "duplicate_key", duplicate_message(what, e.key, kept.line.number), kept)
             else:
                 first[e.key] = e
         self.problems.sort(key=lambda p: p.line.number)
+
+
+#: What a line parser returns: the line's entry (None if it has none) and its problems. A line
+#: with neither (a comment) is one the format skips by design.
+LineResult = Tuple[Optional[Entry], Sequence[LineProblem]]
+LineParser = Callable[[Line], LineResult]
+
+
+def duplicate_message(what: str, key: str, first_line: int) -> str:
+    return f"duplicate {what} {key!r} (first at line {first_line}); keys must be unique"
+
+
+def parse_lines(raw: RawFile, parse_line: LineParser, *, what: Optional[str] = None) -> Parsed:
+    """Apply a format's line parser to every line of ``raw``; with ``what`` (the name of the
+    key), repeated keys are ``duplicate_key`` problems."""
+    out = Parsed()
+    for ln in raw.lines:
+        entry, problems = parse_line(ln)
+        if entry is not None:
+            out.entries.append(entry)
+        elif not problems:
+            out.other.append(ln)
+        out.problems.extend(problems)
+    if what is not None:
+        out.check_duplicates(what)
+    return out
+
+
+def read_entries(path: PathLike, parse_line: LineParser, *, what: Optional[str] = None) -> Iterator[Entry]:
+    """What a reader does: stream the entries of ``path`` through the format's line parser and
+    raise at the first problem (the same judgement :func:`parse_lines` gives the validator).
+
+    Raises:
+        DataFormatError: the first undecodable line, problem or (with ``what``) repeated key,
+            naming the file and the line.
+    """
+    first: Dict[str, int] = {}
+    with open(path, "rb") as f:
+        for n, data in enumerate(f, start=1):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataFormatError(path, n, "not valid UTF-8") from None
+            text = text[:-1] if text.endswith("\n") else text
+            text = text[:-1] if text.endswith("\r") else text
+            fields = tuple(text.split())
+            if not fields:
+                continue
+            entry, problems = parse_line(Line(n, text, fields))
+            if problems:
+                raise DataFormatError(path, n, problems[0].message)
+            if entry is None:
+                continue
+            if what is not None:
+                if entry.key in first:
+                    raise DataFormatError(path, n, duplicate_message(what, entry.key, first[entry.key]))
+                first[entry.key] = n
+            yield entry
 
 
 def number(text: str) -> Optional[float]:
@@ -194,19 +247,3 @@ def expected_fields(min_fields: int, max_fields: int) -> str:
     if not max_fields:
         return f"at least {min_fields}"
     return f"{min_fields} to {max_fields}"
-
-
-def parse_strict(path: PathLike, parse: Callable[..., Parsed], **kwargs: Any) -> Parsed:
-    """Read ``path``, parse it with ``parse`` and raise on the first problem: what a reader does.
-
-    Raises:
-        DataFormatError: the first undecodable line or problem, naming the file and the line.
-    """
-    raw = read_raw(path)
-    parsed = parse(raw, **kwargs)
-    first: List[Tuple[int, str]] = [(n, "not valid UTF-8") for n in raw.undecodable[:1]]
-    first += [(p.line.number, p.message) for p in parsed.problems[:1]]
-    if first:
-        n, message = min(first)
-        raise DataFormatError(path, n, message)
-    return parsed

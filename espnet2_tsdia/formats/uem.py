@@ -1,6 +1,6 @@
 """UEM files: ``<file-id> <channel> <onset> <end>`` (the 4th field is an end time, not a duration).
 
-One tolerant parser (:func:`parse_uem`) serves the reader, the data-dir validator and the fixer.
+One tolerant line parser (:func:`uem_line`) serves the reader, the data-dir validator and the fixer.
 """
 
 from __future__ import annotations
@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Union
 
 from espnet2_tsdia.formats.kaldi import c_sort_key
-from espnet2_tsdia.formats.text import Entry, Parsed, RawFile, number, parse_strict
+from espnet2_tsdia.formats.text import (
+    Entry,
+    Line,
+    LineProblem,
+    LineResult,
+    Parsed,
+    RawFile,
+    number,
+    parse_lines,
+    read_entries,
+)
 from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
@@ -26,49 +36,46 @@ class UemSegment:
     channel: str = "1"
 
 
-def parse_uem(raw: RawFile) -> Parsed:
-    """``<reco> <chan> <onset> <end>`` lines -> entries keyed by recording, value
-    :class:`UemSegment`; ``;`` comment lines go to ``other``.
+def uem_line(ln: Line) -> LineResult:
+    """``<reco> <chan> <onset> <end>`` -> an entry keyed by recording, value :class:`UemSegment`;
+    a ``;`` comment line carries none and is no problem.
 
     Problems: ``fields``, ``number`` (no entry); ``negative_start``, ``end_not_after_start``
     (the entry is kept, the problem's value is the region).
     """
-    out = Parsed()
-    for ln in raw.lines:
-        f = ln.fields
-        if f[0].startswith(";"):
-            out.other.append(ln)
-            continue
-        if len(f) != 4:
-            out.add(ln, "fields", f"expected 4 fields '<file> <chan> <onset> <end>', got {len(f)}: {ln.text!r}")
-            continue
-        onset, end = number(f[2]), number(f[3])
-        if onset is None or end is None:
-            out.add(ln, "number", f"onset and end must be finite numbers, got {f[2]!r} {f[3]!r}")
-            continue
-        region = UemSegment(f[0], onset, end, f[1])
-        out.entries.append(Entry(ln, f[0], region))
-        if onset < 0:
-            out.add(ln, "negative_start", f"onset {onset} < 0; expected 0 <= onset < end", region)
-        if end <= onset:
-            out.add(
-                ln,
-                "end_not_after_start",
-                f"expected 0 <= onset < end (field 4 is an end time, not a duration), got {onset} {end}",
-                region,
-            )
-    return out
+    f = ln.fields
+    if f[0].startswith(";"):
+        return None, ()
+    if len(f) != 4:
+        why = f"expected 4 fields '<file> <chan> <onset> <end>', got {len(f)}: {ln.text!r}"
+        return None, (LineProblem(ln, "fields", why),)
+    onset, end = number(f[2]), number(f[3])
+    if onset is None or end is None:
+        return None, (LineProblem(ln, "number", f"onset and end must be finite numbers, got {f[2]!r} {f[3]!r}"),)
+    region = UemSegment(f[0], onset, end, f[1])
+    problems = []
+    if onset < 0:
+        problems.append(LineProblem(ln, "negative_start", f"onset {onset} < 0; expected 0 <= onset < end", region))
+    if end <= onset:
+        why = f"expected 0 <= onset < end (field 4 is an end time, not a duration), got {onset} {end}"
+        problems.append(LineProblem(ln, "end_not_after_start", why, region))
+    return Entry(ln, f[0], region), problems
+
+
+def parse_uem(raw: RawFile) -> Parsed:
+    """The lines of a UEM file through :func:`uem_line`; comment lines go to ``other``."""
+    return parse_lines(raw, uem_line)
 
 
 def read_uem(path: PathLike) -> Dict[str, List[UemSegment]]:
     """Read a UEM file into recording -> regions (sorted). ``;`` starts a comment line.
 
     Raises:
-        DataFormatError: the first problem of :func:`parse_uem` (not 4 fields, non-numeric
+        DataFormatError: the first problem of :func:`uem_line` (not 4 fields, non-numeric
             times, a negative onset, ``end <= onset``), naming the file and line.
     """
     out: Dict[str, List[UemSegment]] = {}
-    for e in parse_strict(path, parse_uem).entries:
+    for e in read_entries(path, uem_line):
         out.setdefault(e.key, []).append(e.value)
     return {k: sorted(v, key=lambda u: u.onset) for k, v in out.items()}
 
