@@ -968,7 +968,7 @@ def prepare_offline_speech(
                 pst, ptext = _perturbed(speakers[base], p, wav_root, text)
                 text.update(ptext)
                 results = runner([j for j, _ in pst.order])
-                for (job, _), res in zip(pst.order, results):
+                for (job, _), res in zip(pst.order, results, strict=True):
                     counts[res.status] = counts.get(res.status, 0) + 1
                     if res.status not in ("created", "reused"):
                         skipped.append(Skipped(job.utt, job.src, res.reason))
@@ -1055,7 +1055,7 @@ def _select(
             break
         round_no += 1
         results = runner([j for _, j in batch])
-        for (st, job), res in zip(batch, results):
+        for (st, job), res in zip(batch, results, strict=True):
             counts[res.status] = counts.get(res.status, 0) + 1
             if res.status not in ("created", "reused"):
                 skipped.append(Skipped(job.utt, job.src, res.reason))
