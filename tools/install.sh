@@ -23,8 +23,9 @@ extras=${EXTRAS:-test}
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (install.sh) $*"; }
 
 # ---------------------------------------------------------------- Debian packages
-# sox: resampling/format conversion and the GSM prompts; flite: synthetic voices;
-# asterisk-*: real recorded 8 kHz speech for the offline corpus (DESIGN.md section 9);
+# sox: resampling/format conversion and the GSM prompts; flite, festival (festvox-* voices,
+# festival-{hi,mr,te} the Indic language support they load) and espeak-ng: synthetic voices;
+# asterisk-*: real recorded 8 kHz speech for the offline corpus (docs/corpora.md);
 # ffmpeg: audio from AVA-AVD videos.
 # slurm-wlm, munge: the Slurm backend tests start a private single-node cluster (no service is
 # configured: the daemons' init scripts and units do nothing without /etc/slurm/slurm.conf).
@@ -32,6 +33,9 @@ apt_pkgs=(sox libsox-fmt-all flite ffmpeg
   asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav
   asterisk-core-sounds-ru-wav asterisk-prompt-it-menardi-wav asterisk-prompt-es-co
   asterisk-prompt-fr-armelle
+  festival festvox-ca-ona-hts festvox-czech-krb festvox-czech-machac festvox-czech-ph
+  festvox-kallpc16k festvox-hi-nsk festival-hi festvox-mr-nsk festival-mr festvox-te-nsk
+  festival-te festvox-ru festvox-us-slt-hts espeak-ng
   slurm-wlm munge)
 missing=()
 for p in "${apt_pkgs[@]}"; do

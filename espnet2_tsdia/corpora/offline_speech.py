@@ -1,32 +1,54 @@
 """Offline speech corpus: labelled speakers from Debian speech packages, with no download.
 
 No speech corpus can be downloaded on the machines this project runs on, so the demo recipe and
-every test that needs real speech use this corpus (DESIGN.md section 9). It is built from:
+every test that needs real speech use this corpus (docs/corpora.md). It is built from:
 
-=============  ======================================  ========  ===  =========  ====================
-speaker        Debian package                          language  sex  kind       audio
-=============  ======================================  ========  ===  =========  ====================
-en_allison     asterisk-core-sounds-en-wav             en-US     f    real       en_US_f_Allison/*.wav
-es_july        asterisk-prompt-es-co                   es-CO     f    real       es/*.gsm
-fr_armelle     asterisk-prompt-fr-armelle              fr-FR     f    real       fr/*.gsm
-fr_june        asterisk-core-sounds-fr-wav             fr-CA     f    real       fr_CA_f_June/*.wav
-it_carlo       asterisk-core-sounds-it-wav             it-IT     m    real       it_IT_m_Carlo/*.wav
-it_menardi     asterisk-prompt-it-menardi-wav          it-IT     f    real       it_IT_f_Menardi/*.wav
-ru_ivrvoice    asterisk-core-sounds-ru-wav             ru-RU     f    real       ru_RU_f_IvrvoiceRU/*.wav
-flite_awb      flite                                   en-GB     m    synthetic  flite -voice awb
-flite_kal      flite                                   en-US     m    synthetic  flite -voice kal
-flite_rms      flite                                   en-US     m    synthetic  flite -voice rms
-flite_slt      flite                                   en-US     f    synthetic  flite -voice slt
-=============  ======================================  ========  ===  =========  ====================
+=================  ======================================  ========  ===  =========  ==============================
+speaker            Debian package                          language  sex  kind       audio
+=================  ======================================  ========  ===  =========  ==============================
+en_allison         asterisk-core-sounds-en-wav             en-US     f    real       en_US_f_Allison/*.wav
+es_july            asterisk-prompt-es-co                   es-CO     f    real       es/*.gsm
+fr_armelle         asterisk-prompt-fr-armelle              fr-FR     f    real       fr/*.gsm
+fr_june            asterisk-core-sounds-fr-wav             fr-CA     f    real       fr_CA_f_June/*.wav
+it_carlo           asterisk-core-sounds-it-wav             it-IT     m    real       it_IT_m_Carlo/*.wav
+it_menardi         asterisk-prompt-it-menardi-wav          it-IT     f    real       it_IT_f_Menardi/*.wav
+ru_ivrvoice        asterisk-core-sounds-ru-wav             ru-RU     f    real       ru_RU_f_IvrvoiceRU/*.wav
+flite_awb          flite                                   en-GB     m    synthetic  flite -voice awb
+flite_kal          flite                                   en-US     m    synthetic  flite -voice kal
+flite_rms          flite                                   en-US     m    synthetic  flite -voice rms
+flite_slt          flite                                   en-US     f    synthetic  flite -voice slt
+fest_ca_ona        festvox-ca-ona-hts                      ca-ES     f    synthetic  festival upc_ca_ona_hts
+fest_cs_krb        festvox-czech-krb                       cs-CZ     m    synthetic  festival czech_krb (a boy)
+fest_cs_machac     festvox-czech-machac                    cs-CZ     m    synthetic  festival czech_machac
+fest_cs_ph         festvox-czech-ph                        cs-CZ     m    synthetic  festival czech_ph
+fest_kal           festvox-kallpc16k                       en-US     m    synthetic  festival kal_diphone
+fest_nsk           festvox-{hi,mr,te}-nsk, festival-{hi..  hi/mr/te  m    synthetic  festival *_NSK_diphone
+fest_ru_nsh        festvox-ru                              ru-RU     m    synthetic  festival msu_ru_nsh_clunits
+fest_slt           festvox-us-slt-hts                      en-US     f    synthetic  festival cmu_us_slt_arctic_hts
+espeak_*           espeak-ng                               several   m/f  synthetic  espeak-ng -v <lang>+<variant>
+=================  ======================================  ========  ===  =========  ==============================
+
+Voice families (:attr:`VoiceSource.family`): ``prompt`` (the recorded prompts), ``flite``,
+``festival`` and ``espeak``. Two voices of different families can be the same person: flite's
+kal and festival's kal_diphone are both Kal, flite's slt and festival's HTS voice are both SLT
+(CMU ARCTIC); :attr:`VoiceSource.person` says so, and a split that keeps a person out of
+training must keep every voice of that person out (:func:`persons_of`). The Hindi, Marathi and
+Telugu NSK voices share one diphone database, so they are one speaker, ``fest_nsk``, whose
+utterances take the three languages in turn. The espeak-ng speakers are formant-synthesis
+variants (``<language>+<variant>`` with their own pitch and speed, :data:`ESPEAK_VOICES`): not
+people, but distinct timbres and prosodies.
 
 The prompt packages hold about 25 minutes of 8 kHz 16-bit mono telephone prompts each, in
 ``/usr/share/asterisk/sounds`` (subfolders such as ``digits/`` included). asterisk-core-sounds-es-wav
-is the English voice speaking Spanish and is never used as another speaker. The flite voices read
-sentences from a small built-in grammar (:func:`flite_sentences`); the prompt packages ship no
-transcripts, so their ``text`` is ``<unk>``. Install everything with ``tools/install.sh`` (or the
-``apt-get`` line in :data:`APT_INSTALL`).
+is the English voice speaking Spanish and is never used as another speaker. The synthetic voices
+read sentences from a small built-in English grammar (:func:`flite_sentences`), except the voices
+whose text front end reads only its own script (NSK, the Russian voice), which read groups of
+digits in their language (:func:`number_sentences`); the prompt packages ship no transcripts, so
+their ``text`` is ``<unk>``. Festival renders the sentences of one voice in one process
+(:func:`festival_batch`: loading a voice takes longer than a sentence). Install everything with
+``tools/install.sh`` (or the ``apt-get`` line in :data:`APT_INSTALL`).
 
-Processing of every utterance: decode to 8 kHz mono, remove DC and slow drift (one prompt set has a
+Processing of every utterance: decode (or synthesise) and resample to 8 kHz mono, remove DC and slow drift (one prompt set has a
 drifting offset of up to 10 % of full scale), trim leading and trailing silence with an energy
 detector relative to the loudest frame and to the source's noise floor, keeping 10 ms of context
 (see :func:`espnet2_tsdia.audio.tools.speech_bounds`; boundaries are within 15 ms of the speech),
@@ -117,8 +139,25 @@ DEBIAN_PACKAGES = (
     "asterisk-prompt-it-menardi-wav",
     "asterisk-prompt-es-co",
     "asterisk-prompt-fr-armelle",
+    "festival",
+    "festvox-ca-ona-hts",
+    "festvox-czech-krb",
+    "festvox-czech-machac",
+    "festvox-czech-ph",
+    "festvox-kallpc16k",
+    "festvox-hi-nsk",
+    "festival-hi",
+    "festvox-mr-nsk",
+    "festival-mr",
+    "festvox-te-nsk",
+    "festival-te",
+    "festvox-ru",
+    "festvox-us-slt-hts",
+    "espeak-ng",
 )
 APT_INSTALL = "sudo apt-get update && sudo apt-get install -y --no-install-recommends " + " ".join(DEBIAN_PACKAGES)
+#: Where festival keeps its voices and language support (``voices/``, ``hindi_scm/``, ...).
+FESTIVAL_DIR = Path("/usr/share/festival")
 
 #: Prompts that are tones or sound effects, not speech (file name without extension).
 NON_SPEECH_PROMPTS = frozenset(
@@ -130,6 +169,13 @@ MAX_TONE_RATIO = 0.95
 DUPLICATE_TOLERANCE = 32
 UNKNOWN_TEXT = "<unk>"
 _NOISE_FLOOR_FILES = 40
+#: Sentences festival renders per process (one voice load each).
+FESTIVAL_BATCH = 24
+
+#: ``fmt`` of a source -> its voice family.
+FAMILIES = {"wav": "prompt", "gsm": "prompt", "flite": "flite", "festival": "festival", "espeak": "espeak"}
+#: What a synthetic voice reads: English sentences, or digit groups its own front end expands.
+TEXTS = ("english", "numbers")
 
 
 # --------------------------------------------------------------------------- sources
@@ -140,11 +186,19 @@ class VoiceSource:
     Args:
         speaker: the speaker id (short, lower case, sortable).
         package: the Debian package providing it.
-        language: BCP-47 tag.
+        language: BCP-47 tag (several joined by ``/`` for a speaker of several languages).
         sex: ``m`` or ``f`` (Kaldi spk2gender convention).
-        kind: ``real`` (recorded) or ``synthetic`` (flite).
-        fmt: ``wav`` or ``gsm`` (files under the sounds dir) or ``flite``.
-        location: the folder under the sounds dir, or the flite voice name.
+        kind: ``real`` (recorded) or ``synthetic``.
+        fmt: ``wav`` or ``gsm`` (files under the sounds dir), ``flite``, ``festival`` or ``espeak``.
+        location: the folder under the sounds dir, the flite voice, the festival voice (several
+            separated by spaces: the utterances take them in turn) or the espeak-ng voice
+            (``<language>+<variant>``).
+        requires: further Debian packages the voice needs (festival's Indic language support).
+        person: who the voice is, when another source is the same person (``kal``); empty: the
+            speaker id.
+        text: ``english`` (:func:`flite_sentences`) or ``numbers`` (:func:`number_sentences`);
+            synthetic voices only.
+        options: extra espeak-ng arguments (``-p`` pitch, ``-s`` speed).
     """
 
     speaker: str
@@ -154,6 +208,10 @@ class VoiceSource:
     kind: str
     fmt: str
     location: str
+    requires: Tuple[str, ...] = ()
+    person: str = ""
+    text: str = "english"
+    options: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.speaker):
@@ -162,114 +220,127 @@ class VoiceSource:
             raise ValueError(f"sex must be 'm' or 'f', got {self.sex!r}")
         if self.kind not in ("real", "synthetic"):
             raise ValueError(f"kind must be 'real' or 'synthetic', got {self.kind!r}")
-        if self.fmt not in ("wav", "gsm", "flite"):
-            raise ValueError(f"fmt must be 'wav', 'gsm' or 'flite', got {self.fmt!r}")
+        if self.fmt not in FAMILIES:
+            raise ValueError(f"fmt must be one of {sorted(FAMILIES)}, got {self.fmt!r}")
+        if self.text not in TEXTS:
+            raise ValueError(f"text must be one of {TEXTS}, got {self.text!r}")
+        if self.options and self.fmt != "espeak":
+            raise ValueError(f"options are espeak-ng arguments; {self.speaker} is a {self.fmt} source")
+        if not self.person:
+            object.__setattr__(self, "person", self.speaker)
+
+    @property
+    def family(self) -> str:
+        """``prompt``, ``flite``, ``festival`` or ``espeak``."""
+        return FAMILIES[self.fmt]
+
+    @property
+    def voices(self) -> Tuple[str, ...]:
+        """The synthesiser voices (``location`` split), one per utterance in turn."""
+        return tuple(self.location.split())
+
+
+def _prompt(speaker: str, package: str, language: str, sex: str, fmt: str, location: str) -> VoiceSource:
+    return VoiceSource(speaker, package, language, sex, "real", fmt, location)
+
+
+def _flite(voice: str, language: str, sex: str, person: str = "") -> VoiceSource:
+    return VoiceSource(f"flite_{voice}", "flite", language, sex, "synthetic", "flite", voice, person=person)
+
+
+def _festival(speaker: str, package: str, language: str, sex: str, voice: str, **kw) -> VoiceSource:
+    return VoiceSource(speaker, package, language, sex, "synthetic", "festival", voice, **kw)
+
+
+#: The espeak-ng speakers: (speaker suffix, voice, sex, pitch 0-99, speed in words per minute).
+#: Languages, variants, pitch and speed differ from one to the next, so no two sound alike.
+ESPEAK_VOICES = (
+    ("en_m1", "en-us+m1", "m", 40, 165),
+    ("en_f2", "en-gb+f2", "f", 60, 175),
+    ("de_m3", "de+m3", "m", 35, 160),
+    ("es_f3", "es+f3", "f", 55, 180),
+    ("fr_m4", "fr-fr+m4", "m", 50, 170),
+    ("it_f4", "it+f4", "f", 65, 160),
+    ("pt_m5", "pt+m5", "m", 45, 185),
+    ("nl_f1", "nl+f1", "f", 50, 165),
+    ("pl_m6", "pl+m6", "m", 30, 175),
+    ("sv_f5", "sv+f5", "f", 70, 170),
+    ("cs_m7", "cs+m7", "m", 55, 160),
+    ("ro_klatt", "ro+klatt", "m", 40, 170),
+    ("fi_f3", "fi+f3", "f", 45, 185),
+    ("hu_m2", "hu+m2", "m", 60, 165),
+)
+
+
+def _espeak(suffix: str, voice: str, sex: str, pitch: int, speed: int) -> VoiceSource:
+    language = voice.split("+")[0]
+    options = ("-p", str(pitch), "-s", str(speed))
+    return VoiceSource(f"espeak_{suffix}", "espeak-ng", language, sex, "synthetic", "espeak", voice, options=options)
 
 
 SOURCES: Dict[str, VoiceSource] = {
     s.speaker: s
     for s in (
-        VoiceSource(
-            speaker="en_allison",
-            package="asterisk-core-sounds-en-wav",
-            language="en-US",
-            sex="f",
-            kind="real",
-            fmt="wav",
-            location="en_US_f_Allison",
+        _prompt("en_allison", "asterisk-core-sounds-en-wav", "en-US", "f", "wav", "en_US_f_Allison"),
+        _prompt("es_july", "asterisk-prompt-es-co", "es-CO", "f", "gsm", "es"),
+        _prompt("fr_armelle", "asterisk-prompt-fr-armelle", "fr-FR", "f", "gsm", "fr"),
+        _prompt("fr_june", "asterisk-core-sounds-fr-wav", "fr-CA", "f", "wav", "fr_CA_f_June"),
+        _prompt("it_carlo", "asterisk-core-sounds-it-wav", "it-IT", "m", "wav", "it_IT_m_Carlo"),
+        _prompt("it_menardi", "asterisk-prompt-it-menardi-wav", "it-IT", "f", "wav", "it_IT_f_Menardi"),
+        _prompt("ru_ivrvoice", "asterisk-core-sounds-ru-wav", "ru-RU", "f", "wav", "ru_RU_f_IvrvoiceRU"),
+        _flite("awb", "en-GB", "m"),
+        _flite("kal", "en-US", "m", person="kal"),
+        _flite("rms", "en-US", "m"),
+        _flite("slt", "en-US", "f", person="slt"),
+        _festival("fest_ca_ona", "festvox-ca-ona-hts", "ca-ES", "f", "upc_ca_ona_hts"),
+        _festival("fest_cs_krb", "festvox-czech-krb", "cs-CZ", "m", "czech_krb"),
+        _festival("fest_cs_machac", "festvox-czech-machac", "cs-CZ", "m", "czech_machac"),
+        _festival("fest_cs_ph", "festvox-czech-ph", "cs-CZ", "m", "czech_ph"),
+        _festival("fest_kal", "festvox-kallpc16k", "en-US", "m", "kal_diphone", person="kal"),
+        _festival(
+            "fest_nsk",
+            "festvox-hi-nsk",
+            "hi-IN/mr-IN/te-IN",
+            "m",
+            "hindi_NSK_diphone marathi_NSK_diphone telugu_NSK_diphone",
+            requires=("festival-hi", "festvox-mr-nsk", "festival-mr", "festvox-te-nsk", "festival-te"),
+            text="numbers",
         ),
-        VoiceSource(
-            speaker="es_july",
-            package="asterisk-prompt-es-co",
-            language="es-CO",
-            sex="f",
-            kind="real",
-            fmt="gsm",
-            location="es",
-        ),
-        VoiceSource(
-            speaker="fr_armelle",
-            package="asterisk-prompt-fr-armelle",
-            language="fr-FR",
-            sex="f",
-            kind="real",
-            fmt="gsm",
-            location="fr",
-        ),
-        VoiceSource(
-            speaker="fr_june",
-            package="asterisk-core-sounds-fr-wav",
-            language="fr-CA",
-            sex="f",
-            kind="real",
-            fmt="wav",
-            location="fr_CA_f_June",
-        ),
-        VoiceSource(
-            speaker="it_carlo",
-            package="asterisk-core-sounds-it-wav",
-            language="it-IT",
-            sex="m",
-            kind="real",
-            fmt="wav",
-            location="it_IT_m_Carlo",
-        ),
-        VoiceSource(
-            speaker="it_menardi",
-            package="asterisk-prompt-it-menardi-wav",
-            language="it-IT",
-            sex="f",
-            kind="real",
-            fmt="wav",
-            location="it_IT_f_Menardi",
-        ),
-        VoiceSource(
-            speaker="ru_ivrvoice",
-            package="asterisk-core-sounds-ru-wav",
-            language="ru-RU",
-            sex="f",
-            kind="real",
-            fmt="wav",
-            location="ru_RU_f_IvrvoiceRU",
-        ),
-        VoiceSource(
-            speaker="flite_awb",
-            package="flite",
-            language="en-GB",
-            sex="m",
-            kind="synthetic",
-            fmt="flite",
-            location="awb",
-        ),
-        VoiceSource(
-            speaker="flite_kal",
-            package="flite",
-            language="en-US",
-            sex="m",
-            kind="synthetic",
-            fmt="flite",
-            location="kal",
-        ),
-        VoiceSource(
-            speaker="flite_rms",
-            package="flite",
-            language="en-US",
-            sex="m",
-            kind="synthetic",
-            fmt="flite",
-            location="rms",
-        ),
-        VoiceSource(
-            speaker="flite_slt",
-            package="flite",
-            language="en-US",
-            sex="f",
-            kind="synthetic",
-            fmt="flite",
-            location="slt",
-        ),
+        _festival("fest_ru_nsh", "festvox-ru", "ru-RU", "m", "msu_ru_nsh_clunits", text="numbers"),
+        _festival("fest_slt", "festvox-us-slt-hts", "en-US", "f", "cmu_us_slt_arctic_hts", person="slt"),
+        *(_espeak(*v) for v in ESPEAK_VOICES),
     )
 }
+
+#: festival voice -> (Debian package of the voice, folder of festival's language support it loads)
+_FESTIVAL_SUPPORT = {
+    "hindi_NSK_diphone": ("festival-hi", "hindi_scm"),
+    "marathi_NSK_diphone": ("festival-mr", "marathi_scm"),
+    "telugu_NSK_diphone": ("festival-te", "telugu_scm"),
+}
+#: festival voice -> its Debian package, where it is not the source's ``package``
+_FESTIVAL_VOICE_PACKAGE = {"marathi_NSK_diphone": "festvox-mr-nsk", "telugu_NSK_diphone": "festvox-te-nsk"}
+
+
+def persons_of(speakers: Iterable[str]) -> Dict[str, List[str]]:
+    """person -> the given speakers (base ids or perturbed ``<base>_p<name>``) that are that person.
+
+    Use it to check a split: a person of the test set must have no speaker in training.
+    Unknown ids (not built from :data:`SOURCES`) are their own person.
+    """
+    out: Dict[str, List[str]] = {}
+    for spk in speakers:
+        base = re.sub(r"_p[a-z0-9]{1,16}$", "", spk)
+        src = SOURCES.get(spk) or SOURCES.get(base)
+        out.setdefault(src.person if src is not None else spk, []).append(spk)
+    return out
+
+
+def sources_of_family(family: str) -> List[str]:
+    """The speaker ids of one voice family (``prompt``, ``flite``, ``festival``, ``espeak``)."""
+    if family not in set(FAMILIES.values()):
+        raise ValueError(f"unknown voice family {family!r}; valid: {sorted(set(FAMILIES.values()))}")
+    return [s for s, src in SOURCES.items() if src.family == family]
 
 
 class MissingPackagesError(RuntimeError):
@@ -291,16 +362,36 @@ class MissingPackagesError(RuntimeError):
         )
 
 
+def _tool_output(args: Sequence[str]) -> str:
+    try:
+        out = subprocess.run(list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False).stdout
+    except OSError:
+        return ""
+    return out.decode("utf-8", "replace")
+
+
 def _flite_voices() -> Tuple[str, ...]:
     exe = shutil.which("flite")
     if exe is None:
         return ()
-    try:
-        out = subprocess.run([exe, "-lv"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False).stdout
-    except OSError:
-        return ()
-    text = out.decode("utf-8", "replace")
+    text = _tool_output([exe, "-lv"])
     return tuple(text.split(":", 1)[1].split()) if ":" in text else ()
+
+
+def _festival_voices() -> Tuple[str, ...]:
+    exe = shutil.which("festival")
+    if exe is None:
+        return ()
+    text = _tool_output([exe, "--batch", "(print (voice.list))"]).strip()
+    return tuple(text.strip("()").split()) if text.startswith("(") else ()
+
+
+def _espeak_voices() -> Tuple[str, ...]:
+    """Languages espeak-ng knows (the variants come with every language)."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return ()
+    return tuple(line.split()[1] for line in _tool_output([exe, "--voices"]).splitlines()[1:] if len(line.split()) > 1)
 
 
 def _source_files(src: VoiceSource, sounds_dir: Path) -> List[Path]:
@@ -313,29 +404,55 @@ def _source_files(src: VoiceSource, sounds_dir: Path) -> List[Path]:
     return sorted(found, key=lambda p: c_sort_key(p.relative_to(root).as_posix()))
 
 
+def _missing_synthetic(src: VoiceSource, listed: Tuple[str, ...], festival_dir: Path) -> str:
+    """Why a synthetic source cannot be used ('' when it can); ``listed``: the tool's voices."""
+    tool = {"flite": "flite", "festival": "festival", "espeak": "espeak-ng"}[src.fmt]
+    package = {"flite": "flite", "festival": "festival", "espeak": "espeak-ng"}[src.fmt]
+    if shutil.which(tool) is None:
+        return f"package {package}: command {tool!r} not found in PATH"
+    if src.fmt == "espeak":
+        language = src.location.split("+")[0]
+        if language not in listed:
+            return f"package espeak-ng: language {language!r} not listed by 'espeak-ng --voices'"
+        return ""
+    for voice in src.voices:
+        if voice not in listed:
+            voice_package = _FESTIVAL_VOICE_PACKAGE.get(voice, src.package)
+            return f"package {voice_package}: {tool} voice {voice!r} not listed ({' '.join(listed) or 'none'})"
+        support = _FESTIVAL_SUPPORT.get(voice)
+        if src.fmt == "festival" and support and not (festival_dir / support[1]).is_dir():
+            return f"package {support[0]}: no {festival_dir / support[1]} (the language support voice {voice!r} loads)"
+    return ""
+
+
 def missing_sources(
-    names: Optional[Iterable[str]] = None, *, sounds_dir: Optional[PathLike] = None, need_sox: bool = False
+    names: Optional[Iterable[str]] = None,
+    *,
+    sounds_dir: Optional[PathLike] = None,
+    need_sox: bool = False,
+    festival_dir: Optional[PathLike] = None,
 ) -> Dict[str, str]:
     """Which of the sources ``names`` (default: all of :data:`SOURCES`) cannot be used here, and why.
 
-    Returns ``{speaker: reason}``; a reason names the missing Debian package. With ``need_sox``
-    (perturbation asked for), a missing sox is reported under the key ``sox``.
+    Returns ``{speaker: reason}``; a reason starts with ``package <Debian package>:``. With
+    ``need_sox`` (perturbation asked for), a missing sox is reported under the key ``sox``.
     """
     names = list(SOURCES) if names is None else list(names)
     _check_names(names)
     sdir = Path(sounds_dir) if sounds_dir is not None else DEFAULT_SOUNDS_DIR
+    fdir = Path(festival_dir) if festival_dir is not None else FESTIVAL_DIR
     out: Dict[str, str] = {}
     has_sox = shutil.which("sox") is not None
-    voices: Optional[Tuple[str, ...]] = None
+    listed: Dict[str, Tuple[str, ...]] = {}
+    lister = {"flite": _flite_voices, "festival": _festival_voices, "espeak": _espeak_voices}
     for name in names:
         src = SOURCES[name]
-        if src.fmt == "flite":
-            if voices is None:
-                voices = _flite_voices()
-            if shutil.which("flite") is None:
-                out[name] = "package flite: command 'flite' not found in PATH"
-            elif src.location not in voices:
-                out[name] = f"package flite: voice {src.location!r} not listed by 'flite -lv' ({' '.join(voices)})"
+        if src.family != "prompt":
+            if src.fmt not in listed:
+                listed[src.fmt] = lister[src.fmt]()
+            why = _missing_synthetic(src, listed[src.fmt], fdir)
+            if why:
+                out[name] = why
         elif not _source_files(src, sdir):
             out[name] = f"package {src.package}: no *.{src.fmt} files under {sdir / src.location}"
         elif src.fmt == "gsm" and not has_sox:
@@ -547,6 +664,32 @@ def flite_sentences(n: int, *, voice: str = "") -> List[str]:
     return out
 
 
+def number_sentences(n: int, *, voice: str = "") -> List[str]:
+    """``n`` lines of 3 to 5 digit groups (``"4729 183 56"``) for a voice whose text front end reads
+    only its own script: it speaks the numbers as words of its language. Line ``k`` of a voice
+    depends only on ``(voice, k)``."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    out = []
+    for k in range(n):
+        rng = random.Random(f"number-sentence:{voice}:{k}")
+        groups = [
+            str(rng.randrange(10 ** (d - 1) if d > 1 else 0, 10**d))
+            for d in rng.choices((1, 2, 3, 4), k=rng.randint(3, 5))
+        ]
+        out.append(" ".join(groups))
+    return out
+
+
+def synthetic_sentences(src: VoiceSource, n: int) -> List[str]:
+    """What a synthetic source reads: its ``text`` kind, seeded by its voice (flite keeps the
+    sentences it always had: seeded by the flite voice name)."""
+    if src.kind != "synthetic":
+        raise ValueError(f"{src.speaker} is not a synthetic source")
+    seed = src.location if src.fmt == "flite" else src.speaker
+    return (flite_sentences if src.text == "english" else number_sentences)(n, voice=seed)
+
+
 # --------------------------------------------------------------------------- report
 @dataclass(frozen=True)
 class SpeakerInfo:
@@ -646,11 +789,11 @@ def read_speakers_tsv(path: PathLike) -> List[SpeakerInfo]:
 @dataclass(frozen=True)
 class _Job:
     utt: str
-    fmt: str  # wav | gsm | flite | perturb
-    src: str  # source file, flite voice, or the base utterance's wav
+    fmt: str  # wav | gsm | flite | festival | espeak | perturb
+    src: str  # source file, synthesiser voice, or the base utterance's wav
     out: str
     text: str = ""
-    effects: Tuple[str, ...] = ()
+    effects: Tuple[str, ...] = ()  # sox effects (perturb) or espeak-ng options
     noise_dbfs: Optional[float] = None
 
 
@@ -673,26 +816,84 @@ def _load(job: _Job) -> np.ndarray:
     if job.fmt == "perturb":
         x, _ = audio.read_wav_int16(job.src)
         return audio.sox_effects(x, SAMPLE_RATE, job.effects, what=job.src)
-    if job.fmt == "flite":
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
-        out = Path(job.out)
-        tmp = out.with_name(f".{out.stem}.flite.wav")
+    if job.fmt in ("flite", "espeak", "festival"):
+        tmp = _synth_path(job)
         try:
-            audio.run_tool(
-                [audio.require_tool("flite", package="flite"), "-voice", job.src, "-t", job.text, "-o", str(tmp)],
-                what=f"flite voice {job.src}",
-            )
+            if not tmp.exists():  # festival jobs are usually rendered in batches beforehand
+                _synthesise(job, tmp)
             x, sr = audio.read_wav_int16(tmp)
         finally:
             tmp.unlink(missing_ok=True)
-        if sr == SAMPLE_RATE:
-            return x
-        g = gcd(sr, SAMPLE_RATE)
-        return resample_poly(audio.to_float(x), SAMPLE_RATE // g, sr // g)
+        return _resample(x, sr)
     raise ValueError(f"unknown job format {job.fmt!r}")
+
+
+def _synth_path(job: _Job) -> Path:
+    """Where a synthesiser writes the job's raw audio (a hidden file next to the output)."""
+    out = Path(job.out)
+    return out.with_name(f".{out.stem}.{job.fmt}.wav")
+
+
+def _synthesise(job: _Job, path: Path) -> None:
+    """Render one synthetic utterance into ``path`` (the synthesiser's own rate)."""
+    if job.fmt == "flite":
+        cmd = [audio.require_tool("flite", package="flite"), "-voice", job.src, "-t", job.text, "-o", str(path)]
+    elif job.fmt == "espeak":
+        exe = audio.require_tool("espeak-ng", package="espeak-ng")
+        cmd = [exe, "-v", job.src, *job.effects, "-w", str(path), "--", job.text]
+    else:
+        festival_batch(job.src, [(job.text, path)])
+        return
+    audio.run_tool(cmd, what=f"{job.fmt} voice {job.src}")
+
+
+def _scheme_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def festival_batch(voice: str, items: Sequence[Tuple[str, PathLike]]) -> None:
+    """Synthesise ``(text, wav path)`` items with one festival process and one voice load.
+
+    Raises:
+        RuntimeError: festival failed (its output in the message) or wrote no file for an item.
+    """
+    if not items:
+        return
+    exe = audio.require_tool("festival", package="festival")
+    lines = [f"(voice_{voice})"]
+    lines += [
+        f"(utt.save.wave (utt.synth (Utterance Text {_scheme_string(t)})) {_scheme_string(str(p))} 'riff)"
+        for t, p in items
+    ]
+    script = Path(items[0][1]).with_name(f".festival.{os.getpid()}.{Path(items[0][1]).stem}.scm")
+    script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        audio.run_tool([exe, "--batch", str(script)], what=f"festival voice {voice}")
+    finally:
+        script.unlink(missing_ok=True)
+    absent = [str(p) for _, p in items if not Path(p).exists()]
+    if absent:
+        raise RuntimeError(f"festival voice {voice} wrote no audio for {len(absent)} sentence(s), e.g. {absent[0]}")
+
+
+def _festival_job_batch(jobs: Sequence[_Job]) -> str:
+    """Pre-render festival jobs of one voice; returns '' or the error (the jobs then render alone)."""
+    try:
+        festival_batch(jobs[0].src, [(j.text, _synth_path(j)) for j in jobs])
+    except (RuntimeError, OSError) as e:
+        return str(e)
+    return ""
+
+
+def _resample(x: np.ndarray, sr: int) -> np.ndarray:
+    if sr == SAMPLE_RATE:
+        return x
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(sr, SAMPLE_RATE)
+    return resample_poly(audio.to_float(x), SAMPLE_RATE // g, sr // g)
 
 
 def _digest(x: np.ndarray) -> str:
@@ -728,19 +929,33 @@ def _run_job(job: _Job) -> _Result:
 
 
 class _Runner:
-    """Runs jobs inline (nj=1) or in a process pool."""
+    """Runs jobs inline (nj=1) or in a process pool; festival jobs are first rendered in batches
+    of one voice (:data:`FESTIVAL_BATCH` sentences per process)."""
 
     def __init__(self, nj: int):
         self.nj = nj
         self.pool: Optional[ProcessPoolExecutor] = None
 
-    def __call__(self, jobs: Sequence[_Job]) -> List[_Result]:
-        if self.nj == 1 or len(jobs) < 2:
-            return [_run_job(j) for j in jobs]
+    def _map(self, fn, items: Sequence) -> List:
+        if self.nj == 1 or len(items) < 2:
+            return [fn(i) for i in items]
         if self.pool is None:
             self.pool = ProcessPoolExecutor(max_workers=self.nj)
-        chunk = max(1, len(jobs) // (self.nj * 8))
-        return list(self.pool.map(_run_job, jobs, chunksize=chunk))
+        chunk = max(1, len(items) // (self.nj * 8))
+        return list(self.pool.map(fn, items, chunksize=chunk))
+
+    def __call__(self, jobs: Sequence[_Job]) -> List[_Result]:
+        by_voice: Dict[str, List[_Job]] = {}
+        for j in jobs:
+            if j.fmt == "festival" and not Path(j.out).exists() and not _synth_path(j).exists():
+                by_voice.setdefault(j.src, []).append(j)
+        batches = [v[i : i + FESTIVAL_BATCH] for v in by_voice.values() for i in range(0, len(v), FESTIVAL_BATCH)]
+        for batch, error in zip(batches, self._map(_festival_job_batch, batches), strict=True):
+            if error:
+                logger.warning(
+                    "festival batch of %d sentences failed (%s); rendering them one by one", len(batch), error
+                )
+        return self._map(_run_job, jobs)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -780,7 +995,12 @@ def _prepare_speaker_dir(wav_dir: Path, config: Mapping[str, object]) -> Optiona
     are reused), else None after removing the old wav files.
     """
     wav_dir.mkdir(parents=True, exist_ok=True)
-    for tmp in list(wav_dir.glob(".*.tmp")) + list(wav_dir.glob(".*.flite.wav")):
+    leftovers = [
+        p
+        for pattern in (".*.tmp", ".*.flite.wav", ".*.festival.wav", ".*.espeak.wav", ".festival.*.scm")
+        for p in wav_dir.glob(pattern)
+    ]
+    for tmp in leftovers:
         tmp.unlink(missing_ok=True)
     cfg_path = wav_dir / ".config.json"
     if cfg_path.exists():
@@ -824,25 +1044,29 @@ def _noise_floor(src: VoiceSource, files: Sequence[Path]) -> float:
 
 
 def _plan_source(
-    src: VoiceSource, wav_root: Path, sounds_dir: Path, seed: int, flite_utts_per_voice: int
+    src: VoiceSource, wav_root: Path, sounds_dir: Path, seed: int, synthetic_utts_per_voice: int
 ) -> Tuple[_Speaker, Dict[str, str]]:
     """The speaker's candidate jobs in visiting order, and the text of each utterance."""
     spk = src.speaker
     wav_dir = wav_root / spk
     text: Dict[str, str] = {}
     order: List[Tuple[_Job, str]] = []
-    if src.fmt == "flite":
-        key = {"version": FORMAT_VERSION, "source": asdict(src)}
+    if src.kind == "synthetic":
+        key = {"version": FORMAT_VERSION, "source": _source_key(src)}
         _prepare_speaker_dir(wav_dir, key)
         _write_config(wav_dir, key)
-        for k, sentence in enumerate(flite_sentences(flite_utts_per_voice, voice=src.location)):
+        voices = src.voices
+        for k, sentence in enumerate(synthetic_sentences(src, synthetic_utts_per_voice)):
             utt = f"{spk}-s{k:04d}"
             text[utt] = sentence
-            order.append((_Job(utt, "flite", src.location, str(wav_dir / f"{utt}.wav"), text=sentence), ""))
+            job = _Job(
+                utt, src.fmt, voices[k % len(voices)], str(wav_dir / f"{utt}.wav"), text=sentence, effects=src.options
+            )
+            order.append((job, ""))
     else:
         root = sounds_dir / src.location
         files = _source_files(src, sounds_dir)
-        key = {"version": FORMAT_VERSION, "source": asdict(src), "root": str(root)}
+        key = {"version": FORMAT_VERSION, "source": _source_key(src), "root": str(root)}
         stored = _prepare_speaker_dir(wav_dir, key)
         speech_files = []
         seen: Dict[str, Path] = {}
@@ -872,6 +1096,18 @@ def _plan_source(
     return _Speaker(spk, src.package, src.language, src.sex, src.kind, order), text
 
 
+def _source_key(src: VoiceSource) -> Dict[str, object]:
+    """What a speaker's cached files depend on: the source's fields, as the first version wrote
+    them (fields added later appear only when they differ from their defaults, so the caches of
+    the original sources stay valid)."""
+    d = asdict(src)
+    defaults = {"requires": (), "person": src.speaker, "text": "english", "options": ()}
+    for name, default in defaults.items():
+        if getattr(src, name) == default:
+            d.pop(name)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
 def _with(job: _Job, **changes: object) -> _Job:
     d = asdict(job)
     d.update(changes)
@@ -890,10 +1126,16 @@ def prepare_offline_speech(
     perturb: Sequence[Perturbation] = (),
     nj: int = 1,
     seed: int = 0,
-    flite_utts_per_voice: int = 300,
+    synthetic_utts_per_voice: int = 300,
     sounds_dir: Optional[PathLike] = None,
 ) -> OfflineSpeechReport:
     """Build (or complete) the offline speech corpus in ``out_dir``; see the module docstring.
+
+    The steps: check the arguments (:func:`_check_arguments`) and that the sources are installed
+    (:func:`_require_installed`); plan every speaker's candidate utterances in a seeded order
+    (:func:`_plan_source`); process them in rounds until each speaker's limits are met
+    (:func:`_select`); add the perturbed pseudo-speakers (:func:`_add_perturbed`); write the
+    Kaldi dir and the lists (:func:`_write_outputs`).
 
     Args:
         out_dir: output folder (created).
@@ -906,7 +1148,8 @@ def prepare_offline_speech(
         perturb: pseudo-speakers to add (an option; none by default).
         nj: parallel processes.
         seed: shuffles the order in which each speaker's prompts are taken.
-        flite_utts_per_voice: sentences synthesised per flite voice (about 3 s each).
+        synthetic_utts_per_voice: sentences planned per synthetic voice (about 3 s each); the
+            limits decide how many are rendered.
         sounds_dir: where the prompt packages are (default ``/usr/share/asterisk/sounds``).
 
     Raises:
@@ -915,45 +1158,20 @@ def prepare_offline_speech(
             Debian packages and the ``apt-get`` line.
     """
     t0 = time.perf_counter()
-    names = list(SOURCES) if sources is None else list(sources)
-    _check_names(names)
-    if not names:
-        raise ValueError("sources is empty; name at least one of " + ", ".join(SOURCES))
-    if max_utts_per_speaker is not None and max_utts_per_speaker < 1:
-        raise ValueError(f"max_utts_per_speaker must be >= 1 or None, got {max_utts_per_speaker}")
-    if max_seconds_per_speaker is not None and not max_seconds_per_speaker > 0:
-        raise ValueError(f"max_seconds_per_speaker must be > 0 or None, got {max_seconds_per_speaker}")
-    if not (min_duration >= 0 and math.isfinite(min_duration)):
-        raise ValueError(f"min_duration must be >= 0 seconds, got {min_duration}")
-    if nj < 1:
-        raise ValueError(f"nj must be >= 1, got {nj}")
-    if flite_utts_per_voice < 1:
-        raise ValueError(f"flite_utts_per_voice must be >= 1, got {flite_utts_per_voice}")
+    names = _check_arguments(
+        sources, max_utts_per_speaker, max_seconds_per_speaker, min_duration, perturb, nj, synthetic_utts_per_voice
+    )
     perturb = tuple(perturb)
-    for p in perturb:
-        if not isinstance(p, Perturbation):
-            raise ValueError(f"perturb must hold Perturbation objects, got {p!r}")
-    pnames = [p.name for p in perturb]
-    if len(set(pnames)) != len(pnames):
-        raise ValueError(f"perturbation names must be unique, got {pnames}")
     sdir = Path(sounds_dir) if sounds_dir is not None else DEFAULT_SOUNDS_DIR
-
-    missing = missing_sources(names, sounds_dir=sdir, need_sox=bool(perturb))
-    if missing:
-        packages = sorted({why.split(":")[0].split()[1] for why in missing.values()}, key=DEBIAN_PACKAGES.index)
-        avail = [n for n in SOURCES if n not in missing_sources(sounds_dir=sdir)]
-        raise MissingPackagesError(missing, packages, avail)
+    _require_installed(names, sdir, need_sox=bool(perturb))
 
     out_dir = Path(out_dir).resolve()
     wav_root = out_dir / "wav"
     wav_root.mkdir(parents=True, exist_ok=True)
-    min_samples = _min_samples(min_duration)
-
     speakers: Dict[str, _Speaker] = {}
     text: Dict[str, str] = {}
     for name in sorted(names, key=c_sort_key):
-        st, t = _plan_source(SOURCES[name], wav_root, sdir, seed, flite_utts_per_voice)
-        speakers[name] = st
+        speakers[name], t = _plan_source(SOURCES[name], wav_root, sdir, seed, synthetic_utts_per_voice)
         text.update(t)
 
     skipped: List[Skipped] = []
@@ -961,22 +1179,7 @@ def prepare_offline_speech(
     runner = _Runner(nj)
     try:
         _select(speakers, runner, min_duration, max_utts_per_speaker, max_seconds_per_speaker, skipped, counts)
-        for p in perturb:
-            for base in list(sorted(speakers, key=c_sort_key)):
-                if base not in names:
-                    continue
-                pst, ptext = _perturbed(speakers[base], p, wav_root, text)
-                text.update(ptext)
-                results = runner([j for j, _ in pst.order])
-                for (job, _), res in zip(pst.order, results, strict=True):
-                    counts[res.status] = counts.get(res.status, 0) + 1
-                    if res.status not in ("created", "reused"):
-                        skipped.append(Skipped(job.utt, job.src, res.reason))
-                    elif res.n_samples < min_samples:
-                        skipped.append(Skipped(job.utt, job.src, _too_short(res.n_samples, min_duration)))
-                    else:
-                        pst.accepted.append((job, res.n_samples))
-                speakers[pst.speaker] = pst
+        _add_perturbed(speakers, names, perturb, runner, wav_root, text, min_duration, skipped, counts)
     finally:
         runner.close()
 
@@ -995,6 +1198,79 @@ def prepare_offline_speech(
     logger.info("offline speech corpus: %s", "; ".join(summary[:3]))
     logger.debug("per speaker:\n%s", "\n".join(summary[3:]))
     return report
+
+
+def _check_arguments(
+    sources: Optional[Sequence[str]],
+    max_utts: Optional[int],
+    max_seconds: Optional[float],
+    min_duration: float,
+    perturb: Sequence[Perturbation],
+    nj: int,
+    synthetic_utts_per_voice: int,
+) -> List[str]:
+    """Validate the arguments of :func:`prepare_offline_speech`; returns the source names."""
+    names = list(SOURCES) if sources is None else list(sources)
+    _check_names(names)
+    if not names:
+        raise ValueError("sources is empty; name at least one of " + ", ".join(SOURCES))
+    if max_utts is not None and max_utts < 1:
+        raise ValueError(f"max_utts_per_speaker must be >= 1 or None, got {max_utts}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds_per_speaker must be > 0 or None, got {max_seconds}")
+    if not (min_duration >= 0 and math.isfinite(min_duration)):
+        raise ValueError(f"min_duration must be >= 0 seconds, got {min_duration}")
+    if nj < 1:
+        raise ValueError(f"nj must be >= 1, got {nj}")
+    if synthetic_utts_per_voice < 1:
+        raise ValueError(f"synthetic_utts_per_voice must be >= 1, got {synthetic_utts_per_voice}")
+    for p in perturb:
+        if not isinstance(p, Perturbation):
+            raise ValueError(f"perturb must hold Perturbation objects, got {p!r}")
+    pnames = [p.name for p in perturb]
+    if len(set(pnames)) != len(pnames):
+        raise ValueError(f"perturbation names must be unique, got {pnames}")
+    return names
+
+
+def _require_installed(names: Sequence[str], sounds_dir: Path, *, need_sox: bool) -> None:
+    """Raise :class:`MissingPackagesError` naming the Debian packages of the missing sources."""
+    missing = missing_sources(names, sounds_dir=sounds_dir, need_sox=need_sox)
+    if missing:
+        packages = sorted({why.split(":")[0].split()[1] for why in missing.values()}, key=DEBIAN_PACKAGES.index)
+        avail = [n for n in SOURCES if n not in missing_sources(sounds_dir=sounds_dir)]
+        raise MissingPackagesError(missing, packages, avail)
+
+
+def _add_perturbed(
+    speakers: Dict[str, _Speaker],
+    names: Sequence[str],
+    perturb: Sequence[Perturbation],
+    runner: _Runner,
+    wav_root: Path,
+    text: Dict[str, str],
+    min_duration: float,
+    skipped: List[Skipped],
+    counts: Dict[str, int],
+) -> None:
+    """Add a pseudo-speaker per base speaker and perturbation, reading the base's selection."""
+    min_samples = _min_samples(min_duration)
+    for p in perturb:
+        for base in sorted(speakers, key=c_sort_key):
+            if base not in names:
+                continue
+            pst, ptext = _perturbed(speakers[base], p, wav_root, text)
+            text.update(ptext)
+            results = runner([j for j, _ in pst.order])
+            for (job, _), res in zip(pst.order, results, strict=True):
+                counts[res.status] = counts.get(res.status, 0) + 1
+                if res.status not in ("created", "reused"):
+                    skipped.append(Skipped(job.utt, job.src, res.reason))
+                elif res.n_samples < min_samples:
+                    skipped.append(Skipped(job.utt, job.src, _too_short(res.n_samples, min_duration)))
+                else:
+                    pst.accepted.append((job, res.n_samples))
+            speakers[pst.speaker] = pst
 
 
 def _min_samples(min_duration: float) -> int:

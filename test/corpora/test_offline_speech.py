@@ -29,14 +29,21 @@ from espnet2_tsdia.audio.tools import (
 )
 from espnet2_tsdia.bin.prepare_offline_speech import main as cli_main
 from espnet2_tsdia.corpora.offline_speech import (
+    DEBIAN_PACKAGES,
     SOURCES,
     MissingPackagesError,
     Perturbation,
     SpeakerInfo,
+    VoiceSource,
+    festival_batch,
     flite_sentences,
     missing_sources,
+    number_sentences,
+    persons_of,
     prepare_offline_speech,
     read_speakers_tsv,
+    sources_of_family,
+    synthetic_sentences,
 )
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import (
@@ -446,3 +453,110 @@ def test_perturbed_pseudo_speakers(tmp_path):
         if spk.endswith("_pup"):  # tempo 1.25: 80 % of the base length, up to the trimming margin
             assert d == pytest.approx(dur[f"{spk[:-4]}-{rest}"] / 1.25, abs=0.03)
     assert read_scp(report.data_dir / "spk2gender")["es_july_pup"] == "f"
+
+
+# --------------------------------------------------------------------------- festival and espeak-ng voices
+def test_voice_families_and_persons():
+    assert sources_of_family("flite") == ["flite_awb", "flite_kal", "flite_rms", "flite_slt"]
+    assert {SOURCES[s].family for s in sources_of_family("prompt")} == {"prompt"}
+    assert len(sources_of_family("festival")) == 8 and len(sources_of_family("espeak")) >= 12
+    persons = persons_of(["flite_kal", "fest_kal", "fest_kal_pup", "flite_slt", "fest_slt", "it_carlo", "nobody"])
+    assert persons == {
+        "kal": ["flite_kal", "fest_kal", "fest_kal_pup"],
+        "slt": ["flite_slt", "fest_slt"],
+        "it_carlo": ["it_carlo"],
+        "nobody": ["nobody"],
+    }
+    with pytest.raises(ValueError, match="unknown voice family 'mbrola'; valid: "):
+        sources_of_family("mbrola")
+    with pytest.raises(ValueError, match="options are espeak-ng arguments; x is a flite source"):
+        VoiceSource("x", "flite", "en", "m", "synthetic", "flite", "kal", options=("-p", "50"))
+
+
+def test_cache_keys_of_the_first_sources_are_unchanged():
+    # fields added later are left out of a source's cache key at their defaults: caches stay valid
+    from espnet2_tsdia.corpora.offline_speech import _source_key
+
+    assert _source_key(SOURCES["flite_awb"]) == {
+        "speaker": "flite_awb",
+        "package": "flite",
+        "language": "en-GB",
+        "sex": "m",
+        "kind": "synthetic",
+        "fmt": "flite",
+        "location": "awb",
+    }
+    assert _source_key(SOURCES["flite_kal"])["person"] == "kal"
+    assert _source_key(SOURCES["espeak_en_m1"])["options"] == ["-p", "40", "-s", "165"]
+
+
+def test_number_sentences_are_digit_groups_stable_per_voice():
+    a = number_sentences(20, voice="x")
+    assert a[:5] == number_sentences(5, voice="x") and a != number_sentences(20, voice="y")
+    for line in a:
+        groups = line.split(" ")
+        assert 3 <= len(groups) <= 5 and all(g.isdigit() and len(g) <= 4 for g in groups)
+    assert synthetic_sentences(SOURCES["fest_ru_nsh"], 3) == number_sentences(3, voice="fest_ru_nsh")
+    assert synthetic_sentences(SOURCES["flite_kal"], 3) == flite_sentences(3, voice="kal")  # unchanged for flite
+    with pytest.raises(ValueError, match="en_allison is not a synthetic source"):
+        synthetic_sentences(SOURCES["en_allison"], 1)
+
+
+def test_missing_festival_and_language_support_are_named(tmp_path, monkeypatch):
+    missing = missing_sources(["fest_nsk", "fest_kal"], festival_dir=tmp_path)
+    if shutil.which("festival") is None:
+        pytest.skip("festival not installed (tools/install.sh installs it)")
+    # the voice is listed, but its language support folder is not in this festival dir
+    assert missing == {
+        "fest_nsk": f"package festival-hi: no {tmp_path / 'hindi_scm'} (the language support voice "
+        "'hindi_NSK_diphone' loads)"
+    }
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingPackagesError, match="fest_kal: package festival: command 'festival' not found") as info:
+        prepare_offline_speech(tmp_path / "out", sources=["fest_kal", "espeak_en_m1"])
+    assert info.value.packages == ["festival", "espeak-ng"]
+
+
+def test_festival_batch_renders_every_sentence_with_one_process(tmp_path):
+    if missing_sources(["fest_cs_ph"]):
+        pytest.skip("festival voice czech_ph missing (tools/install.sh installs it)")
+    items = [(t, tmp_path / f"{k}.wav") for k, t in enumerate(["Dobrý den.", 'A "quoted" word \\ here.', "123 45"])]
+    festival_batch("czech_ph", items)
+    for _, path in items:
+        info = soundfile.info(str(path))
+        assert info.frames / info.samplerate > 0.3
+    with pytest.raises(RuntimeError, match="festival voice no_such_voice"):
+        festival_batch("no_such_voice", [("x", tmp_path / "x.wav")])
+
+
+@needs_packages("fest_nsk", "fest_slt", "espeak_en_m1")
+def test_festival_and_espeak_speakers(tmp_path):
+    report = prepare_offline_speech(
+        tmp_path, sources=["fest_nsk", "fest_slt", "espeak_en_m1"], max_utts_per_speaker=4, nj=2
+    )
+    check_data_dir(report.data_dir)
+    assert [(s.speaker, s.n_utts, s.kind) for s in report.speakers] == [
+        ("espeak_en_m1", 4, "synthetic"),
+        ("fest_nsk", 4, "synthetic"),
+        ("fest_slt", 4, "synthetic"),
+    ]
+    assert not report.skipped
+    text = read_scp(report.data_dir / "text")
+    nsk, slt = number_sentences(300, voice="fest_nsk"), flite_sentences(300, voice="fest_slt")
+    for utt, line in text.items():  # utterance <spk>-s<k> reads sentence k of its voice
+        k = int(utt.rsplit("-s", 1)[1])
+        if utt.startswith("fest_nsk-"):
+            assert line == nsk[k]
+        elif utt.startswith("fest_slt-"):
+            assert line == slt[k]
+    # every utterance lasts about as long as 2-5 spoken words per second of its text
+    for utt, d in read_reco2dur(report.data_dir / "utt2dur").items():
+        assert 0.5 < d < 12.0, (utt, d)
+    # no synthesiser leftovers next to the wav files
+    assert not [p for p in report.out_dir.rglob(".*") if p.name != ".config.json"]
+
+
+def test_installer_installs_every_package_of_the_corpus():
+    script = (Path(__file__).resolve().parents[2] / "tools" / "install.sh").read_text()
+    listed = script.split("apt_pkgs=(", 1)[1].split(")", 1)[0].split()
+    assert set(DEBIAN_PACKAGES) <= set(listed), sorted(set(DEBIAN_PACKAGES) - set(listed))
