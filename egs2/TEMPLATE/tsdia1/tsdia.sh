@@ -17,7 +17,10 @@
 #                        backend the M nodes are M processes on this machine, --ngpu 0, gloo)
 #                        With --tune true, first a hyper-parameter study on the train config's
 #                        tuning section (bin.tune), then training with the study's best.yaml
-#   6 inference          tsdia_inference on the test sets -> RTTM per set
+#   6 inference          tsdia_inference on the test sets -> RTTM per set (enrollment: oracle
+#                        regions of the reference; with --enroll_clips also separate clips);
+#                        with --decode_search, the decode options are first chosen on the
+#                        valid set (tune_decode) and then used for every test set
 #   7 score              DER/JER per test set, with the trivial baselines, and a summary table
 #   8 pack               a zip of the model, its config and results (pack_model)
 # A stage that finished writes a marker holding its settings; a rerun with the same settings
@@ -67,6 +70,8 @@ inference_config=conf/decode.yaml  # inference options
 inference_args=""        # extra tsdia_inference options
 inference_model=valid.loss.ave.pth  # model file in the experiment dir
 inference_tag=""         # decoding dir name (default: <inference config name>_<model name>)
+decode_search=""         # stage 6: grid yaml of decode options to choose on the valid set (bin.tune_decode)
+enroll_clips=""          # stage 6: also decode with the clips of data/<test set>/<this scp> (<reco>__<spk> <wav>)
 num_plots=0              # timeline/posterior plots of the first N recordings of each inference job
 score_opts=""            # tsdia_score options (--collar C --skip_overlap)
 baselines=true           # also score "all silence" and "every target always speaking"
@@ -389,40 +394,72 @@ if run_stage 5 && [ "${tune}" != only ]; then
     fi
 fi
 
+# decode_set DIR OUT [tsdia_inference options...]: posteriors and hyp.rttm of a formatted set
+decode_set() {
+    local dir=$1 out=$2
+    shift 2
+    local settings n gpu=0
+    settings="inference ${inference_args} $* input=$(fingerprint "${inference_config}" "${dir}/.format.done" "${tsdia_exp}/.train.done" "${tsdia_exp}/${inference_model}")"
+    if is_done "${out}/.done" "${settings}"; then
+        log "Stage 6: ${out} already decoded; skipped"
+        return 0
+    fi
+    [ -f "${dir}/.format.done" ] || die "${dir} is not formatted (run stage 2)"
+    rm -rf "${out}"
+    mkdir -p "${out}/logdir"
+    n=$(($(wc -l < "${dir}/wav.scp") < inference_nj ? $(wc -l < "${dir}/wav.scp") : inference_nj))
+    for ((i = 1; i <= n; i++)); do awk -v n="${n}" -v i="${i}" 'NR % n == i % n' "${dir}/wav.scp" > "${out}/logdir/keys.${i}.scp"; done
+    [ "${gpu_inference}" = false ] || gpu=1
+    log "Stage 6: inference on ${dir} (${n} jobs${*:+; $*}) -> ${out}; logs ${out}/logdir/inference.*.log"
+    # shellcheck disable=SC2046,SC2086
+    ${decode_cmd} --gpu "${gpu}" JOB=1:"${n}" "${out}/logdir/inference.JOB.log" \
+        "${python}" -m espnet2_tsdia.bin.tsdia_inference --train_config "${tsdia_exp}/config.yaml" \
+        --model_file "${tsdia_exp}/${inference_model}" --ngpu "${gpu}" \
+        --data_path_and_name_and_type "${dir}/wav.scp,speech,sound" \
+        --data_path_and_name_and_type "${dir}/rttm,rttm,rttm" --key_file "${out}/logdir/keys.JOB.scp" \
+        --output_dir "${out}/logdir/output.JOB" --num_plots "${num_plots}" \
+        $(conf_args "${inference_config}") ${inference_args} "$@" || die "inference failed (see ${out}/logdir)"
+    for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/rttm"; done | sort -k2,2 -k4,4n > "${out}/hyp.rttm"
+    for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/posteriors.scp"; done | sort > "${out}/posteriors.scp"
+    if [ "${num_plots}" -gt 0 ]; then
+        mkdir -p "${out}/plots"
+        cp "${out}"/logdir/output.*/plots/* "${out}/plots/" 2> /dev/null || true
+    fi
+    mark_done "${out}/.done" "${settings}"
+    log "Stage 6: ${out}/hyp.rttm: $(wc -l < "${out}/hyp.rttm") turns"
+}
+
+# The decode options chosen on the valid set (stage 6) replace the inference config in stages 6-8.
+search_dir=${tsdia_exp}/decode_search_${inference_model%.pth}
+if [ -n "${decode_search}" ]; then
+    [ -f "${decode_search}" ] || die "--decode_search ${decode_search}: no such file"
+    if ! run_stage 6 && [ -f "${search_dir}/.done" ]; then inference_config=${search_dir}/best.yaml; fi
+fi
 if run_stage 6; then
     need_tool espnet2_tsdia.bin.tsdia_inference
     [ -e "${tsdia_exp}/${inference_model}" ] || die "no model ${tsdia_exp}/${inference_model} (run stage 5)"
+    if [ -n "${decode_search}" ]; then
+        decode_set "${dumpdir}/${valid_set}" "${search_dir}/${valid_set}"
+        settings="tune_decode input=$(fingerprint "${decode_search}" "${inference_config}" "${search_dir}/${valid_set}/.done")"
+        if is_done "${search_dir}/.done" "${settings}"; then
+            log "Stage 6: decode options already chosen on ${valid_set} (${search_dir}/best.yaml); skipped"
+        else
+            "${python}" -m espnet2_tsdia.bin.tune_decode --posteriors "${search_dir}/${valid_set}/posteriors.scp" \
+                --ref "${dumpdir}/${valid_set}/rttm" --grid "${decode_search}" --base_config "${inference_config}" \
+                --train_config "${tsdia_exp}/config.yaml" --out_dir "${search_dir}" --log_level WARNING ||
+                die "the decode-option search failed"
+            mark_done "${search_dir}/.done" "${settings}"
+        fi
+        log "Stage 6: decode options chosen on ${valid_set}: $(grep -m1 '^- chosen:' "${search_dir}/RESULTS.md" | cut -c3-)"
+        inference_config=${search_dir}/best.yaml
+    fi
     for dset in ${test_sets}; do
-        dir=${dumpdir}/${dset} out=${decode_dir}/${dset}
-        settings="inference ${inference_args} input=$(fingerprint "${inference_config}" "${dir}/.format.done" "${tsdia_exp}/.train.done" "${tsdia_exp}/${inference_model}")"
-        if is_done "${out}/.done" "${settings}"; then
-            log "Stage 6: ${out} already decoded; skipped"
-            continue
+        decode_set "${dumpdir}/${dset}" "${decode_dir}/${dset}"
+        if [ -n "${enroll_clips}" ]; then
+            [ -f "data/${dset}/${enroll_clips}" ] || die "--enroll_clips: no data/${dset}/${enroll_clips}"
+            decode_set "${dumpdir}/${dset}" "${decode_dir}/${dset}_clips" \
+                --enrollment clips --data_path_and_name_and_type "data/${dset}/${enroll_clips},enroll,sound"
         fi
-        [ -f "${dir}/.format.done" ] || die "${dir} is not formatted (run stage 2)"
-        rm -rf "${out}"
-        mkdir -p "${out}/logdir"
-        n=$(($(wc -l < "${dir}/wav.scp") < inference_nj ? $(wc -l < "${dir}/wav.scp") : inference_nj))
-        for ((i = 1; i <= n; i++)); do awk -v n="${n}" -v i="${i}" 'NR % n == i % n' "${dir}/wav.scp" > "${out}/logdir/keys.${i}.scp"; done
-        gpu=0
-        [ "${gpu_inference}" = false ] || gpu=1
-        log "Stage 6: inference on ${dir} (${n} jobs) -> ${out}; logs ${out}/logdir/inference.*.log"
-        # shellcheck disable=SC2046,SC2086
-        ${decode_cmd} --gpu "${gpu}" JOB=1:"${n}" "${out}/logdir/inference.JOB.log" \
-            "${python}" -m espnet2_tsdia.bin.tsdia_inference --train_config "${tsdia_exp}/config.yaml" \
-            --model_file "${tsdia_exp}/${inference_model}" --ngpu "${gpu}" \
-            --data_path_and_name_and_type "${dir}/wav.scp,speech,sound" \
-            --data_path_and_name_and_type "${dir}/rttm,rttm,rttm" --key_file "${out}/logdir/keys.JOB.scp" \
-            --output_dir "${out}/logdir/output.JOB" --num_plots "${num_plots}" \
-            $(conf_args "${inference_config}") ${inference_args} || die "inference failed (see ${out}/logdir)"
-        for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/rttm"; done | sort -k2,2 -k4,4n > "${out}/hyp.rttm"
-        for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/posteriors.scp"; done | sort > "${out}/posteriors.scp"
-        if [ "${num_plots}" -gt 0 ]; then
-            mkdir -p "${out}/plots"
-            cp "${out}"/logdir/output.*/plots/* "${out}/plots/" 2> /dev/null || true
-        fi
-        mark_done "${out}/.done" "${settings}"
-        log "Stage 6: ${out}/hyp.rttm: $(wc -l < "${out}/hyp.rttm") turns"
     done
 fi
 
@@ -431,6 +468,8 @@ if run_stage 7; then
     {
         echo "# RESULTS of ${tsdia_exp}"
         echo "- model: ${tsdia_exp}/${inference_model}, inference: ${inference_config} ${inference_args}"
+        [ -z "${decode_search}" ] || echo "- decode options chosen on ${valid_set} (${search_dir}/RESULTS.md): $(grep -m1 '^- chosen:' "${search_dir}/RESULTS.md" | cut -c11-)"
+        echo "- enrollment: oracle regions (the longest solo run of each target in the test recording, at most 5 s)${enroll_clips:+; separate clips: data/<set>/${enroll_clips}}"
         echo "- scoring: tsdia_score ${score_opts:-(collar 0, overlap scored)}; per-recording tables in each score dir"
     } > "${summary}"
     for dset in ${test_sets}; do
@@ -439,6 +478,7 @@ if run_stage 7; then
         uem=()
         [ ! -f "${dir}/uem" ] || uem=(--uem "${dir}/uem")
         systems=("model ${out}/hyp.rttm")
+        [ -z "${enroll_clips}" ] || systems+=("model, separate clips ${decode_dir}/${dset}_clips/hyp.rttm")
         if [ "${baselines}" = true ]; then
             # The target-speaker framing: each target's activity, labelled with its name.
             : > "${out}/baseline_silence.rttm"
@@ -456,7 +496,7 @@ if run_stage 7; then
         } >> "${summary}"
         for sys in "${systems[@]}"; do
             name=${sys% *} hyp=${sys##* }
-            sdir=${out}/score_$(basename "${hyp%.rttm}")
+            sdir=$(dirname "${hyp}")/score_$(basename "${hyp%.rttm}")
             level=WARNING
             [ "${name}" != "all silence" ] || level=ERROR  # it warns that every recording is missing
             # shellcheck disable=SC2086
