@@ -21,11 +21,12 @@ case "${demo_size}" in
 esac
 
 ./tsdia.sh \
-    --train_set train --valid_set dev --test_sets test \
+    --train_set train --valid_set dev --test_sets "test test_hard test_loso" \
     --local_data_opts "--demo_size ${demo_size} --nj 2" \
     --validate_opts "--global_speakers" \
     --example_opts "--chunk_frames 300 --chunk_hop 150" \
     --nj 2 --inference_nj 2 --num_plots 2 \
+    --decode_search conf/decode_search.yaml --enroll_clips enroll/enroll.scp \
     --train_config "${train_config}" \
     --tag "demo_${demo_size}" \
     "${args[@]}"
