@@ -11,6 +11,7 @@ from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
+from espnet2_tsdia.layers.mel_warp import MelWarp
 from espnet2_tsdia.losses.frame_losses import is_index_targets
 from espnet2_tsdia.losses.tsdia_loss import TSDiaLoss
 from espnet2_tsdia.networks.abs_network import AbsTSDiaNetwork
@@ -32,6 +33,15 @@ TARGET_ACTIVITY: Dict[str, Tuple[Callable[[torch.Tensor], torch.Tensor], Callabl
 }
 
 
+# scheme -> frames where the target talks and nobody else does (binary labels do not say
+# whether others talk: every target frame counts).
+TARGET_SOLO: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "powerset": lambda y: y == 1,
+    "binary": lambda y: y == 1,
+    "speaker_id": lambda y: (y[..., 0] > 0.5) & ~(y[..., 1:] > 0.5).any(-1),
+}
+
+
 class TSDiarizationModel(AbsESPnetModel):
     """Frontend -> normalisation -> network -> loss, for speech, enrollment and frame labels.
 
@@ -44,6 +54,8 @@ class TSDiarizationModel(AbsESPnetModel):
         label_scheme: powerset, binary or speaker_id: how target activity is read from the
             labels (contrastive loss, target-activity error); None for a custom scheme
             (then neither is available).
+        mel_warp: training-time vocal-tract-length perturbation of the mixture and enrollment
+            features (one factor per example, before normalisation); None: none.
     """
 
     def __init__(
@@ -54,19 +66,26 @@ class TSDiarizationModel(AbsESPnetModel):
         network: AbsTSDiaNetwork,
         loss: TSDiaLoss,
         label_scheme: Optional[str] = "powerset",
+        mel_warp: Optional[MelWarp] = None,
     ):
         super().__init__()
         if loss.reduction not in ("mean", "sum"):
             raise ValueError(f"training needs a scalar loss: reduction must be 'mean' or 'sum', got {loss.reduction!r}")
         if label_scheme is not None and label_scheme not in TARGET_ACTIVITY:
             raise ValueError(f"unknown label_scheme {label_scheme!r}; valid: {sorted(TARGET_ACTIVITY)} or None")
-        if label_scheme is None and loss.contrastive:
+        if label_scheme is None and (loss.contrastive or loss.speaker_contrastive):
             raise ValueError("the contrastive loss needs target activity: set label_scheme")
+        if loss.speaker_contrastive and getattr(network, "similarity", None) is None:
+            raise ValueError(
+                "loss_conf.speaker_contrastive needs a network with speaker-similarity conditioning "
+                "(model_type_conf.similarity)"
+            )
         self.frontend = frontend
         self.normalize = normalize
         self.network = network
         self.loss = loss
         self.label_scheme = label_scheme
+        self.mel_warp = mel_warp
 
     def _frontend(
         self, x: torch.Tensor, x_lens: torch.Tensor, mean: Optional[torch.Tensor]
@@ -88,6 +107,9 @@ class TSDiarizationModel(AbsESPnetModel):
         recording's mean, as the whole recording is at inference (DESIGN.md section 4).
         """
         x, x_lens = self._frontend(x, x_lens, mean)
+        return self._normalize(x, x_lens)
+
+    def _normalize(self, x: torch.Tensor, x_lens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if self.normalize is not None:
             x, x_lens = self.normalize(x, x_lens)
         return x, x_lens
@@ -122,8 +144,12 @@ class TSDiarizationModel(AbsESPnetModel):
             ValueError: when the feature frame counts differ from ``labels_lengths`` (it
                 never trims; reading the counts costs one device sync per batch).
         """
-        feats, feats_lens = self._features(speech, speech_lengths, kwargs.get("speech_mean"))
-        enroll_feats, enroll_lens = self._features(enroll, enroll_lengths, kwargs.get("enroll_mean"))
+        feats, feats_lens = self._frontend(speech, speech_lengths, kwargs.get("speech_mean"))
+        enroll_feats, enroll_lens = self._frontend(enroll, enroll_lengths, kwargs.get("enroll_mean"))
+        if self.mel_warp is not None:  # identity in eval mode
+            feats, enroll_feats = self.mel_warp(feats, enroll_feats)
+        feats, feats_lens = self._normalize(feats, feats_lens)
+        enroll_feats, enroll_lens = self._normalize(enroll_feats, enroll_lens)
         if feats_lens.shape != labels_lengths.shape or not torch.equal(feats_lens.cpu(), labels_lengths.cpu()):
             raise ValueError(
                 f"feature frames {feats_lens.tolist()} differ from label frames "
@@ -136,9 +162,10 @@ class TSDiarizationModel(AbsESPnetModel):
             labels = labels.long()
 
         out = self.network.encode(feats, feats_lens, enroll_feats, enroll_lens)
-        active = None
+        active = solo = None
         if self.label_scheme is not None:
             active = TARGET_ACTIVITY[self.label_scheme][0](labels)
+            solo = TARGET_SOLO[self.label_scheme](labels)
         loss, loss_stats = self.loss(
             out.logits,
             labels,
@@ -146,6 +173,9 @@ class TSDiarizationModel(AbsESPnetModel):
             frame_emb=out.frame_emb,
             enroll_emb=out.enroll_emb,
             target_active=active,
+            speaker_frames=out.speaker_frames,
+            speaker_enroll=out.speaker_enroll,
+            target_solo=solo,
         )
         valid = self.loss.valid_frames(labels, feats_lens)
         stats: Dict[str, torch.Tensor] = {"loss": loss.detach(), **loss_stats}

@@ -18,14 +18,18 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 class TSDiaLoss(nn.Module):
-    """Main frame loss (plan ``training.loss.*``) + ``norm_reg`` and ``contrastive`` terms.
+    """Main frame loss (plan ``training.loss.*``) + ``norm_reg``, ``contrastive`` and
+    ``speaker_contrastive`` terms.
 
-    total = reduce(main per frame) + norm_reg * R + contrastive * N where
+    total = reduce(main per frame) + norm_reg * R + contrastive * N + speaker_contrastive * S where
 
     - R (:func:`~espnet2_tsdia.losses.auxiliary.norm_regularizer`) is the mean squared L2
       norm of the frame embeddings (the head's input) when given, else of the logits;
     - N (:func:`~espnet2_tsdia.losses.auxiliary.enrollment_info_nce`) is InfoNCE between the
-      target-active frames and the batch's enrollment embeddings.
+      target-active frames and the batch's enrollment embeddings;
+    - S is the same InfoNCE on the speaker embeddings of the speaker-similarity conditioning
+      (:mod:`espnet2_tsdia.networks.speaker_similarity`), over the frames where the target talks
+      alone: it trains the frame speaker encoder to tell voices apart.
 
     Padded frames (t >= lens[b]) and frames with index target -1 never contribute. The
     auxiliary terms are batch means whatever ``reduction`` says, so they cannot be used
@@ -41,6 +45,7 @@ class TSDiaLoss(nn.Module):
         contrastive: weight of N, or None/0 for none.
         class_weights: (C,) per-class weights, or None.
         contrastive_temperature: tau of the InfoNCE.
+        speaker_contrastive: weight of S, or None/0 for none.
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class TSDiaLoss(nn.Module):
         contrastive: Optional[float] = None,
         class_weights: Optional[Sequence[float]] = None,
         contrastive_temperature: float = 0.1,
+        speaker_contrastive: Optional[float] = None,
     ):
         super().__init__()
         if main not in FRAME_LOSSES:
@@ -72,13 +78,18 @@ class TSDiaLoss(nn.Module):
                 f"focal_alpha/focal_gamma apply to {list(FOCAL_CAPABLE)}, got main={main!r} "
                 f"with focal_alpha={focal_alpha}, focal_gamma={focal_gamma}"
             )
-        for name, value in (("norm_reg", norm_reg), ("contrastive", contrastive)):
+        for name, value in (
+            ("norm_reg", norm_reg),
+            ("contrastive", contrastive),
+            ("speaker_contrastive", speaker_contrastive),
+        ):
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0 or None, got {value}")
-        if reduction == "none" and (norm_reg or contrastive):
+        if reduction == "none" and (norm_reg or contrastive or speaker_contrastive):
             raise ValueError(
                 "auxiliary terms are batch means and need reduction 'mean' or 'sum', got "
-                f"reduction='none' with norm_reg={norm_reg}, contrastive={contrastive}"
+                f"reduction='none' with norm_reg={norm_reg}, contrastive={contrastive}, "
+                f"speaker_contrastive={speaker_contrastive}"
             )
         if contrastive_temperature <= 0:
             raise ValueError(f"contrastive_temperature must be > 0, got {contrastive_temperature}")
@@ -86,6 +97,7 @@ class TSDiaLoss(nn.Module):
         self.reduction = reduction
         self.norm_reg = norm_reg or 0.0
         self.contrastive = contrastive or 0.0
+        self.speaker_contrastive = speaker_contrastive or 0.0
         self.contrastive_temperature = contrastive_temperature
         self.options = dict(label_smoothing=label_smoothing, focal_alpha=focal_alpha, focal_gamma=focal_gamma)
         weights = None if class_weights is None else torch.tensor(list(class_weights), dtype=torch.float32)
@@ -108,6 +120,9 @@ class TSDiaLoss(nn.Module):
         frame_emb: Optional[torch.Tensor] = None,
         enroll_emb: Optional[torch.Tensor] = None,
         target_active: Optional[torch.Tensor] = None,
+        speaker_frames: Optional[torch.Tensor] = None,
+        speaker_enroll: Optional[torch.Tensor] = None,
+        target_solo: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """Compute the loss.
 
@@ -118,11 +133,14 @@ class TSDiaLoss(nn.Module):
             frame_emb: (B, T, D) frame embeddings (norm_reg, contrastive).
             enroll_emb: (B, D) enrollment embeddings (contrastive).
             target_active: (B, T) bool target activity (contrastive).
+            speaker_frames: (B, T, D_s) frame speaker embeddings (speaker_contrastive).
+            speaker_enroll: (B, D_s) enrollment speaker embeddings (speaker_contrastive).
+            target_solo: (B, T) bool, the target talks alone (speaker_contrastive).
 
         Returns:
             (loss: scalar, or (B, T) with reduction none and 0 at ignored frames;
-             stats: detached ``loss_main`` and, when enabled, ``loss_norm_reg`` and
-             ``loss_contrastive``).
+             stats: detached ``loss_main`` and, when enabled, ``loss_norm_reg``,
+             ``loss_contrastive`` and ``loss_speaker``).
         """
         expected = logits.shape[:2] if is_index_targets(targets) else logits.shape
         if targets.shape != expected:
@@ -152,6 +170,17 @@ class TSDiaLoss(nn.Module):
             )
             loss = loss + self.contrastive * nce
             stats["loss_contrastive"] = nce.detach()
+        if self.speaker_contrastive:
+            if speaker_frames is None or speaker_enroll is None or target_solo is None:
+                raise ValueError(
+                    "speaker_contrastive > 0 needs the speaker embeddings of a network with speaker-similarity "
+                    "conditioning (model_type_conf.similarity) and target_solo"
+                )
+            nce = enrollment_info_nce(
+                speaker_frames, speaker_enroll, target_solo & valid, temperature=self.contrastive_temperature
+            )
+            loss = loss + self.speaker_contrastive * nce
+            stats["loss_speaker"] = nce.detach()
         return loss, stats
 
 
@@ -166,9 +195,10 @@ def build_loss(
     contrastive: Optional[float] = None,
     class_weights: Optional[Sequence[float]] = None,
     contrastive_temperature: float = 0.1,
+    speaker_contrastive: Optional[float] = None,
 ) -> TSDiaLoss:
     """Build :class:`TSDiaLoss` from the plan's ``training.loss`` keys (``auxiliary.norm_reg``
-    and ``auxiliary.contrastive`` flattened)."""
+    and ``auxiliary.contrastive`` flattened; ``speaker_contrastive`` is an extension)."""
     return TSDiaLoss(
         main=main,
         label_smoothing=label_smoothing,
@@ -179,4 +209,5 @@ def build_loss(
         contrastive=contrastive,
         class_weights=class_weights,
         contrastive_temperature=contrastive_temperature,
+        speaker_contrastive=speaker_contrastive,
     )

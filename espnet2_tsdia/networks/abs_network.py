@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import torch
 from torch import nn
 
 from espnet2_tsdia.layers.attention import ProjectionRedraws
+from espnet2_tsdia.networks.speaker_similarity import SpeakerSimilarity
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,34 @@ class NetworkOutput:
         lens: (B,) frame counts (equal to the input ``feats_lens``).
         frame_emb: (B, T, D) the head's input per mixture frame (0 at padding).
         enroll_emb: (B, D) mean of the encoded enrollment frames of the same pass.
+        speaker_frames: (B, T, D_s) normalised frame speaker embeddings of the mixture, from
+            the speaker-similarity conditioning (None without it).
+        speaker_enroll: (B, D_s) the enrollment's speaker embedding (None without it).
     """
 
     logits: torch.Tensor
     lens: torch.Tensor
     frame_emb: torch.Tensor
     enroll_emb: torch.Tensor
+    speaker_frames: Optional[torch.Tensor] = None
+    speaker_enroll: Optional[torch.Tensor] = None
+
+
+def build_similarity(
+    conf: Optional[Mapping[str, Any]], *, input_size: int, output_size: int
+) -> Optional[SpeakerSimilarity]:
+    """The :class:`~espnet2_tsdia.networks.speaker_similarity.SpeakerSimilarity` of a network's
+    ``similarity`` option (its keywords), or None when the option is None/empty."""
+    if not conf:
+        return None
+    if not isinstance(conf, Mapping):
+        raise ValueError(f"similarity must be a mapping of SpeakerSimilarity keywords or null, got {conf!r}")
+    bad = sorted(set(conf) - {"dim", "num_layers", "kernel_size", "dropout", "with_embedding"})
+    if bad:
+        raise ValueError(
+            f"similarity: unknown keys {bad}; valid: dim, num_layers, kernel_size, dropout, with_embedding"
+        )
+    return SpeakerSimilarity(input_size=input_size, output_size=output_size, **conf)
 
 
 class AbsTSDiaNetwork(ProjectionRedraws, nn.Module, ABC):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional
+
 from espnet2_tsdia.networks.joint import JointStackNetwork
 from espnet2_tsdia.stacks.abs_stack import AbsStack
 
@@ -16,9 +18,18 @@ class DecoderNetwork(JointStackNetwork):
             attend to).
         input_size: feature dimension F.
         num_classes: classes of the head (plan ``decoder.num_classes``; 4 = powerset).
+        similarity: speaker-similarity conditioning keywords, or None (see
+            :class:`~espnet2_tsdia.networks.joint.JointStackNetwork`).
     """
 
     model_type = "decoder"
 
-    def __init__(self, *, decoder: AbsStack, input_size: int = 345, num_classes: int = 4):
-        super().__init__(stack=decoder, input_size=input_size, num_classes=num_classes)
+    def __init__(
+        self,
+        *,
+        decoder: AbsStack,
+        input_size: int = 345,
+        num_classes: int = 4,
+        similarity: Optional[Mapping[str, Any]] = None,
+    ):
+        super().__init__(stack=decoder, input_size=input_size, num_classes=num_classes, similarity=similarity)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, Mapping, Optional
 
 import torch
 from torch import nn
 
 from espnet2_tsdia.layers.mask import lengths_to_mask
-from espnet2_tsdia.networks.abs_network import AbsTSDiaNetwork, NetworkOutput
+from espnet2_tsdia.networks.abs_network import AbsTSDiaNetwork, NetworkOutput, build_similarity
 from espnet2_tsdia.networks.joint import masked_mean
 from espnet2_tsdia.stacks.abs_stack import AbsStack
 
@@ -29,6 +30,9 @@ class EncoderDecoderNetwork(AbsTSDiaNetwork):
         decoder: mixture stack built with ``use_cross_attention=True``.
         input_size: feature dimension F.
         num_classes: classes of the head (plan ``decoder.num_classes``; 4 = powerset).
+        similarity: keywords of a
+            :class:`~espnet2_tsdia.networks.speaker_similarity.SpeakerSimilarity` whose
+            conditioning is added to the decoder's input; None: none.
     """
 
     def __init__(
@@ -38,6 +42,7 @@ class EncoderDecoderNetwork(AbsTSDiaNetwork):
         decoder: AbsStack,
         input_size: int = 345,
         num_classes: int = 4,
+        similarity: Optional[Mapping[str, Any]] = None,
     ):
         super().__init__()
         if not decoder.use_cross_attention:
@@ -60,6 +65,7 @@ class EncoderDecoderNetwork(AbsTSDiaNetwork):
         self.memory_proj = nn.Linear(d_enc, d_dec) if d_enc != d_dec else nn.Identity()
         self.decoder = decoder
         self.head = nn.Linear(d_dec, num_classes)
+        self.similarity = build_similarity(similarity, input_size=input_size, output_size=d_dec)
 
     def _memory(self, enroll: torch.Tensor, enroll_lens: torch.Tensor) -> torch.Tensor:
         memory, _ = self.encoder(self.enroll_input(enroll), enroll_lens)
@@ -68,12 +74,19 @@ class EncoderDecoderNetwork(AbsTSDiaNetwork):
 
     def encode(self, feats, feats_lens, enroll, enroll_lens) -> NetworkOutput:
         memory = self._memory(enroll, enroll_lens)
-        frame_emb, _ = self.decoder(self.mixture_input(feats), feats_lens, memory, enroll_lens)
+        x = self.mixture_input(feats)
+        z = e = None
+        if self.similarity is not None:
+            cond, z, e = self.similarity(feats, feats_lens, enroll, enroll_lens)
+            x = x + cond
+        frame_emb, _ = self.decoder(x, feats_lens, memory, enroll_lens)
         return NetworkOutput(
             logits=self.head(frame_emb),
             lens=feats_lens,
             frame_emb=frame_emb,
             enroll_emb=masked_mean(memory, enroll_lens),
+            speaker_frames=z,
+            speaker_enroll=e,
         )
 
     def enrollment_embedding(self, enroll: torch.Tensor, enroll_lens: torch.Tensor) -> torch.Tensor:

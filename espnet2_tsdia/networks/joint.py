@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import torch
 from torch import nn
 
 from espnet2_tsdia.layers.mask import lengths_to_mask
-from espnet2_tsdia.networks.abs_network import AbsTSDiaNetwork, NetworkOutput
+from espnet2_tsdia.networks.abs_network import AbsTSDiaNetwork, NetworkOutput, build_similarity
 from espnet2_tsdia.stacks.abs_stack import AbsStack
 
 logger = logging.getLogger(__name__)
@@ -77,11 +77,21 @@ class JointStackNetwork(AbsTSDiaNetwork):
             cross-attention (there is no encoder output to attend to).
         input_size: feature dimension F (345 for the standard frontend).
         num_classes: C of the head (4 for the powerset scheme).
+        similarity: keywords of a
+            :class:`~espnet2_tsdia.networks.speaker_similarity.SpeakerSimilarity` whose
+            conditioning is added to the mixture frames' input; None: none.
     """
 
     model_type: str
 
-    def __init__(self, *, stack: AbsStack, input_size: int = 345, num_classes: int = 4):
+    def __init__(
+        self,
+        *,
+        stack: AbsStack,
+        input_size: int = 345,
+        num_classes: int = 4,
+        similarity: Optional[Mapping[str, Any]] = None,
+    ):
         super().__init__()
         if stack.use_cross_attention:
             raise ValueError(
@@ -99,17 +109,28 @@ class JointStackNetwork(AbsTSDiaNetwork):
         nn.init.normal_(self.segment_embedding.weight, std=0.02)
         self.stack = stack
         self.head = nn.Linear(d_model, num_classes)
+        self.similarity = build_similarity(similarity, input_size=input_size, output_size=d_model)
 
     def encode(self, feats, feats_lens, enroll, enroll_lens) -> NetworkOutput:
-        x, lens, segment = concat_enroll_mixture(
-            self.input_layer(enroll), enroll_lens, self.input_layer(feats), feats_lens
-        )
+        mixture = self.input_layer(feats)
+        z = e = None
+        if self.similarity is not None:
+            cond, z, e = self.similarity(feats, feats_lens, enroll, enroll_lens)
+            mixture = mixture + cond
+        x, lens, segment = concat_enroll_mixture(self.input_layer(enroll), enroll_lens, mixture, feats_lens)
         x = x + self.segment_embedding(segment)
         y, _ = self.stack(x, lens)
         frame_emb = take_mixture(y, enroll_lens, feats.size(1))
         frame_emb = frame_emb.masked_fill(~lengths_to_mask(feats_lens, feats.size(1))[..., None], 0.0)
         enroll_emb = masked_mean(y, enroll_lens)
-        return NetworkOutput(logits=self.head(frame_emb), lens=feats_lens, frame_emb=frame_emb, enroll_emb=enroll_emb)
+        return NetworkOutput(
+            logits=self.head(frame_emb),
+            lens=feats_lens,
+            frame_emb=frame_emb,
+            enroll_emb=enroll_emb,
+            speaker_frames=z,
+            speaker_enroll=e,
+        )
 
     def enrollment_embedding(self, enroll: torch.Tensor, enroll_lens: torch.Tensor) -> torch.Tensor:
         x = self.input_layer(enroll) + self.segment_embedding.weight[ENROLLMENT]

@@ -38,6 +38,7 @@ def build_network(
     num_classes: int = 4,
     encoder_conf: Optional[Mapping[str, Any]] = None,
     decoder_conf: Optional[Mapping[str, Any]] = None,
+    similarity: Optional[Mapping[str, Any]] = None,
 ) -> AbsTSDiaNetwork:
     """Build a network of ``model_type`` with transformer stacks from keyword dicts.
 
@@ -47,9 +48,10 @@ def build_network(
         num_classes: classes of the head.
         encoder_conf: ``TransformerStack`` keywords of the encoder (encoder, encoder_decoder).
         decoder_conf: ``TransformerStack`` keywords of the decoder (decoder, encoder_decoder).
+        similarity: ``SpeakerSimilarity`` keywords (speaker-similarity conditioning), or None.
     """
     if model_type not in NETWORK_TYPES:
         raise ValueError(f"unknown model_type {model_type!r}; valid: {sorted(NETWORK_TYPES)}")
     confs = {"encoder": encoder_conf, "decoder": decoder_conf}
     stacks = {role: TransformerStack(**stack_conf(model_type, role, confs[role])) for role in MODEL_STACKS[model_type]}
-    return NETWORK_TYPES[model_type](**stacks, input_size=input_size, num_classes=num_classes)
+    return NETWORK_TYPES[model_type](**stacks, input_size=input_size, num_classes=num_classes, similarity=similarity)

@@ -115,6 +115,12 @@ class TSDiarizationTask(AbsTask):
             "--eval_knobs", action=NestedDictAction, default=dict(), help="plan eval_knobs, stored for inference"
         )
         group.add_argument(
+            "--mel_warp_conf",
+            action=NestedDictAction,
+            default=dict(),
+            help="MelWarp keywords (training-time VTLP of mixture and enrollment); empty: off",
+        )
+        group.add_argument(
             "--tuning", action=NestedDictAction, default=dict(), help="plan tuning section, stored for bin/tune.py"
         )
 
@@ -212,8 +218,11 @@ class TSDiarizationTask(AbsTask):
         conf_input = network_conf.pop("input_size", None)
         if conf_input is not None and conf_input != input_size:
             raise ValueError(f"model_type_conf.input_size {conf_input} differs from the feature size {input_size}")
+        similarity = network_conf.pop("similarity", None)
         if network_conf:
-            raise ValueError(f"model_type_conf: unknown keys {sorted(network_conf)}; expected num_classes, input_size")
+            raise ValueError(
+                f"model_type_conf: unknown keys {sorted(network_conf)}; expected num_classes, input_size, similarity"
+            )
 
         stacks = {
             role: STACK_CHOICES[role].get_class(getattr(args, role))(
@@ -222,15 +231,24 @@ class TSDiarizationTask(AbsTask):
             for role in MODEL_STACKS[args.model_type]
         }
         network = model_type_choices.get_class(args.model_type)(
-            **stacks, input_size=input_size, num_classes=num_classes
+            **stacks, input_size=input_size, num_classes=num_classes, similarity=similarity
         )
         loss = build_loss(**(args.loss_conf or {}))
+        mel_warp = None
+        warp_conf = dict(getattr(args, "mel_warp_conf", None) or {})
+        if warp_conf:
+            from espnet2_tsdia.layers.mel_warp import MelWarp
+
+            if frontend is not None and hasattr(frontend, "n_mels"):
+                warp_conf.setdefault("n_mels", frontend.n_mels)
+            mel_warp = MelWarp(**warp_conf)
         return TSDiarizationModel(
             frontend=frontend,
             normalize=normalize,
             network=network,
             loss=loss,
             label_scheme=args.label_scheme if args.label_scheme in TARGET_ACTIVITY else None,
+            mel_warp=mel_warp,
         )
 
     @classmethod
