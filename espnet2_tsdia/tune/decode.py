@@ -98,14 +98,14 @@ class Trial:
 
 
 def read_posteriors(scp: PathLike) -> Dict[Tuple[str, str], np.ndarray]:
-    """``<reco>__<spk> <path.npy>`` -> {(reco, spk): (T, C) posteriors}."""
+    """``<reco>__<spk> <path.npy>`` -> {(reco, spk): (T, C) posteriors}. Relative paths are relative
+    to the working directory (Kaldi's convention; tsdia_inference writes them so)."""
     out: Dict[Tuple[str, str], np.ndarray] = {}
     for key, path in read_scp(scp).items():
         reco, sep, spk = key.rpartition(UTT_SEP)
         if not sep or not reco or not spk:
             raise ValueError(f"{scp}: key {key!r} is not '<reco>{UTT_SEP}<speaker>'")
-        p = Path(path)
-        out[(reco, spk)] = np.load(p if p.is_absolute() else Path(scp).parent / p)
+        out[(reco, spk)] = np.load(path)
     if not out:
         raise ValueError(f"{scp}: no posteriors listed")
     return out

@@ -92,7 +92,7 @@ def test_cli_writes_the_chosen_config(tmp_path):
     scp = {}
     for (reco, spk), p in post.items():
         np.save(tmp_path / "post" / f"{reco}__{spk}.npy", p)
-        scp[f"{reco}__{spk}"] = f"post/{reco}__{spk}.npy"  # relative to the scp's folder
+        scp[f"{reco}__{spk}"] = str(tmp_path / "post" / f"{reco}__{spk}.npy")
     write_scp(tmp_path / "posteriors.scp", scp)
     assert sorted(read_posteriors(tmp_path / "posteriors.scp")) == [("r1", "A"), ("r1", "B")]
     (tmp_path / "grid.yaml").write_text("threshold: [0.5, 0.3]\nmedian_filter: [1, 3]\n")
