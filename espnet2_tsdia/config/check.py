@@ -303,7 +303,7 @@ def validate_espnet(cfg: Dict[str, Any], parser) -> List[str]:
             continue
         allowed = _signature_keys(cls)
         if name == "model_type":
-            allowed = ["num_classes", "input_size"]
+            allowed = ["num_classes", "input_size", "similarity"]
         check_fields(f"{name}_conf", allowed, cls.__name__)
     model_type = cfg.get("model_type", "encoder_decoder")
     for stack in ("encoder", "decoder"):

@@ -21,7 +21,9 @@ A conversion applies the precedence; ``config check`` reports both keys as a con
 their values differ.
 
 Extensions beyond the checklist: ``decoder.causal`` (the decoder is online, causal by default;
-``causal: false`` allows ``attention_type: linear`` there), the ``tuning`` section's keys beyond
+``causal: false`` allows ``attention_type: linear`` there), ``decoder.similarity`` (speaker-
+similarity conditioning), ``training.loss.auxiliary.speaker_contrastive`` (its speaker loss),
+``training.augmentation.mel_warp`` (VTLP of mixture and enrollment), the ``tuning`` section's keys beyond
 ``library`` and ``search_space`` (:mod:`espnet2_tsdia.config.tuning_section`), and an ``espnet:``
 section whose options are passed to ESPnet verbatim (data, frontend, label scheme, ...), so a
 config survives nested -> ESPnet -> nested unchanged.
@@ -134,6 +136,11 @@ KNOBS: Tuple[Knob, ...] = (
     _k("decoder.use_cross_attention", "decoder_conf.use_cross_attention"),
     _k("decoder.num_classes", "model_type_conf.num_classes", note="checked against the label scheme"),
     _k("decoder.causal", "decoder_conf.causal", note="extension (not in the checklist)"),
+    _k(
+        "decoder.similarity",
+        "model_type_conf.similarity",
+        note="extension: speaker-similarity conditioning of the mixture stack (SpeakerSimilarity keywords)",
+    ),
     # --- training: basic
     _k("training.epochs", "max_epoch"),
     _k("training.batch_size", "batch_size"),
@@ -179,8 +186,19 @@ KNOBS: Tuple[Knob, ...] = (
     _k("training.loss.reduction", "loss_conf.reduction"),
     _k("training.loss.auxiliary.norm_reg", "loss_conf.norm_reg"),
     _k("training.loss.auxiliary.contrastive", "loss_conf.contrastive"),
+    _k(
+        "training.loss.auxiliary.speaker_contrastive",
+        "loss_conf.speaker_contrastive",
+        note="extension: InfoNCE on the similarity conditioning's speaker embeddings",
+    ),
     _k("training.loss.focal_alpha", "loss_conf.focal_alpha"),
     _k("training.loss.focal_gamma", "loss_conf.focal_gamma"),
+    # --- augmentation
+    _k(
+        "training.augmentation.mel_warp",
+        "mel_warp_conf",
+        note="extension: VTLP of mixture and enrollment with one factor per example (MelWarp keywords)",
+    ),
     # --- validation
     _k("training.validation.interval", "valid_interval_steps"),
     _k("training.validation.batch_size", "valid_batch_size"),
@@ -247,6 +265,8 @@ if len(KNOB_BY_KEY) != len(KNOBS):  # pragma: no cover - guards edits of the tab
 
 #: Knobs whose value is a list or mapping (flattening stops there).
 LEAF_CONTAINERS = (
+    "decoder.similarity",
+    "training.augmentation.mel_warp",
     "training.optimizer.betas",
     "training.callbacks",
     "tuning.search_space",

@@ -24,6 +24,8 @@ from espnet2_tsdia.config.checklist import KNOB_BY_KEY, KNOBS, STACK_KEYS, Knob
 from espnet2_tsdia.config.tuning import TuningSettings
 from espnet2_tsdia.inference.speech2tsdia import EvalKnobs
 from espnet2_tsdia.losses.tsdia_loss import build_loss
+from espnet2_tsdia.networks.encoder_decoder import EncoderDecoderNetwork
+from espnet2_tsdia.networks.joint import JointStackNetwork
 from espnet2_tsdia.stacks.transformer import TransformerStack
 from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
 from espnet2_tsdia.train.early_stopping import EarlyStopping
@@ -91,6 +93,12 @@ def _rows() -> Dict[str, Consumer]:
             (TSDiarizationTask.build_model,), "the network head, checked against the label scheme"
         ),
         "decoder.causal": c(STACKS),
+        "decoder.similarity": c(
+            (EncoderDecoderNetwork, JointStackNetwork), "SpeakerSimilarity conditioning of the mixture stack's input"
+        ),
+        "training.augmentation.mel_warp": c(
+            (TSDiarizationTask.build_model,), "MelWarp(**mel_warp_conf): VTLP in TSDiarizationModel.forward"
+        ),
         "training.epochs": c((_Loop.finished, _Loop.train_batches), "data epochs"),
         "training.batch_size": c((build_batch_sampler,), "training batches"),
         "training.random_seed": c((set_all_random_seed, TSDiaIterFactory), "every epoch's seed, batch shuffling"),

@@ -221,7 +221,9 @@ def inactive_reason(key: str, flat: Dict[str, Any]) -> Optional[str]:
     if model_type not in MODEL_TYPES:
         return None
     section = key.split(".", 1)[0]
-    if section in ("encoder", "decoder") and key != "decoder.num_classes":
+    # decoder.num_classes (the head) and decoder.similarity (the mixture stack's input) are the
+    # network's, whatever its stacks
+    if section in ("encoder", "decoder") and key not in ("decoder.num_classes", "decoder.similarity"):
         if section not in stacks_of(model_type):
             return f"model_type {model_type!r} has no {section}"
     if key == "decoder.use_cross_attention" and model_type == "decoder":
@@ -238,6 +240,8 @@ def inactive_reason(key: str, flat: Dict[str, Any]) -> Optional[str]:
             return f"scheduler {stype!r} does not read it"
     if key == "training.amp_loss_scale" and not flat.get("training.mixed_precision"):
         return "training.mixed_precision is false"
+    if key == "training.loss.auxiliary.speaker_contrastive" and not flat.get("decoder.similarity"):
+        return "decoder.similarity is not set (the loss needs its speaker embeddings)"
     if key in ("training.loss.focal_alpha", "training.loss.focal_gamma"):
         main = flat.get("training.loss.main") or "cross_entropy"
         if main not in FOCAL_CAPABLE:

@@ -34,12 +34,13 @@ def test_every_key_of_the_checklist_is_in_the_table():
 
 
 def test_table_rows_are_complete():
-    # the checklist's 110 keys, decoder.causal, and the 13 keys of the tuning section beyond its two
+    # the checklist's 110 keys, decoder.causal, the speaker-similarity conditioning, its loss and the
+    # VTLP augmentation, and the 13 keys of the tuning section beyond its two
     extensions = sorted(set(KNOB_BY_KEY) - set(checklist_keys()))
-    assert extensions == sorted(
-        ["decoder.causal"] + [f"tuning.{k}" for k in DEFAULTS if k not in ("library", "search_space")]
-    )
-    assert len(KNOBS) == 124
+    ours = ["decoder.causal", "decoder.similarity", "training.loss.auxiliary.speaker_contrastive"]
+    ours.append("training.augmentation.mel_warp")
+    assert extensions == sorted(ours + [f"tuning.{k}" for k in DEFAULTS if k not in ("library", "search_space")])
+    assert len(KNOBS) == 127
     assert {k.key for k in KNOBS if k.stage == "inference"} == {
         f"eval_knobs.{k}" for k in ("batch_size", "beam_width", "sliding_window", "label_type", "max_duration")
     }

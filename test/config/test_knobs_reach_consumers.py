@@ -143,6 +143,9 @@ SCENARIOS = {
         "training.loss.reduction": "sum",
         "training.loss.auxiliary.norm_reg": 0.01,
         "training.loss.auxiliary.contrastive": 0.2,
+        "training.loss.auxiliary.speaker_contrastive": 0.3,
+        "decoder.similarity": {"dim": 4, "num_layers": 1},
+        "training.augmentation.mel_warp": {"warp_range": [0.9, 1.1]},
         "training.loss.focal_alpha": 0.25,
         "training.loss.focal_gamma": 2.0,
         "training.validation.interval": 4,
@@ -306,6 +309,10 @@ def probes(monkeypatch, tmp_path):
     add("training.loss.reduction", "A", lambda b: loss(b).reduction, "sum")
     add("training.loss.auxiliary.norm_reg", "A", lambda b: loss(b).norm_reg, 0.01)
     add("training.loss.auxiliary.contrastive", "A", lambda b: loss(b).contrastive, 0.2)
+    add("training.loss.auxiliary.speaker_contrastive", "A", lambda b: loss(b).speaker_contrastive, 0.3)
+    sim = lambda b: getattr(b.model.network, "similarity", None)  # noqa: E731
+    add("decoder.similarity", "A", lambda b: sim(b) and sim(b).encoder.output.out_features, 4)
+    add("training.augmentation.mel_warp", "A", lambda b: b.model.mel_warp and b.model.mel_warp.warp_range, (0.9, 1.1))
     add("training.loss.focal_alpha", "A", lambda b: loss(b).options["focal_alpha"], 0.25)
     add("training.loss.focal_gamma", "A", lambda b: loss(b).options["focal_gamma"], 2.0)
     add("training.validation.interval", "A", lambda b: b.options.valid_interval_steps, 4)
