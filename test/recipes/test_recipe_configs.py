@@ -38,6 +38,8 @@ def kind(path: Path) -> str:
         return "train"
     if name.startswith("tune"):
         return "tune"  # a training config with a tuning section
+    if name.startswith("decode_search"):
+        return "decode_search"  # a grid of decode options (tsdia.sh --decode_search)
     if name == "decode.yaml" or name.startswith("decode_"):
         return "decode"
     if name == "fbank.yaml":
@@ -96,6 +98,17 @@ def test_decode_config_is_accepted_by_tsdia_inference(path):
     )
     knobs, post = resolve_options({}, {k: getattr(ns, k) for k in OVERRIDES})
     assert post.median_filter == yaml.safe_load(path.read_text())["median_filter"]
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in YAMLS if kind(p) == "decode_search"], ids=lambda p: str(p.relative_to(EGS2))
+)
+def test_decode_search_grid_loads(path):
+    from espnet2_tsdia.tune.decode import DecodeGrid
+
+    grid = DecodeGrid.from_dict(yaml.safe_load(path.read_text()), where=str(path))
+    first = grid.candidates()[0]  # the defaults come first, so ties keep them
+    assert (first.threshold, first.median_filter, first.min_speech, first.min_silence) == (0.5, 1, 0.0, 0.0)
 
 
 @pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "fbank"], ids=lambda p: str(p.relative_to(EGS2)))
