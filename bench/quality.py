@@ -24,7 +24,12 @@ conversation), from the scores stage 7 of ``tsdia.sh`` wrote:
 
 Protocol: DER = (missed + false-alarm + confused speech) / reference speech, collar 0, overlapped
 speech scored, each recording scored over its whole extent (no UEM: the simulated sets have
-none), pyannote.metrics with the optimal speaker mapping (``espnet2_tsdia.scoring``).
+none), pyannote.metrics with the optimal speaker mapping (``espnet2_tsdia.scoring``). The optimal
+mapping forgives a model that follows the wrong voice (the target's output holding another
+speaker's turns counts as correct when the other's output holds the target's), so a second figure
+is reported: the **target error**, (missed + false-alarm speech of each target against its own
+reference, no remapping) / reference speech, the same protocol otherwise (each target scored
+alone with ``espnet2_tsdia.scoring.der.score``).
 
 With ``--run``: the wall time of ``./run.sh`` (every stage, from an empty recipe dir unless
 ``--keep`` is given), its children's CPU time, and the machine's load average before and after
@@ -68,6 +73,26 @@ def load_result(path: Path) -> Optional[Dict[str, float]]:
     return {k: float(overall[k] or 0.0) for k in ("der", "miss_rate", "false_alarm_rate", "confusion_rate")}
 
 
+def target_error(ref_rttm: Path, hyp_rttm: Path) -> Optional[float]:
+    """(miss + FA) / reference speech with each hypothesis speaker scored against the reference
+    speaker of the same name only (no remapping); None when a file is missing."""
+    if not (ref_rttm.is_file() and hyp_rttm.is_file()):
+        return None
+    from espnet2_tsdia.formats.rttm import Turn, read_rttm
+    from espnet2_tsdia.scoring.der import score
+
+    def per_target(turns):
+        return [
+            Turn(reco=f"{t.reco}__{t.speaker}", onset=t.onset, duration=t.duration, speaker="target") for t in turns
+        ]
+
+    ref = per_target(read_rttm(ref_rttm))
+    targets = {t.reco for t in ref}
+    hyp = [t for t in per_target(read_rttm(hyp_rttm)) if t.reco in targets]
+    total = score(ref, hyp).total
+    return (total.miss + total.false_alarm) / total.scored_speech
+
+
 def decode_dir(exp: Path) -> Path:
     """The decoding dir of stage 6 (``<inference config>_<model>``): the one with a test set in it."""
     dirs = sorted(d for d in exp.iterdir() if d.is_dir() and (d / "test" / "hyp.rttm").is_file())
@@ -76,17 +101,23 @@ def decode_dir(exp: Path) -> Path:
     return dirs[0]
 
 
-def collect(exp: Path, extra: List[Tuple[str, Path]]) -> Dict[str, Dict[str, Optional[Dict[str, float]]]]:
-    """set -> system -> rates (None: not available)."""
+def collect(exp: Path, extra: List[Tuple[str, Path]], data: Path) -> Dict[str, Dict[str, Optional[Dict[str, float]]]]:
+    """set -> system -> rates (None: not available); ``target_error`` where a hypothesis exists."""
     dec = decode_dir(exp)
     out: Dict[str, Dict[str, Optional[Dict[str, float]]]] = {}
     for name, _ in SETS:
-        rows = {
-            "TS-DIA, oracle enrollment regions": load_result(dec / name / "score_hyp" / "result.json"),
-            "TS-DIA, separate 3-s enrollment clips": load_result(dec / f"{name}_clips" / "score_hyp" / "result.json"),
-            "all silence": load_result(dec / name / "score_baseline_silence" / "result.json"),
-            "every target always speaking": load_result(dec / name / "score_baseline_always" / "result.json"),
+        systems = {
+            "TS-DIA, oracle enrollment regions": (dec / name, "hyp"),
+            "TS-DIA, separate 3-s enrollment clips": (dec / f"{name}_clips", "hyp"),
+            "all silence": (dec / name, "baseline_silence"),
+            "every target always speaking": (dec / name, "baseline_always"),
         }
+        rows = {}
+        for system, (d, hyp) in systems.items():
+            r = load_result(d / f"score_{hyp}" / "result.json")
+            if r is not None:
+                r["target_error"] = target_error(data / name / "rttm", d / f"{hyp}.rttm")
+            rows[system] = r
         for label, path in extra:
             rows[label] = load_result(Path(str(path).replace("{set}", name)))
         out[name] = rows
@@ -98,22 +129,22 @@ def pct(x: Optional[float]) -> str:
 
 
 def table(results, pending: List[str]) -> str:
+    keys = ("der", "miss_rate", "false_alarm_rate", "confusion_rate", "target_error")
     lines = []
     for name, what in SETS:
         lines += [
             f"### {name} ({what})",
             "",
-            "| system | DER % | miss % | FA % | confusion % |",
-            "|---|---|---|---|---|",
+            "| system | DER % | miss % | FA % | confusion % | target error % |",
+            "|---|---|---|---|---|---|",
         ]
         for system, r in results[name].items():
             if r is None:
-                lines.append(f"| {system} | (not run) | | | |")
+                lines.append(f"| {system} | (not run) | | | | |")
             else:
-                cells = [pct(r[k]) for k in ("der", "miss_rate", "false_alarm_rate", "confusion_rate")]
-                lines.append(f"| {system} | " + " | ".join(cells) + " |")
+                lines.append(f"| {system} | " + " | ".join(pct(r.get(k)) for k in keys) + " |")
         for system in pending:
-            lines.append(f"| {system} | (filled by its helper's run) | | | |")
+            lines.append(f"| {system} | (filled by its helper's run) | | | | |")
         lines.append("")
     return "\n".join(lines)
 
@@ -195,13 +226,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         for p in ("stock EEND (ESPnet diar, same data)", "first pass alone", "TS-DIA after the first pass")
         if p not in {e[0] for e in extra}
     ]
-    results = collect(exp, extra)
+    results = collect(exp, extra, args.recipe / "dump")
     lines = [
         BEGIN,
         f"## Figures of `./run.sh` (exp/tsdia_{args.tag}, written by bench/quality.py)",
         "",
         "- protocol: DER = (miss + false alarm + confusion) / reference speech; collar 0; overlapped speech "
-        "scored; no UEM (each recording scored over its whole extent); pyannote.metrics, optimal speaker mapping",
+        "scored; no UEM (each recording scored over its whole extent); pyannote.metrics, optimal speaker mapping; "
+        "target error: each target against its own reference, no remapping (a model following the wrong voice "
+        "is not forgiven)",
         decode_options(exp),
     ]
     if timing:

@@ -44,11 +44,10 @@ def build_similarity(
         return None
     if not isinstance(conf, Mapping):
         raise ValueError(f"similarity must be a mapping of SpeakerSimilarity keywords or null, got {conf!r}")
-    bad = sorted(set(conf) - {"dim", "num_layers", "kernel_size", "dropout", "with_embedding"})
+    valid = ("dim", "num_layers", "kernel_size", "dropout", "with_embedding", "relative")
+    bad = sorted(set(conf) - set(valid))
     if bad:
-        raise ValueError(
-            f"similarity: unknown keys {bad}; valid: dim, num_layers, kernel_size, dropout, with_embedding"
-        )
+        raise ValueError(f"similarity: unknown keys {bad}; valid: {', '.join(valid)}")
     return SpeakerSimilarity(input_size=input_size, output_size=output_size, **conf)
 
 

@@ -13,7 +13,11 @@ directly, as TS-VAD-style conditioning with a metric inside:
 3. per mixture frame the **agreement** ``z_t * e`` (elementwise, ``dim`` values whose sum is the
    cosine) and the cosine itself go through a linear map to the conditioned stack's width, and
    are added to that stack's input (``with_embedding`` also appends ``e`` itself, as TS-VAD
-   appends its i-vectors; off by default: it lets the network learn voices again).
+   appends its i-vectors; off by default: it lets the network learn voices again);
+4. with ``relative``, the cosine standardised over the example's frames (minus its mean, over
+   its standard deviation) is appended too: unseen voices shift every cosine of a recording
+   (two similar voices both score high), while the ranking of the frames within the recording
+   still tells the target from the others.
 
 Only the comparison depends on the enrollment, so a voice never heard in training is handled as
 well as the encoder tells voices apart. The frame and enrollment embeddings are also returned for
@@ -37,6 +41,15 @@ from torch import nn
 from espnet2_tsdia.layers.mask import lengths_to_mask
 
 logger = logging.getLogger(__name__)
+
+
+def standardise(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """(B, T, 1) values minus their mean over the real frames, over their standard deviation
+    (floored at ``eps``); 0 at padded frames."""
+    n = mask.sum(1, keepdim=True).clamp_min(1).to(x.dtype)
+    mean = (x * mask).sum(1, keepdim=True) / n
+    var = (((x - mean) * mask) ** 2).sum(1, keepdim=True) / n
+    return ((x - mean) / var.sqrt().clamp_min(eps)).masked_fill(~mask, 0.0)
 
 
 class FrameSpeakerEncoder(nn.Module):
@@ -91,6 +104,7 @@ class SpeakerSimilarity(nn.Module):
         kernel_size: their temporal kernel (odd).
         dropout: dropout in the encoder.
         with_embedding: also feed the enrollment embedding itself.
+        relative: also feed the cosine standardised over the example's frames.
     """
 
     def __init__(
@@ -103,6 +117,7 @@ class SpeakerSimilarity(nn.Module):
         kernel_size: int = 3,
         dropout: float = 0.1,
         with_embedding: bool = False,
+        relative: bool = False,
     ):
         super().__init__()
         if output_size < 1:
@@ -111,7 +126,8 @@ class SpeakerSimilarity(nn.Module):
             input_size=input_size, dim=dim, num_layers=num_layers, kernel_size=kernel_size, dropout=dropout
         )
         self.with_embedding = with_embedding
-        self.project = nn.Linear(dim + 1 + (dim if with_embedding else 0), output_size)
+        self.relative = relative
+        self.project = nn.Linear(dim + 1 + (dim if with_embedding else 0) + int(relative), output_size)
 
     def enrollment_embedding(self, enroll: torch.Tensor, enroll_lens: torch.Tensor) -> torch.Tensor:
         """(B, E, F), (B,) -> (B, dim) normalised mean of the frame embeddings."""
@@ -130,9 +146,12 @@ class SpeakerSimilarity(nn.Module):
         z = self.encoder(feats, feats_lens)
         e = self.enrollment_embedding(enroll, enroll_lens)
         agree = z * e[:, None, :]
-        parts = [agree, agree.sum(-1, keepdim=True)]
+        cos = agree.sum(-1, keepdim=True)
+        parts = [agree, cos]
         if self.with_embedding:
             parts.append(e[:, None, :].expand_as(z))
         mask = lengths_to_mask(feats_lens, feats.size(1))[..., None]
+        if self.relative:
+            parts.append(standardise(cos, mask))
         cond = self.project(torch.cat(parts, dim=-1)).masked_fill(~mask, 0.0)
         return cond, z, e

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The offline demo: conversations simulated from 11 voices of the Debian speech packages and
-# flite (no download), a tiny encoder-decoder with linear attention trained on CPU, scored on
-# speakers never heard in training next to the trivial baselines, and packed.
-#   ./run.sh                     # the README's main job (about 9 minutes on 2 idle cores)
-#   ./run.sh --demo_size tiny    # every stage on a handful of conversations (CI, under a minute)
+# The offline demo: conversations simulated from Debian's speech packages (recorded prompts,
+# festival and espeak-ng voices for training, flite held out as an unseen voice family; no
+# download), a small encoder-decoder with linear attention and speaker-similarity conditioning
+# trained on CPU, decode options chosen on dev, scored on voices never heard in training (two
+# in-source splits and the leave-one-source-out split, oracle regions and separate 3-s clips as
+# enrollment) next to the trivial baselines, and packed. Figures: RESULTS.md (bench/quality.py).
+#   ./run.sh                     # the README's main job
+#   ./run.sh --demo_size tiny    # every stage on a handful of conversations (CI)
 #   ./run.sh --stage 5           # resume at training; any tsdia.sh option works
 #   ./run.sh --demo_size tiny --stage 5 --tune true --train_config conf/tune_demo_tiny.yaml
 #                                # a 6-trial tuning study (about 3 minutes), then the best config trained
