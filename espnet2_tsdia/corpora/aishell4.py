@@ -38,11 +38,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from espnet2_tsdia.corpora.common import (
     audio_header,
     channel_pipe,
+    corpus_manifest,
     downmix_pipe,
     fetch,
     require_audio,
     split_dir_name,
     unpack,
+    was_extracted,
     whole_file_uem,
     write_split,
 )
@@ -56,8 +58,9 @@ logger = logging.getLogger(__name__)
 PARTS = ("train_L", "train_M", "train_S", "test")
 URL = "http://www.openslr.org/resources/111/{part}.tar.gz"
 NUM_DEV = 18
-#: archive file name -> md5. OpenSLR lists md5 sums on the resource page; none are recorded here yet; fill them in to have every
-#: download verified (a mismatch stops the download stage, naming the file).
+#: archive file name -> md5 published by OpenSLR. Empty: the values could not be read where this
+#: was written, so each archive is checked against OpenSLR's list ``resources/111/checksum.md5``
+#: at download time instead; an entry here takes precedence over that list.
 MD5: Dict[str, str] = {}
 SILENCE_TOKENS = frozenset({"<sil>"})
 _TRAIN_ROOM = re.compile(r"^\d{8}_([LMS])_")
@@ -362,15 +365,31 @@ def prepare_aishell4(
 
 
 def download_aishell4(corpus_dir: PathLike, *, parts: Sequence[str] = PARTS) -> None:
-    """Download and extract the OpenSLR tarballs (resumable; extracted parts are skipped)."""
+    """Download and extract the OpenSLR tarballs (resumable; extracted parts are skipped).
+
+    Each archive is checked against its md5 in :data:`MD5` or, where that is empty, in OpenSLR's
+    list ``resources/111/checksum.md5`` (fetched with the first download; without it, against the
+    md5 recorded at the first download), and recorded in ``<corpus_dir>/checksums.md5``. A part
+    counts as extracted once its extraction finished; an interrupted one is redone. A part that
+    is there without a finished extraction and without its archive (extracted by hand) is used as
+    it is, with a warning that it was not verified.
+    """
     corpus_dir = Path(corpus_dir)
+    manifest = corpus_manifest(corpus_dir)
     for part in parts:
         if part not in PARTS:
             raise ValueError(f"unknown AISHELL-4 part {part!r}; expected some of {', '.join(PARTS)}")
-        if (corpus_dir / part / "TextGrid").is_dir():
+        archive = corpus_dir / "downloads" / f"{part}.tar.gz"
+        if was_extracted(archive, corpus_dir):
             logger.info("%s: already extracted", corpus_dir / part)
             continue
-        archive = fetch(
-            URL.format(part=part), corpus_dir / "downloads" / f"{part}.tar.gz", md5=MD5.get(f"{part}.tar.gz")
-        )
+        started = archive.exists() or archive.with_name(archive.name + ".part").exists()
+        if (corpus_dir / part / "TextGrid").is_dir() and not started:
+            logger.warning(
+                "%s: found, but not extracted from a verified %s: used as it is; delete it to download the part",
+                corpus_dir / part,
+                archive.name,
+            )
+            continue
+        archive = fetch(URL.format(part=part), archive, md5=MD5.get(f"{part}.tar.gz"), manifest=manifest)
         unpack(archive, corpus_dir, done=corpus_dir / part / "TextGrid")

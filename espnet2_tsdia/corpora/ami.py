@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from espnet2_tsdia.corpora.common import (
+    DOWNLOAD_ERRORS,
     MissingAudioError,
     audio_header,
     channel_pipe,
     check_rttm_recordings,
     clip_to_windows,
     clip_uem,
+    corpus_manifest,
     fetch,
     fetch_repo,
     known_split,
@@ -190,12 +192,22 @@ def download_ami(
     missing_ok: bool = False,
 ) -> None:
     """Download the BUT setup and the audio of every listed meeting (resumable; finished files
-    are skipped). The Array1-01 files known to be absent are not requested; with ``missing_ok``
-    any other failed file is logged and skipped."""
+    are checked, not fetched again). The Array1-01 files known to be absent are not requested;
+    with ``missing_ok`` any other file the server cannot deliver is logged and skipped.
+
+    Nothing of AMI has a published checksum: the md5 of every file is recorded in
+    ``<corpus_dir>/checksums.md5`` when its download completes (trust on first use), and every
+    later run checks the files against it. A mismatch raises ``ChecksumError``, also with
+    ``missing_ok``.
+    """
     _check_options(stream, "only_words", splits)
     corpus_dir = Path(corpus_dir)
+    manifest = corpus_manifest(corpus_dir)
     setup = fetch_repo(
-        SETUP_URL, corpus_dir / SETUP_DIR, archive=corpus_dir / "downloads" / "AMI-diarization-setup.zip"
+        SETUP_URL,
+        corpus_dir / SETUP_DIR,
+        archive=corpus_dir / "downloads" / "AMI-diarization-setup.zip",
+        manifest=manifest,
     )
     for split in splits:
         for mtg in read_list(setup / "lists" / f"{split}.meetings.txt"):
@@ -204,8 +216,8 @@ def download_ami(
                 continue
             url = AUDIO_URL.format(mtg=mtg, stream=stream)
             try:
-                fetch(url, audio_path(corpus_dir, mtg, stream))
-            except Exception as e:  # the download util's error types are its own; report and go on
+                fetch(url, audio_path(corpus_dir, mtg, stream), manifest=manifest)
+            except DOWNLOAD_ERRORS as e:  # not delivered; a bad checksum is never skipped
                 if not missing_ok:
                     raise
                 logger.warning("%s: download failed (%s); skipped (missing_ok)", url, e)

@@ -38,7 +38,7 @@ from espnet2_tsdia.corpora.common import (
     channel_pipe,
     clip_to_windows,
     clip_uem,
-    fetch,
+    corpus_fetch,
     known_split,
     require_audio,
     sph_pipe,
@@ -63,8 +63,8 @@ BASE = "http://groups.inf.ed.ac.uk/ami"
 TRANSCRIPTS_URL = f"{BASE}/ICSICorpusAnnotations/ICSI_original_transcripts.zip"
 MIX_URL = f"{BASE}/ICSIsignals/NXT/{{mtg}}.interaction.wav"
 SPH_URL = f"{BASE}/ICSIsignals/SPH/{{mtg}}/{{chan}}.sph"
-#: archive file name -> md5. The corpus pages we know of publish none; fill them in to have every
-#: download verified (a mismatch stops the download stage, naming the file).
+#: archive file name -> published md5. The mirror publishes none, so every file is checked
+#: against the md5 recorded at its first download instead (``<corpus_dir>/checksums.md5``).
 MD5: Dict[str, str] = {}
 _WORD = re.compile(r"[^\W_]")
 _NOT_WORDS = ("VocalSound", "NonVocalSound", "Comment", "Pause")
@@ -270,9 +270,17 @@ def prepare_icsi(
 
 
 def download_icsi(corpus_dir: PathLike, *, mic: str = "ihm-mix") -> None:
-    """Download the MRT transcripts and every meeting's audio for ``mic`` (resumable)."""
+    """Download the MRT transcripts and every meeting's audio for ``mic`` (resumable; finished
+    files are checked, not fetched again).
+
+    The Edinburgh mirror publishes no checksums: the md5 of every file is recorded in
+    ``<corpus_dir>/checksums.md5`` when its download completes (trust on first use), and every
+    later run checks the files against it (``ChecksumError`` on a mismatch). The transcripts are
+    extracted once; an interrupted extraction is redone on the next run.
+    """
     known_split(mic, MICS, what="ICSI mic")
     corpus_dir = Path(corpus_dir)
+    fetch = corpus_fetch(corpus_dir)
     archive = fetch(
         TRANSCRIPTS_URL,
         corpus_dir / "downloads" / "ICSI_original_transcripts.zip",

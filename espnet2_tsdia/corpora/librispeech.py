@@ -152,24 +152,45 @@ def download_librispeech(
 ) -> Path:
     """Download (resumably, md5- and size-checked) and extract parts into ``corpus_dir``.
 
-    A part whose folder ``corpus_dir/LibriSpeech/<part>`` already exists is skipped.
+    A part whose extraction finished is skipped; an interrupted extraction is redone. A part
+    folder ``corpus_dir/LibriSpeech/<part>`` that is there without a finished extraction and
+    without its archive (extracted by hand) is used as it is, with a warning. The md5 of every
+    archive is recorded in ``corpus_dir/checksums.md5``.
 
     Raises:
         ValueError: a part with no known URL in ``downloads``.
         espnet2_tsdia.utils.download.ChecksumError: a corrupt download (delete it and rerun).
     """
-    from espnet2_tsdia.utils.download import download, extract
+    from espnet2_tsdia.utils.checksums import MANIFEST_NAME, Manifest
+    from espnet2_tsdia.utils.download import download, extract, extraction_marker
 
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(corpus_dir / MANIFEST_NAME)
     for part in parts:
         if part not in downloads:
             raise ValueError(f"no download known for LibriSpeech part {part!r}; known: {sorted(downloads)}")
-        if (corpus_dir / "LibriSpeech" / part).is_dir():
+        url, md5, size = downloads[part]
+        archive = corpus_dir / url.rsplit("/", 1)[-1]
+        if extraction_marker(archive, corpus_dir).exists():
             logger.info("%s: already extracted", corpus_dir / "LibriSpeech" / part)
             continue
-        url, md5, size = downloads[part]
-        archive = download(url, corpus_dir, md5=md5, size=size)
+        started = archive.exists() or archive.with_name(archive.name + ".part").exists()
+        if (corpus_dir / "LibriSpeech" / part).is_dir() and not started:
+            logger.warning(
+                "%s: found, but not extracted from a verified %s: used as it is; delete it to download the part",
+                corpus_dir / "LibriSpeech" / part,
+                archive.name,
+            )
+            continue
+        download(
+            url,
+            archive,
+            md5=md5,
+            size=size,
+            source="md5 of the LibriSpeech downloads table (OpenSLR's published values)",
+            manifest=manifest,
+        )
         extract(archive, corpus_dir)
     return corpus_dir
 
