@@ -15,13 +15,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from fileserver import FileServer
-from native import textgrid, write_audio, write_text
 
 from espnet2_tsdia.corpora import aishell4
 from espnet2_tsdia.corpora.aishell4 import download_aishell4, prepare_aishell4
 from espnet2_tsdia.utils.checksums import Manifest
 from espnet2_tsdia.utils.download import ChecksumError
+from test.corpora.fileserver import FileServer
+from test.corpora.native import textgrid, write_audio, write_text
 
 SESSIONS = {"train_S": "20200620_S_R001S01C01", "test": "L_R003S01C02"}
 TIERS = [("001-F", [(0.1, 0.6, "你 好")]), ("002-M", [(0.4, 0.9, "对 的")])]

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from fileserver import FileServer
 
 from espnet2_tsdia.corpora import ami
 from espnet2_tsdia.utils.checksums import Manifest
 from espnet2_tsdia.utils.download import ChecksumError
+from test.corpora.fileserver import FileServer
 
 AUDIO_URL, SETUP_URL = ami.AUDIO_URL, ami.SETUP_URL
 LISTS = {"train": ["ES2002a", "TS3007c"], "dev": ["ES2011a"], "test": ["EN2002a"]}

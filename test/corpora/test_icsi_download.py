@@ -17,12 +17,12 @@ import zipfile
 import numpy as np
 import pytest
 import soundfile
-from fileserver import FileServer
-from native import mrt
 
 from espnet2_tsdia.corpora import icsi
 from espnet2_tsdia.utils.checksums import Manifest
 from espnet2_tsdia.utils.download import ChecksumError
+from test.corpora.fileserver import FileServer
+from test.corpora.native import mrt
 
 TRANSCRIPTS_URL, MIX_URL, SPH_URL = icsi.TRANSCRIPTS_URL, icsi.MIX_URL, icsi.SPH_URL
 MEETINGS = ("Bmr021", "Bns001")

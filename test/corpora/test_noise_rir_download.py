@@ -22,11 +22,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fileserver import FileServer
 
 from espnet2_tsdia.utils import checksums
 from espnet2_tsdia.utils import download as dl
 from espnet2_tsdia.utils.checksums import Expected, Manifest
+from test.corpora.fileserver import FileServer
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "egs2" / "mini_librispeech" / "diar1"
