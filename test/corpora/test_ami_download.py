@@ -38,7 +38,10 @@ def setup_zip(lists) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for split, meetings in lists.items():
-            z.writestr(f"AMI-diarization-setup-HEAD/lists/{split}.meetings.txt", "".join(m + "\n" for m in meetings))
+            info = zipfile.ZipInfo(
+                f"AMI-diarization-setup-HEAD/lists/{split}.meetings.txt", date_time=(2020, 1, 1, 0, 0, 0)
+            )
+            z.writestr(info, "".join(m + "\n" for m in meetings))
     return buf.getvalue()
 
 

@@ -36,11 +36,13 @@ def audio_bytes(seed: int, fmt: str = "WAV") -> bytes:
 
 
 def transcripts_zip() -> bytes:
+    """The same bytes on every call (fixed member times)."""
     buf = io.BytesIO()
+    members = {f"transcripts/{m}.mrt": mrt(m, 2.0, [(0.1, 1.0, "me011", "hello there")]) for m in MEETINGS}
+    members["transcripts/preambles.mrt"] = "<Preambles/>\n"
     with zipfile.ZipFile(buf, "w") as z:
-        for mtg in MEETINGS:
-            z.writestr(f"transcripts/{mtg}.mrt", mrt(mtg, 2.0, [(0.1, 1.0, "me011", "hello there")]))
-        z.writestr("transcripts/preambles.mrt", "<Preambles/>\n")
+        for name, text in members.items():
+            z.writestr(zipfile.ZipInfo(name, date_time=(2004, 1, 1, 0, 0, 0)), text)
     return buf.getvalue()
 
 
