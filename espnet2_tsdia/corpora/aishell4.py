@@ -28,6 +28,7 @@ session out with ``exclude`` (lhotse skips 20200622_M_R002S07C01 and 20200710_M_
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
 import re
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, summarize
 from espnet2_tsdia.corpora.common import (
     audio_header,
     channel_pipe,
@@ -50,7 +52,9 @@ from espnet2_tsdia.corpora.common import (
 )
 from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import read_list
 from espnet2_tsdia.formats.rttm import Turn
+from espnet2_tsdia.utils.cli import str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -393,3 +397,45 @@ def download_aishell4(corpus_dir: PathLike, *, parts: Sequence[str] = PARTS) -> 
             continue
         archive = fetch(URL.format(part=part), archive, md5=MD5.get(f"{part}.tar.gz"), manifest=manifest)
         unpack(archive, corpus_dir, done=corpus_dir / part / "TextGrid")
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--parts", type=str_list, default=list(PARTS), help="archives to use (and to download)")
+    p.add_argument("--channel", default="1", help="1..8 (default 1, as the official baseline) or downmix")
+    p.add_argument("--num_dev", type=int, default=NUM_DEV, help="training sessions held out as dev (0: none)")
+    p.add_argument("--dev_list", default=None, help="file of dev session ids (overrides --num_dev)")
+    p.add_argument("--exclude", type=str_list, default=[], help="session ids to leave out (reported)")
+
+
+def _data_dirs(a: argparse.Namespace) -> List[str]:
+    names = []
+    if any(p.startswith("train") for p in a.parts):
+        names.append("aishell4_train")
+        if a.dev_list or a.num_dev > 0:
+            names.append("aishell4_dev")
+    if "test" in a.parts:
+        names.append("aishell4_test")
+    return names
+
+
+CLI = CorpusCli(
+    summary="AISHELL-4: TextGrid to RTTM, one channel, held-out dev",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_aishell4(
+            a.corpus_dir,
+            a.out_dir,
+            channel=a.channel,
+            parts=a.parts,
+            num_dev=a.num_dev,
+            dev_sessions=read_list(a.dev_list) if a.dev_list else None,
+            exclude=a.exclude,
+        )
+    ),
+    data_dirs=_data_dirs,
+    download=lambda a: download_aishell4(a.corpus_dir, parts=a.parts),
+    # wav.scp holds sox pipes (channel selection): their output is checked by the recipe's
+    # feature stage, not decoded here
+    validation=lambda a: {},
+)

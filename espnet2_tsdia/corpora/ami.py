@@ -21,10 +21,12 @@ one is clipped, three are dropped, all reported), then to the audio length.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, path_or_none, summarize
 from espnet2_tsdia.corpora.common import (
     DOWNLOAD_ERRORS,
     MissingAudioError,
@@ -46,6 +48,7 @@ from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import read_list
 from espnet2_tsdia.formats.rttm import Turn, read_rttm
 from espnet2_tsdia.formats.uem import UemSegment, read_uem
+from espnet2_tsdia.utils.cli import str2bool, str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -221,3 +224,32 @@ def download_ami(
                 if not missing_ok:
                     raise
                 logger.warning("%s: download failed (%s); skipped (missing_ok)", url, e)
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stream", default="Mix-Headset", choices=list(STREAMS), help="Array1-01: the SDM (dirs ami_sdm_*)")
+    p.add_argument("--reference", default="only_words", choices=REFERENCES, help="BUT reference flavour")
+    p.add_argument("--splits", type=str_list, default=list(SPLITS), help="e.g. 'dev test'")
+    p.add_argument("--setup_dir", default=None, help="BUT setup checkout (default <corpus_dir>/AMI-diarization-setup)")
+    p.add_argument("--missing_ok", type=str2bool, default=False, help="leave out meetings without audio (reported)")
+
+
+CLI = CorpusCli(
+    summary="AMI: BUT Full-corpus-ASR split, only_words references",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_ami(
+            a.corpus_dir,
+            a.out_dir,
+            stream=a.stream,
+            reference=a.reference,
+            splits=a.splits,
+            setup_dir=path_or_none(a.setup_dir),
+            missing_ok=a.missing_ok,
+        )
+    ),
+    data_dirs=lambda a: [split_dir_name(STREAMS[a.stream], s) for s in a.splits],
+    download=lambda a: download_ami(a.corpus_dir, stream=a.stream, splits=a.splits, missing_ok=a.missing_ok),
+    validation=lambda a: {"expected_fs": 16000, "global_speakers": True},
+)

@@ -27,12 +27,14 @@ StartTime-EndTime, which is also the UEM (clipped to the audio).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, summarize
 from espnet2_tsdia.corpora.common import (
     audio_header,
     channel_pipe,
@@ -51,6 +53,7 @@ from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.formats.uem import UemSegment
+from espnet2_tsdia.utils.cli import str2bool, str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -75,6 +78,11 @@ def audio_path(corpus_dir: PathLike, meeting: str, mic: str) -> Path:
     if mic == "ihm-mix":
         return root / "NXT" / f"{meeting}.interaction.wav"
     return root / "SPH" / meeting / f"{mic}.sph"
+
+
+def dir_prefix(mic: str) -> str:
+    """Data dirs are ``icsi_<split>`` for the headset mix, ``icsi_<mic>_<split>`` for a channel."""
+    return "icsi" if mic == "ihm-mix" else f"icsi_{mic}"
 
 
 def split_of(meeting: str) -> str:
@@ -231,7 +239,7 @@ def prepare_icsi(
     if missing_split:
         logger.warning("ICSI dev/test meetings without transcript: %s", " ".join(missing_split))
     excluded = set(exclude)
-    prefix = "icsi" if mic == "ihm-mix" else f"icsi_{mic}"
+    prefix = dir_prefix(mic)
     out: Dict[str, PrepReport] = {}
     for split in splits:
         notes = PrepReport()
@@ -290,3 +298,27 @@ def download_icsi(corpus_dir: PathLike, *, mic: str = "ihm-mix") -> None:
     for mtg in meetings(corpus_dir):
         url = MIX_URL.format(mtg=mtg) if mic == "ihm-mix" else SPH_URL.format(mtg=mtg, chan=mic)
         fetch(url, audio_path(corpus_dir, mtg, mic))
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mic", default="ihm-mix", choices=MICS, help="ihm-mix (headset mix) or a SPHERE channel (chanF = D2)"
+    )
+    p.add_argument("--splits", type=str_list, default=list(SPLITS), help="e.g. 'dev test'")
+    p.add_argument("--vocal_sounds", type=str2bool, default=False, help="<VocalSound>-only segments count as speech")
+    p.add_argument("--exclude", type=str_list, default=[], help="meeting ids to leave out (reported)")
+
+
+CLI = CorpusCli(
+    summary="ICSI: RTTM from the MRT transcripts, 70/2/3 split",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_icsi(
+            a.corpus_dir, a.out_dir, mic=a.mic, splits=a.splits, vocal_sounds=a.vocal_sounds, exclude=a.exclude
+        )
+    ),
+    data_dirs=lambda a: [split_dir_name(dir_prefix(a.mic), s) for s in a.splits],
+    download=lambda a: download_icsi(a.corpus_dir, mic=a.mic),
+    validation=lambda a: {"expected_fs": 16000, "global_speakers": True},
+)

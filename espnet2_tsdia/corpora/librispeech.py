@@ -17,14 +17,17 @@ sorted by speaker.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
 from espnet2_tsdia.audio.info import audio_info
+from espnet2_tsdia.corpora.cli import CorpusCli
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import iter_lines, utt2spk_to_spk2utt, write_scp, write_spk2utt, write_utt2spk
+from espnet2_tsdia.utils.cli import str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -218,3 +221,25 @@ def prepare_librispeech(
     root = librispeech_root(corpus_dir)
     genders = _read_speakers_txt(root / "SPEAKERS.TXT") if (root / "SPEAKERS.TXT").is_file() else {}
     return {part: prepare_part(root, part, Path(out_dir), genders) for part in parts}
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--parts", type=str_list, default=list(MINI_PARTS), help="LibriSpeech parts (default: mini_librispeech's)"
+    )
+
+
+def _prepare(a: argparse.Namespace) -> Dict[str, str]:
+    dirs = prepare_librispeech(a.corpus_dir, a.out_dir, parts=a.parts)
+    return {d.name: f"reader-level source dir of {part}" for part, d in dirs.items()}
+
+
+CLI = CorpusCli(
+    summary="LibriSpeech / mini_librispeech: reader-level source dirs for simulation",
+    add_arguments=_add_arguments,
+    prepare=_prepare,
+    data_dirs=lambda a: [part_dir_name(p) for p in a.parts],
+    download=lambda a: download_librispeech(a.corpus_dir, parts=a.parts),
+    validation=lambda a: {"global_speakers": True},
+)
