@@ -24,13 +24,8 @@
 # skips it, changed settings redo it. Resume from any stage with --stage N.
 set -euo pipefail
 
-log() {
-    printf '%s (tsdia.sh:%s) %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${BASH_LINENO[0]}" "$*" >&2
-}
-die() {
-    log "Error: $*"
-    exit 1
-}
+# shellcheck disable=SC1091
+. utils/log.sh  # log, die
 
 # ------------------------------------------------------------------------------ options
 stage=1                  # first stage to run

@@ -5,7 +5,7 @@
 #   data/test:            conversations of speakers never heard in training or validation
 set -euo pipefail
 
-log() { printf '%s (data.sh:%s) %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${BASH_LINENO[0]}" "$*" >&2; }
+. utils/log.sh
 
 stage=1                 # 1: offline speech corpus, 2: source dirs by speaker, 3: simulation
 stop_stage=3
@@ -36,10 +36,10 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     # Training voices and held-out voices in separate trees: only the training voices get
     # perturbed copies. A rerun reuses every finished file.
     log "Stage 1: offline speech corpus (${seconds} s per speaker) in ${db}"
-    "${python}" -m espnet2_tsdia.bin.prepare_offline_speech "${db}/train" --sources ${train_spk} \
-        --max_seconds_per_speaker "${seconds}" --nj "${nj}" ${perturb:+--perturb ${perturb}} > /dev/null
-    "${python}" -m espnet2_tsdia.bin.prepare_offline_speech "${db}/heldout" --sources ${dev_spk} ${test_spk} \
-        --max_seconds_per_speaker "${seconds}" --nj "${nj}" > /dev/null
+    "${python}" -m espnet2_tsdia.bin.prepare_corpus offline_speech --out_dir "${db}/train" --sources "${train_spk}" \
+        --max_seconds_per_speaker "${seconds}" --nj "${nj}" --perturb "${perturb}" > /dev/null
+    "${python}" -m espnet2_tsdia.bin.prepare_corpus offline_speech --out_dir "${db}/heldout" \
+        --sources "${dev_spk} ${test_spk}" --max_seconds_per_speaker "${seconds}" --nj "${nj}" > /dev/null
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
