@@ -30,6 +30,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 #: recordings at least this long (seconds) get a progress bar
@@ -41,11 +43,7 @@ class UsageError(Exception):
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="diarize",
-        description="Target-speaker diarization of one recording: RTTM (and a picture) for the enrolled speakers.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="diarize")
     parser.add_argument("audio", help="the recording to diarize")
     parser.add_argument("--model", required=True, help="packed model (zip from pack_model) or a model-zoo tag")
     parser.add_argument(
@@ -64,8 +62,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min_speech", type=float, default=None, help="drop turns shorter than this (s)")
     parser.add_argument("--min_silence", type=float, default=None, help="bridge pauses shorter than this (s)")
     parser.add_argument("--batch_size", type=int, default=None, help="items per forward pass (memory)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only (--log_level WARNING)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    cli.add_log_level(parser)
     return parser
 
 
@@ -201,9 +200,7 @@ def write_picture(png: Path, reco: str, result, s2d, duration: float) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO, format="diarize: %(message)s", stream=sys.stderr
-    )
+    cli.setup_logging("WARNING" if args.quiet else args.log_level, fmt="diarize: %(message)s")
     from espnet2_tsdia.audio.user_input import AudioInputError
     from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.inference.model_files import ModelLoadError
@@ -218,9 +215,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except expected as e:
         if args.debug:
             raise
-        message = " ".join(str(e).split()) or type(e).__name__
-        print(f"diarize: error: {message}", file=sys.stderr)
-        return 2
+        return cli.fail(parser.prog, e)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,13 @@ import logging
 import sys
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Write an ESPnet model-zoo zip of a trained TS-DIA model.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="pack_model")
     parser.add_argument("--train_config", required=True, help="config.yaml of the training")
     parser.add_argument("--model_file", required=True, help="model state dict to ship (e.g. valid.loss.ave.pth)")
     parser.add_argument("--outpath", required=True, help="the zip to write")
@@ -48,14 +47,14 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--name", default=None, help="folder name under exp/ in the zip (default: the model file's folder)"
     )
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
 
     from espnet2_tsdia.inference.model_files import ModelLoadError
     from espnet2_tsdia.inference.pack import ModelArchiveError, pack_model
@@ -72,7 +71,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             frontend_conf=args.frontend_conf,
         )
     except (ModelLoadError, ModelArchiveError, FileNotFoundError, ValueError) as e:
-        parser.error(str(e))
+        return cli.fail(parser.prog, e)
     return 0
 
 

@@ -24,8 +24,9 @@ Actions (after the corpus name):
 - ``options``: prints the corpus's own options, one per line: name, default, help, separated by
   tabs (the recipes' ``local/data.sh`` reads it).
 
-Exit status 1 with a one-line message naming the file for a broken corpus (missing audio, an
-annotation naming an unknown recording, a bad checksum).
+Errors are one line on stderr naming the file: exit status 2 for bad input (a bad option, a
+broken corpus: missing audio, an annotation naming an unknown recording), 1 for a failed download
+(network, bad checksum) or a corpus that cannot be built here (missing packages).
 """
 
 from __future__ import annotations
@@ -59,25 +60,21 @@ def add_corpus_arguments(p: argparse.ArgumentParser, name: str, spec: CorpusCli)
     cli.add_log_level(p)
     shared = list(p._actions)
     spec.add_arguments(p.add_argument_group(f"options of {name}"))
-    p.set_defaults(corpus=name, own_options=[a for a in p._actions if a not in shared])
+    p.set_defaults(corpus=name, prog=p.prog, own_options=[a for a in p._actions if a not in shared])
 
 
 def corpus_parser(name: str, doc: Optional[str]) -> argparse.ArgumentParser:
     """A parser for one corpus alone (``prepare_librispeech``, ``prepare_offline_speech``)."""
-    p = cli.get_parser(doc, formatter_class=HelpFormatter)
+    p = cli.get_parser(doc, prog=f"prepare_{name}")
     add_corpus_arguments(p, name, corpus_cli(name))
     return p
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The docstring as written, and every option's default."""
-
-
 def get_parser() -> argparse.ArgumentParser:
-    parser = cli.get_parser(__doc__)
+    parser = cli.get_parser(__doc__, prog="prepare_corpus")
     sub = parser.add_subparsers(dest="corpus", required=True, metavar="corpus", parser_class=cli.ArgumentParser)
     for name, spec in all_corpus_clis().items():
-        p = sub.add_parser(name, help=spec.summary, description=spec.summary, formatter_class=HelpFormatter)
+        p = sub.add_parser(name, help=spec.summary, description=spec.summary, formatter_class=cli.HelpFormatter)
         add_corpus_arguments(p, name, spec)
     return parser
 
@@ -138,26 +135,26 @@ def run(args: argparse.Namespace) -> List[str]:
 
 def act(args: argparse.Namespace) -> int:
     """Do ``args.action`` for ``args.corpus``; returns the exit status."""
+    import urllib.error
+
     cli.setup_logging(args.log_level)
     spec = corpus_cli(args.corpus)
-    if args.action == "options":
-        print_options(args)
-        return 0
-    if args.action == "dirs":
-        for d in spec.data_dirs(args):
-            print(str(Path(args.out_dir) / d))
-        return 0
-    try:
+
+    def body() -> Optional[int]:
+        if args.action == "options":
+            return print_options(args)
         if args.action == "validate":
             return validate(args, spec)
         if args.action in spec.actions:
-            return spec.actions[args.action](args) or 0
-        for d in run(args):
+            return spec.actions[args.action](args)
+        dirs = [str(Path(args.out_dir) / d) for d in spec.data_dirs(args)] if args.action == "dirs" else run(args)
+        for d in dirs:
             print(d)
-    except (OSError, ValueError, RuntimeError) as e:  # DataFormatError is a ValueError; network errors are OSErrors
-        logger.error("%s: %s", type(e).__name__, e)
-        return 1
-    return 0
+        return 0
+
+    # a network error (URLError is an OSError) or a bad checksum (a RuntimeError) is a failed
+    # download; the rest (DataFormatError is a ValueError, missing files are OSErrors) bad input
+    return cli.run(body, prog=args.prog, failures=(urllib.error.URLError, RuntimeError))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

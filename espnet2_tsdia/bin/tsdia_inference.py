@@ -5,6 +5,7 @@ Usage:
     # oracle enrollment (from the reference RTTM), model from the training dir
     python -m espnet2_tsdia.bin.tsdia_inference \\
         --train_config exp/tsdia_train/config.yaml --model_file exp/tsdia_train/valid.loss.ave.pth \\
+        --config conf/decode.yaml --frontend_conf conf/fbank.yaml \\
         --data_path_and_name_and_type data/test/wav.scp,speech,sound \\
         --data_path_and_name_and_type data/test/rttm,rttm,rttm \\
         --output_dir exp/tsdia_train/decode_test --num_plots 3
@@ -31,6 +32,8 @@ speaker names = target names), and with ``--num_plots N`` ``plots/<reco>.timelin
 Options of evaluation (``--batch_size --beam_width --sliding_window --window_overlap
 --label_type --max_duration``) and post-processing (``--threshold --median_filter --min_speech
 --min_silence --transition_penalty``) default to the config's ``eval_knobs``; given here, they win.
+``--config conf/decode.yaml`` sets any of these options from a yaml (keys: option names; nested
+values such as a ``frontend_conf:`` mapping included); the command line wins over it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+
+from espnet2_tsdia.utils import cli
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +61,7 @@ def _triple(value: str) -> Tuple[str, str, str]:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Target-speaker diarization inference: posteriors (npy + scp), RTTM and plots.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="tsdia_inference", config=True)
     group = parser.add_argument_group("model")
     group.add_argument("--train_config", default=None, help="config.yaml of the training")
     group.add_argument("--model_file", default=None, help="model state dict (e.g. valid.loss.ave.pth)")
@@ -73,7 +75,8 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--frontend_conf",
         default=None,
-        help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml)",
+        help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml); "
+        "in --config, a mapping of them",
     )
 
     group = parser.add_argument_group("data")
@@ -109,7 +112,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--num_plots", type=int, default=0, help="timeline and posterior pictures of the first N recordings"
     )
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
@@ -152,7 +155,7 @@ def _data_files(parser: argparse.ArgumentParser, triples) -> Dict[str, str]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
 
     files = _data_files(parser, args.data_path_and_name_and_type)
     if args.model_tag is None and (args.train_config is None or args.model_file is None):
@@ -174,8 +177,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         run(args, files)
     except (ModelLoadError, ModelArchiveError, DataFormatError, AudioInputError, ValueError, FileNotFoundError) as e:
-        logger.error("%s", e)
-        return 1
+        return cli.fail(parser.prog, e)
     return 0
 
 
@@ -199,7 +201,9 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
     channel = parse_channel(args.channel)
     overrides = {k: getattr(args, k) for k in OVERRIDES}
     device = "cuda" if args.ngpu > 0 else "cpu"
-    fconf = read_train_config(args.frontend_conf, what="frontend config") if args.frontend_conf else None
+    fconf = args.frontend_conf  # a mapping from --config, or a yaml file
+    if isinstance(fconf, str):
+        fconf = read_train_config(fconf, what="frontend config")
     if args.model_tag is not None:
         s2d = Speech2TSDiarization.from_pretrained(
             args.model_tag, cachedir=args.cachedir, device=device, overrides=overrides, frontend_conf=fconf

@@ -108,4 +108,4 @@ def test_validate_uses_the_corpus_rules(tmp_path, capsys, fs, status):
 
 def test_validate_names_a_missing_dir(tmp_path):
     argv = ["voxconverse", "validate", "--out_dir", str(tmp_path), "--splits", "dev", "--log_level", "ERROR"]
-    assert prepare_corpus.main(argv) == 1
+    assert prepare_corpus.main(argv) == 2

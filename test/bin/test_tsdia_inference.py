@@ -131,7 +131,7 @@ def test_clip_enrollment_per_recording(model_dir, data_dir, tmp_path):
     np.testing.assert_array_equal(np.load(scp["r2__alice"]), np.load(scp["r2__bob"]))
 
 
-def test_errors(model_dir, data_dir, tmp_path, capsys, caplog):
+def test_errors(model_dir, data_dir, tmp_path, capsys):
     base = ["--output_dir", str(tmp_path / "o"), "--log_level", "ERROR"]
     with pytest.raises(SystemExit) as e:
         main(
@@ -162,4 +162,58 @@ def test_errors(model_dir, data_dir, tmp_path, capsys, caplog):
             f"{data_dir / 'rttm'},rttm,rttm",
         ]
     )
-    assert rc == 1 and "none.pth: no such model file" in caplog.text
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("tsdia_inference: error: ") and "none.pth: no such model file" in err[-1]
+
+
+def test_config_yaml_sets_options_nested_ones_included(model_dir, data_dir, tmp_path, monkeypatch):
+    """--config conf/decode.yaml: flat keys become the options' values, a nested frontend_conf
+    mapping reaches the model loader as it is, and the command line wins over the yaml."""
+    from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
+
+    seen = {}
+
+    def from_files(cls, train_config, model_file, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("stop after loading")
+
+    monkeypatch.setattr(Speech2TSDiarization, "from_files", classmethod(from_files))
+    fbank = {"fs": 8000, "hop_length": 80, "n_mels": 23, "context": 7, "subsampling": 10}
+    conf = tmp_path / "decode.yaml"
+    conf.write_text(yaml.safe_dump({"threshold": 0.3, "median_filter": 5, "frontend_conf": fbank}))
+    argv = [
+        "--config",
+        str(conf),
+        "--median_filter",
+        "7",
+        "--train_config",
+        str(model_dir / "config.yaml"),
+        "--model_file",
+        str(model_dir / "model.pth"),
+        "--data_path_and_name_and_type",
+        f"{data_dir / 'wav.scp'},speech,sound",
+        "--data_path_and_name_and_type",
+        f"{data_dir / 'rttm'},rttm,rttm",
+        "--output_dir",
+        str(tmp_path / "o"),
+    ]
+    assert main(argv) == 2
+    assert seen["frontend_conf"] == fbank
+    assert {k: seen["overrides"][k] for k in ("threshold", "median_filter")} == {"threshold": 0.3, "median_filter": 7}
+
+
+@pytest.mark.parametrize(
+    "conf, message",
+    [
+        ({"treshold": 0.3}, "treshold: not an option of tsdia_inference"),
+        ({"median_filter": 0.5}, "median_filter: invalid literal for int()"),
+        ({"enrollment": "both"}, "enrollment: invalid choice 'both' (choose from oracle, clips)"),
+    ],
+)
+def test_config_yaml_errors_name_the_file_and_key(tmp_path, capsys, conf, message):
+    path = tmp_path / "decode.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    with pytest.raises(SystemExit) as e:
+        main(["--config", str(path), "--output_dir", str(tmp_path / "o")])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.startswith(f"tsdia_inference: error: --config {path}: {message}")

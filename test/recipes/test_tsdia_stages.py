@@ -235,3 +235,64 @@ def test_raw_features_store_only_the_means(recipe):
         ex = recipe / "dump_raw" / s / "tsdia"
         assert (ex / "mean.scp").is_file() and not (ex / "feats.scp").exists()
     assert len(lines(recipe / "dump_raw" / "tr" / "tsdia" / "mean.scp")) == len(SETS["tr"])
+
+
+FAKE_PYTHON = """#!{python}
+# tsdia_inference and pack_model as stand-ins: the real parser reads the options tsdia.sh gives
+# (recorded in {log}); the outputs the stages expect are written empty. Anything else: Python.
+import json, os, sys
+argv = sys.argv[1:]
+tools = ("espnet2_tsdia.bin.tsdia_inference", "espnet2_tsdia.bin.pack_model")
+if argv[:1] != ["-m"] or argv[1] not in tools:
+    os.execv({python!r}, [{python!r}, *argv])
+tool, args = argv[1].rsplit(".", 1)[1], argv[2:]
+if tool == "tsdia_inference":
+    from espnet2_tsdia.bin.tsdia_inference import get_parser
+    ns = get_parser().parse_args(args)
+    os.makedirs(ns.output_dir, exist_ok=True)
+    for name in ("rttm", "posteriors.scp"):
+        open(os.path.join(ns.output_dir, name), "w").close()
+    record = {{"tool": tool, "threshold": ns.threshold, "median_filter": ns.median_filter, "frontend_conf": ns.frontend_conf}}
+else:
+    from espnet2_tsdia.bin.pack_model import get_parser
+    ns = get_parser().parse_args(args)
+    open(ns.outpath, "wb").close()
+    record = {{"tool": tool, "frontend_conf": ns.frontend_conf}}
+with open({log!r}, "a") as f:
+    f.write(json.dumps(record) + "\\n")
+"""
+
+
+@pytest.mark.parametrize("feats_type", ["fbank", "raw"])
+def test_inference_and_pack_get_the_decode_config_and_the_feature_config(recipe, tmp_path, feats_type):
+    """Stage 6 gives tsdia_inference the inference config itself (--config): a nested key reaches
+    the tool's options. On stored features (fbank) stages 6 and 8 also give the feature config
+    (--frontend_conf conf/fbank.yaml); with raw waveforms the model has its own frontend."""
+    import json
+    import sys
+
+    import yaml
+
+    if not (recipe / "dump" / "ts" / ".format.done").is_file():
+        check(run(["./tsdia.sh", *OPTS, "--stage", "1", "--stop_stage", "2"], recipe))
+    log = tmp_path / "calls.jsonl"
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PYTHON.format(python=sys.executable, log=str(log)))
+    fake.chmod(0o755)
+    exp = recipe / "exp" / f"tsdia_cfg_{feats_type}"
+    exp.mkdir(parents=True, exist_ok=True)
+    (exp / "valid.loss.ave.pth").write_bytes(b"")
+    decode = tmp_path / "decode_nested.yaml"
+    fbank = yaml.safe_load((TEMPLATE / "conf" / "fbank.yaml").read_text())
+    decode.write_text(yaml.safe_dump({"threshold": 0.4, "median_filter": 5, "frontend_conf": fbank}))
+    argv = ["--tag", f"cfg_{feats_type}", "--feats_type", feats_type, "--inference_config", str(decode)]
+    check(run(["./tsdia.sh", *OPTS, *argv, "--python", str(fake), "--stage", "6", "--stop_stage", "8"], recipe))
+    calls = [json.loads(ln) for ln in log.read_text().splitlines()]
+    inference = [c for c in calls if c["tool"] == "tsdia_inference"]
+    pack = [c for c in calls if c["tool"] == "pack_model"]
+    assert inference and len(pack) == 1
+    for c in inference:
+        assert (c["threshold"], c["median_filter"]) == (0.4, 5)
+        # fbank: the recipe's feature config wins over the decode yaml's (the same values here)
+        assert c["frontend_conf"] == ("conf/fbank.yaml" if feats_type == "fbank" else fbank)
+    assert pack[0]["frontend_conf"] == ("conf/fbank.yaml" if feats_type == "fbank" else None)

@@ -145,8 +145,6 @@ need_tool() {
 }
 # conf_value FILE KEY: the value of a top-level "KEY: value" line of a flat yaml
 conf_value() { awk -v k="$2" '{sub(/[ \t]*#.*/, "")} $1 == k":" {print $2; exit}' "$1"; }
-# conf_args FILE: a flat yaml as command-line options "--key value" (null values left out)
-conf_args() { awk '{sub(/[ \t]*#.*/, "")} NF == 2 && $1 ~ /:$/ && $2 != "null" {sub(/:$/, "", $1); printf "--%s %s ", $1, $2}' "$1"; }
 # conf_json FILE: a flat yaml of numbers and true/false as one JSON object
 conf_json() {
     awk '{sub(/[ \t]*#.*/, "")} NF == 2 && $1 ~ /:$/ {sub(/:$/, "", $1); s = s (s ? ", " : "") "\"" $1 "\": " $2}
@@ -275,9 +273,14 @@ if run_stage 4 || run_stage 5; then
     done
     need_tool espnet2_tsdia.bin.tsdia_train
 fi
-# raw: the model computes the standard features itself (the train config's frontend is replaced)
-model_opts=()
-[ "${feats_type}" = fbank ] || model_opts=(--frontend tsdia_fbank --frontend_conf "$(conf_json "${feats_conf}")")
+# raw: the model computes the standard features itself (the train config's frontend is replaced);
+# fbank: the model has no frontend, so inference and the packed model take the feature settings
+model_opts=() feats_opts=()
+if [ "${feats_type}" = fbank ]; then
+    feats_opts=(--frontend_conf "${feats_conf}")
+else
+    model_opts=(--frontend tsdia_fbank --frontend_conf "$(conf_json "${feats_conf}")")
+fi
 # The tsdia_train options of a training run (data, shapes, normalisation, model, --train_args
 # last so they win); stage 5 adds the config, output dir, resume and the distributed options.
 # shellcheck disable=SC2046
@@ -335,7 +338,7 @@ if run_stage 5 && [ "${tune}" != false ]; then
     env OMP_NUM_THREADS="${threads}" MKL_NUM_THREADS="${threads}" "${python}" -m espnet2_tsdia.bin.tune \
         --config "${train_config}" --output_dir "${tune_dir}" "${topts[@]}" ${tune_args} \
         -- --ngpu "$((ngpu > 0 ? 1 : 0))" "${train_opts[@]}" >> "${tune_dir}/tune.log" 2>&1 ||
-        { grep -E '^ERROR|Error' "${tune_dir}/tune.log" | tail -n 20 >&2; die "tuning failed (see ${tune_dir}/tune.log)"; }
+        { grep -iE 'error' "${tune_dir}/tune.log" | tail -n 20 >&2; die "tuning failed (see ${tune_dir}/tune.log)"; }
     log "Stage 5: study ${tune_dir}/results.md: $(grep -m1 '^- trials:' "${tune_dir}/results.md" | cut -c3-); $(grep -m1 '^- best:' "${tune_dir}/results.md" | cut -c3-)"
     train_config=${tune_dir}/best.yaml
     [ "${tune}" = true ] || log "Stage 5: --tune only: training skipped; train with --train_config ${train_config}"
@@ -389,7 +392,7 @@ if run_stage 6; then
     [ -e "${tsdia_exp}/${inference_model}" ] || die "no model ${tsdia_exp}/${inference_model} (run stage 5)"
     for dset in ${test_sets}; do
         dir=${dumpdir}/${dset} out=${decode_dir}/${dset}
-        settings="inference ${inference_args} input=$(fingerprint "${inference_config}" "${dir}/.format.done" "${tsdia_exp}/.train.done" "${tsdia_exp}/${inference_model}")"
+        settings="inference ${feats_opts[*]} ${inference_args} input=$(fingerprint "${inference_config}" "${feats_opts[@]:1}" "${dir}/.format.done" "${tsdia_exp}/.train.done" "${tsdia_exp}/${inference_model}")"
         if is_done "${out}/.done" "${settings}"; then
             log "Stage 6: ${out} already decoded; skipped"
             continue
@@ -404,12 +407,12 @@ if run_stage 6; then
         log "Stage 6: inference on ${dir} (${n} jobs) -> ${out}; logs ${out}/logdir/inference.*.log"
         # shellcheck disable=SC2046,SC2086
         ${decode_cmd} --gpu "${gpu}" JOB=1:"${n}" "${out}/logdir/inference.JOB.log" \
-            "${python}" -m espnet2_tsdia.bin.tsdia_inference --train_config "${tsdia_exp}/config.yaml" \
-            --model_file "${tsdia_exp}/${inference_model}" --ngpu "${gpu}" \
+            "${python}" -m espnet2_tsdia.bin.tsdia_inference --config "${inference_config}" "${feats_opts[@]}" \
+            --train_config "${tsdia_exp}/config.yaml" --model_file "${tsdia_exp}/${inference_model}" --ngpu "${gpu}" \
             --data_path_and_name_and_type "${dir}/wav.scp,speech,sound" \
             --data_path_and_name_and_type "${dir}/rttm,rttm,rttm" --key_file "${out}/logdir/keys.JOB.scp" \
             --output_dir "${out}/logdir/output.JOB" --num_plots "${num_plots}" \
-            $(conf_args "${inference_config}") ${inference_args} || die "inference failed (see ${out}/logdir)"
+            ${inference_args} || die "inference failed (see ${out}/logdir)"
         for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/rttm"; done | sort -k2,2 -k4,4n > "${out}/hyp.rttm"
         for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/posteriors.scp"; done | sort > "${out}/posteriors.scp"
         if [ "${num_plots}" -gt 0 ]; then
@@ -471,7 +474,7 @@ if run_stage 8; then
     log "Stage 8: packing ${tsdia_exp}/${inference_model} -> ${packed_model}"
     opts=()
     [ ! -f "${tsdia_exp}/RESULTS.md" ] || opts+=(--results_md "${tsdia_exp}/RESULTS.md")
-    "${python}" -m espnet2_tsdia.bin.pack_model --train_config "${tsdia_exp}/config.yaml" \
+    "${python}" -m espnet2_tsdia.bin.pack_model --train_config "${tsdia_exp}/config.yaml" "${feats_opts[@]}" \
         --model_file "${tsdia_exp}/${inference_model}" "${opts[@]}" --option "${feats_conf}" \
         --option "${inference_config}" --outpath "${packed_model}" || die "packing failed"
     log "Stage 8: packed ${packed_model} ($(du -h "${packed_model}" | cut -f1))"
