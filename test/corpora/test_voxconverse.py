@@ -7,7 +7,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from native import (
+
+from espnet2_tsdia.bin import prepare_corpus
+from espnet2_tsdia.corpora import voxconverse
+from espnet2_tsdia.corpora.common import MissingAudioError
+from espnet2_tsdia.corpora.voxconverse import prepare_voxconverse
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.utils.download import ChecksumError
+from test.corpora.native import (
     check_corpus_yaml,
     data_files,
     label_conversion,
@@ -17,13 +24,6 @@ from native import (
     validate,
     write_sparse_wav,
 )
-
-from espnet2_tsdia.bin import prepare_corpus
-from espnet2_tsdia.corpora import voxconverse
-from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.corpora.voxconverse import prepare_voxconverse
-from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.utils.download import ChecksumError
 
 #: recording -> (split, audio length: a little past the last reference end)
 RECORDINGS = {"abjxc": ("dev", 65.0), "afjiv": ("dev", 146.0), "utial": ("test", 1131.0)}

@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, NamedTuple
 
 import pytest
 
-from test.recipes.helpers import check, corpora_tests_dir, need_install, run, scratch_recipe
+from test.recipes.helpers import check, need_install, run, scratch_recipe
 
 MINI_YAML = """# tiny sets with the names run.sh uses
 common:
@@ -37,8 +37,8 @@ class Case(NamedTuple):
 
 
 def _module(name: str):
-    corpora_tests_dir()
-    return importlib.import_module(name)
+    """A corpus test module of test/corpora (its native-layout builders)."""
+    return importlib.import_module(f"test.corpora.{name}")
 
 
 def _ava(root: Path, recipe: Path) -> Path:
@@ -96,6 +96,7 @@ def sets_of(run_sh: str, extra: List[str]) -> List[str]:
     return [found["train_set"], found["valid_set"], *found["test_sets"].split()]
 
 
+@pytest.mark.slow  # 20-40 s each
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_run_sh_stages_1_to_3(name, tmp_path):
     need_install()
@@ -117,7 +118,6 @@ def test_run_sh_stages_1_to_3(name, tmp_path):
         assert (recipe / "dump" / s / "tsdia" / ".feats.done").is_file() == (s in (train, valid)), s
         raw = "--feats_type raw" in (recipe / "run.sh").read_text()
         assert (recipe / "dump" / s / "tsdia" / "feats.scp").is_file() == (s in (train, valid) and not raw), s
-    assert "Successfully finished stages 1-3" in proc.stderr
 
     # the root unset: local/data.sh stops and says which variable to set (mini_librispeech's
     # root defaults to downloads/, where its download stage puts the corpus)

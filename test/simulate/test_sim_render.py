@@ -4,7 +4,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
-from sim_tone_corpus import write_tone_corpus
 
 from espnet2_tsdia.bin import materialize as materialize_cli
 from espnet2_tsdia.bin import render_mixture as render_cli
@@ -15,6 +14,7 @@ from espnet2_tsdia.simulate.generate import generate_set
 from espnet2_tsdia.simulate.materialize import materialize
 from espnet2_tsdia.simulate.render import MixtureReader, render_mixture
 from espnet2_tsdia.simulate.spec import AudioRegion, MixtureSpec, NoiseSpec, Placement
+from test.simulate.sim_tone_corpus import write_tone_corpus
 
 
 def _cfg(**kw):
