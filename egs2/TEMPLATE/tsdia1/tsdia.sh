@@ -58,7 +58,7 @@ tune_dir=""              # study dir (default: ${expdir}/tune_${tag})
 tag=""                   # experiment name (default: the train config's name)
 tsdia_exp=""             # experiment dir (default: ${expdir}/tsdia_${tag})
 stats_dir=""             # statistics dir (default: ${expdir}/tsdia_stats_${feats_type}_${train_set})
-inference_config=conf/decode.yaml  # inference options
+inference_config=conf/decode.yaml  # tsdia_inference --config: its options as yaml keys (nested values too)
 inference_args=""        # extra tsdia_inference options
 inference_model=valid.loss.ave.pth  # model file in the experiment dir
 inference_tag=""         # decoding dir name (default: <inference config name>_<model name>)
@@ -405,7 +405,7 @@ if run_stage 6; then
         gpu=0
         [ "${gpu_inference}" = false ] || gpu=1
         log "Stage 6: inference on ${dir} (${n} jobs) -> ${out}; logs ${out}/logdir/inference.*.log"
-        # shellcheck disable=SC2046,SC2086
+        # shellcheck disable=SC2086
         ${decode_cmd} --gpu "${gpu}" JOB=1:"${n}" "${out}/logdir/inference.JOB.log" \
             "${python}" -m espnet2_tsdia.bin.tsdia_inference --config "${inference_config}" "${feats_opts[@]}" \
             --train_config "${tsdia_exp}/config.yaml" --model_file "${tsdia_exp}/${inference_model}" --ngpu "${gpu}" \
