@@ -52,6 +52,7 @@ while IFS= read -r _line; do  # name<TAB>default<TAB>help (the default may be em
     _help+=$(printf '\n  --%-24s %-26s %s' "${_name}" "${_default:-''}" "${_text}")
 done <<< "${_listing}"
 
+# shellcheck disable=SC2034  # read by utils/parse_options.sh
 help_message="Usage: $0 [options]   (${corpus}; corpus root: \${${db_variable}} from db.sh or the environment)
 $(awk '/^_own=/ {exit} /^[a-z][a-z_]*=/ {
     name = $1; sub(/=.*/, "", name); val = $1; sub(/^[^=]*=/, "", val); c = index($0, "#")

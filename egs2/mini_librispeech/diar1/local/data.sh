@@ -21,6 +21,7 @@ download_noise=false    # true: fetch MUSAN (OpenSLR 17, about 11 GB) and use mu
 data_dir=data           # where source/ and the simulated sets go
 python=python3          # the Python with espnet2_tsdia installed
 
+# shellcheck disable=SC2034  # read by utils/parse_options.sh
 help_message="Usage: $0 [options]
 $(awk '/^help_message=/ {exit} /^[a-z_]+=/ {sub(/=/, " "); print "  --" $0}' "$0")"
 # shellcheck disable=SC1091
