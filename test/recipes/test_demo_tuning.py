@@ -95,14 +95,16 @@ def test_optuna_study_killed_resumed_then_best_config_trained(recipe):
         cmd, cwd=recipe, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     # The second trial's training (its own session: one process group) is frozen with SIGSTOP as
-    # soon as its first validation round is written, so the kill lands inside the trial however
-    # slow this machine is; the group is found once it runs, then its rounds are polled every 20 ms.
+    # soon as its first validation round and that round's checkpoint are written, so the kill
+    # lands inside the trial however slow this machine is; the group is found once it runs, then
+    # its files are polled every 20 ms.
     deadline = time.time() + 600
     groups: set = set()
     while time.time() < deadline and proc.poll() is None:
         if (first / "outcome.json").exists():
             groups = groups or process_groups(trainings_of(second))
-            if groups and rounds(second) >= 1:
+            # the round's checkpoint is written just after its metrics (what a resume needs)
+            if groups and rounds(second) >= 1 and (second / "checkpoint.pth").exists():
                 signal_groups(groups, signal.SIGSTOP)
                 break
         time.sleep(0.02 if groups else 0.2)
