@@ -7,6 +7,8 @@ Usage:
     python -m espnet2_tsdia.bin.prepare_corpus ami download --corpus_dir /data/ami --stream Array1-01
     python -m espnet2_tsdia.bin.prepare_corpus aishell4 dirs --out_dir data --parts test
     python -m espnet2_tsdia.bin.prepare_corpus ami validate --out_dir data
+    python -m espnet2_tsdia.bin.prepare_corpus chime6 --corpus_dir /data/chime6 --out_dir data --mic worn
+    python -m espnet2_tsdia.bin.prepare_corpus libricss download --corpus_dir /data/libricss
     python -m espnet2_tsdia.bin.prepare_corpus ami --help      # the corpus's own options
 
 Corpora: the names in :mod:`espnet2_tsdia.corpora.registry`; each corpus module declares its own

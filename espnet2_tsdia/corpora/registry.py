@@ -19,6 +19,8 @@ CORPORA = (
     "voxconverse",
     "ava_avd",
     "msdwild",
+    "chime6",
+    "libricss",
     "librispeech",
     "offline_speech",
 )
