@@ -6,9 +6,9 @@ Layout under ``corpus_dir`` (the recipe's ``$CHIME6``), as the challenge documen
     CHiME6/audio/<split>/<S>_<P>.wav              binaural mic worn by participant P (stereo)
     CHiME6/transcriptions/<split>/<S>.json        one JSON list per session
 
-The OpenSLR tarballs nest these differently (``CHiME6_<split>/CHiME6/audio/<split>/`` in the
-audio tarballs, ``transcriptions/transcriptions/<split>/`` in the transcription tarball), so the
-audio and transcripts of a split are looked for in each of :data:`AUDIO_DIRS` and
+The OpenSLR tarballs are reported to nest these differently (``CHiME6_<split>/CHiME6/audio/<split>/``
+in the audio tarballs, ``transcriptions/transcriptions/<split>/`` from the transcription tarball;
+second-hand), so the audio and transcripts of a split are looked for in each of :data:`AUDIO_DIRS` and
 :data:`TRANSCRIPT_DIRS` (relative to ``corpus_dir``), first match wins; ``json_dir`` overrides
 the transcripts (a folder with ``<split>/<S>.json``, e.g. the forced-alignment JSON of
 chimechallenge/CHiME6_falign).
@@ -67,9 +67,9 @@ from espnet2_tsdia.corpora.cli import CorpusCli, path_or_none, summarize
 from espnet2_tsdia.corpora.common import (
     MissingAudioError,
     audio_header,
-    check_rttm_recordings,
     clip_uem,
     fetch,
+    first_line_naming,
     known_split,
     split_dir_name,
     wav_entry,
@@ -257,33 +257,36 @@ def read_improved_rttm(path: PathLike, sessions: Sequence[str], *, notes: PrepRe
     Identical turns listed under several arrays of one session are kept once (counted in ``notes``).
 
     Raises:
-        DataFormatError: a key that is not a session of ``sessions`` (with or without an array
-            suffix), or a session of ``sessions`` without a turn.
+        DataFormatError: a key that is not one of ``sessions`` (with or without an array suffix;
+            the first line naming it), or a session of ``sessions`` without a turn.
     """
     out: Dict[str, List[Turn]] = {s: [] for s in sessions}
     seen = set()
     duplicates = 0
-    raw = read_rttm(path)
-    mapped = []
-    for t in raw:
+    renamed = set()
+    for t in read_rttm(path):
         m = _SESSION_KEY.match(t.reco)
-        mapped.append(replace(t, reco=m.group(1)) if m else t)
-    check_rttm_recordings(
-        mapped, allowed=sessions, source=path, todo="pass the reference file of this split (dev_rttm or eval_rttm)"
-    )
-    renamed = sorted({t.reco for t in raw if t.reco not in out})
-    for t in mapped:
-        key = (t.reco, t.speaker, round(t.onset, 3), round(t.duration, 3))
+        session = m.group(1) if m else t.reco
+        if session not in out:
+            raise DataFormatError(
+                path,
+                first_line_naming(path, t.reco),
+                f"names recording {t.reco!r}, which is not a session of this split ({', '.join(sessions)}); "
+                "pass the reference file of this split (dev_rttm or eval_rttm)",
+            )
+        if session != t.reco:
+            renamed.add(t.reco)
+        key = (session, t.speaker, round(t.onset, 3), round(t.duration, 3))
         if key in seen:
             duplicates += 1
             continue
         seen.add(key)
-        out[t.reco].append(t)
+        out[session].append(replace(t, reco=session))
     for s, turns in out.items():
         if not turns:
             raise DataFormatError(path, None, f"has no turn for session {s}; expected one reference per session")
     if renamed:
-        notes.changed.append(f"{path}: recording keys {_few(renamed)} reduced to their session ids")
+        notes.changed.append(f"{path}: recording keys {_few(sorted(renamed))} reduced to their session ids")
     if duplicates:
         notes.dropped.append(f"{path}: {duplicates} turns repeated under another array of the same session kept once")
     return out
@@ -518,7 +521,9 @@ def download_chime6(
         archive = fetch(f"{base_url.rstrip('/')}/{name}", downloads / name, md5=MD5.get(name))
         extract(archive, corpus_dir)
     if verify_audio:
-        md5_list = fetch(audio_md5_url, downloads / "audio_md5sums.txt")
+        md5_list = downloads / "audio_md5sums.txt"
+        md5_list.unlink(missing_ok=True)  # small: always the list of audio_md5_url, never a stale copy
+        fetch(audio_md5_url, md5_list)
         verify_audio_md5(corpus_dir, md5_list, splits=splits)
 
 
