@@ -77,6 +77,18 @@ CASES: Dict[str, Case] = {
     "ava_avd": Case(
         "AVA_AVD", _ava, "--skip_download true --nj 1 --splits 'train val'", ["--test_sets", "ava_avd_val"]
     ),  # no test clip
+    "chime6": Case(
+        "CHIME6",
+        lambda root, rec: _module("test_chime6").build_chime6(root, arrays=("U06",), channels=(1,), worn=False),
+        "--skip_download true --sessions 'S01 S02 S03 S05'",
+        [],
+    ),
+    "libricss": Case(
+        "LIBRICSS",
+        lambda root, rec: _module("test_libricss").build_libricss(root),
+        "--skip_download true --sessions '0 1'",
+        [],
+    ),
     "mini_librispeech": Case(
         "MINI_LIBRISPEECH",
         _mini,

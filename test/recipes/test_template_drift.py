@@ -15,7 +15,18 @@ import yaml
 
 from test.recipes.helpers import EGS2, GENERATED, REPO, TEMPLATE
 
-RECIPES = ["aishell4", "ami", "ava_avd", "icsi", "mini_librispeech", "msdwild", "offline_demo", "voxconverse"]
+RECIPES = [
+    "aishell4",
+    "ami",
+    "ava_avd",
+    "chime6",
+    "icsi",
+    "libricss",
+    "mini_librispeech",
+    "msdwild",
+    "offline_demo",
+    "voxconverse",
+]
 SHARED_TOP = ("tsdia.sh", "path.sh", "cmd.sh", "db.sh", "utils")
 
 
@@ -125,7 +136,7 @@ def test_no_machine_paths_in_recipes():
     assert bad == []
 
 
-@pytest.mark.parametrize("name", ["aishell4", "ami", "ava_avd", "icsi", "msdwild", "voxconverse"])
+@pytest.mark.parametrize("name", ["aishell4", "ami", "ava_avd", "chime6", "icsi", "libricss", "msdwild", "voxconverse"])
 def test_run_sh_scores_and_validates_as_the_corpus_says(name):
     """run.sh's collar and speaker scope agree with conf/corpus.yaml (the corpus engineer's facts)."""
     recipe = EGS2 / name / "diar1"
