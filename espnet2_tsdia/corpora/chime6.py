@@ -22,7 +22,11 @@ by default, as in the Kaldi CHiME-6 reference (``redacted="keep"`` keeps them as
 utterances without a speaker or with ``end <= start`` are left out. Every left-out utterance is
 counted in ``prep_report.txt``.
 
-Microphone (``mic``; one signal per session, recording id = session id ``S02``):
+Microphone (``mic``; one signal per session, recording id = session id ``S02``). An array
+channel is the far-field condition the challenge evaluates (reverberant, every participant
+distant, the participants moving between rooms); the reference array is the one the transcript
+names as reference for each utterance (it follows the party's location); the worn mics give close-talk speech with
+cross-talk from the others (easier; the challenge did not allow them at evaluation):
 
 - ``U01``..``U06`` with ``channel`` 1-4: that array channel as it is (default ``U06`` CH1, the
   array the Kaldi track-2 baseline diarizes and scores). Arrays that the corpus lacks
