@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Dict, Sequence
 
 import pytest
-from native import (
+
+from espnet2_tsdia.audio.info import audio_info
+from espnet2_tsdia.bin import prepare_corpus
+from espnet2_tsdia.corpora import libricss
+from espnet2_tsdia.corpora.common import MissingAudioError
+from espnet2_tsdia.corpora.libricss import download_libricss, prepare_libricss
+from espnet2_tsdia.data.describe import describe_data_dir, markdown_table
+from espnet2_tsdia.formats.errors import DataFormatError
+from test.corpora.native import (
     check_corpus_yaml,
     data_files,
     label_conversion,
@@ -27,14 +35,6 @@ from native import (
     write_sparse_wav,
     write_text,
 )
-
-from espnet2_tsdia.audio.info import audio_info
-from espnet2_tsdia.bin import prepare_corpus
-from espnet2_tsdia.corpora import libricss
-from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.corpora.libricss import download_libricss, prepare_libricss
-from espnet2_tsdia.data.describe import describe_data_dir, markdown_table
-from espnet2_tsdia.formats.errors import DataFormatError
 
 #: (condition, session) -> folder name (as in the release)
 FOLDERS: Dict[tuple, str] = {
@@ -264,7 +264,7 @@ def _zip(src: Path, dest: Path, *, skip: str = "") -> Path:
     return dest
 
 
-def test_download_checks_the_hand_downloaded_zip(tmp_path, caplog):
+def test_download_checks_the_hand_downloaded_zip(tmp_path, capsys):
     src = build_libricss(tmp_path / "src", duration=2.0)
     corpus = tmp_path / "lc"
     corpus.mkdir()
@@ -306,5 +306,6 @@ def test_download_checks_the_hand_downloaded_zip(tmp_path, caplog):
         == 0
     )
     assert (other / "for_release" / "0L").is_dir()
-    assert prepare_corpus.main(["libricss", "download", "--corpus_dir", str(tmp_path / "none")]) == 1
-    assert "fetch it from https://drive.google.com" in caplog.text
+    capsys.readouterr()
+    assert prepare_corpus.main(["libricss", "download", "--corpus_dir", str(tmp_path / "none")]) == 2  # bad input
+    assert "fetch it from https://drive.google.com" in capsys.readouterr().err
