@@ -72,10 +72,13 @@ from espnet2_tsdia.corpora.common import (
     MissingAudioError,
     audio_header,
     clip_uem,
+    corpus_manifest,
     fetch,
     first_line_naming,
     known_split,
     split_dir_name,
+    unpack,
+    was_extracted,
     wav_entry,
     write_split,
 )
@@ -83,6 +86,7 @@ from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.rttm import Turn, read_rttm
 from espnet2_tsdia.formats.uem import UemSegment
+from espnet2_tsdia.utils.checksums import parse_md5_list
 from espnet2_tsdia.utils.cli import str2bool, str_list
 
 PathLike = Union[str, Path]
@@ -116,8 +120,8 @@ TRANSCRIPT_DIRS = (
 OPENSLR = "https://www.openslr.org/resources/150"
 ARCHIVES = {"train": "CHiME6_train.tar.gz", "dev": "CHiME6_dev.tar.gz", "eval": "CHiME6_eval.tar.gz"}
 TRANSCRIPT_ARCHIVE = "CHiME6_transcriptions.tar.gz"
-#: archive -> md5. OpenSLR publishes none for resource 150 that we know of: the downloads are
-#: resumed and size-checked by the server's length only. Fill in to have them verified.
+#: archive -> md5, where one is known (none was when this was written: see :func:`download_chime6`
+#: for what the archives are checked against instead).
 MD5: Dict[str, str] = {}
 #: md5 of every synchronised wav (``<md5> <path>`` lines), from the CHiME-6 synchronisation repo.
 AUDIO_MD5_URL = "https://raw.githubusercontent.com/chimechallenge/chime6-synchronisation/master/audio_md5sums.txt"
@@ -500,8 +504,12 @@ def download_chime6(
     audio_md5_url: str = AUDIO_MD5_URL,
 ) -> None:
     """Download and extract the OpenSLR 150 tarballs of ``splits`` and the transcripts (resumable;
-    finished archives and extractions are skipped). Sizes: train about 97 GB, dev 11 GB, eval 12 GB
-    (second-hand, unverified); no md5 is published.
+    archives whose extraction finished are skipped, an interrupted extraction is redone). Sizes:
+    train about 97 GB, dev 11 GB, eval 12 GB (second-hand, unverified).
+
+    Each archive is checked against :data:`MD5`, else OpenSLR's list ``resources/150/checksum.md5``
+    where the server has one, else the md5 recorded in ``<corpus_dir>/checksums.md5`` at its first
+    download (trust on first use), and recorded there.
 
     Args:
         corpus_dir: where the archives (``downloads/``) and the extracted corpus go.
@@ -512,65 +520,68 @@ def download_chime6(
         audio_md5_url: that list.
 
     Raises:
-        ChecksumError: an archive differs from a recorded md5, or (``verify_audio``) wavs differ
+        ChecksumError: an archive differs from its checksum, or (``verify_audio``) wavs differ
             from the list (all of them named).
     """
-    from espnet2_tsdia.utils.download import extract  # deferred: only downloads need it
-
     for s in splits:
         known_split(s, list(SPLITS))
     corpus_dir = Path(corpus_dir)
+    manifest = corpus_manifest(corpus_dir)
     downloads = corpus_dir / "downloads"
     for name in [TRANSCRIPT_ARCHIVE] + [ARCHIVES[s] for s in splits]:
-        archive = fetch(f"{base_url.rstrip('/')}/{name}", downloads / name, md5=MD5.get(name))
-        extract(archive, corpus_dir)
+        archive = downloads / name
+        if was_extracted(archive, corpus_dir):
+            logger.info("%s: already extracted into %s", archive, corpus_dir)
+            continue
+        fetch(f"{base_url.rstrip('/')}/{name}", archive, md5=MD5.get(name), manifest=manifest)
+        unpack(archive, corpus_dir)
     if verify_audio:
         md5_list = downloads / "audio_md5sums.txt"
         md5_list.unlink(missing_ok=True)  # small: always the list of audio_md5_url, never a stale copy
         fetch(audio_md5_url, md5_list)
-        verify_audio_md5(corpus_dir, md5_list, splits=splits)
+        verify_audio_md5(corpus_dir, md5_list, splits=splits, source_url=audio_md5_url)
 
 
-def read_md5_list(path: PathLike) -> Dict[str, str]:
-    """``<md5> <path>`` lines (md5sum output) -> file stem -> md5."""
-    out: Dict[str, str] = {}
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        f = line.split(None, 1)
-        if not f:
-            continue
-        if len(f) != 2 or not re.fullmatch(r"[0-9a-fA-F]{32}", f[0]):
-            raise DataFormatError(path, n, f"expected '<md5> <file>', got {line!r}")
-        out[Path(f[1].strip().lstrip("*")).name.rsplit(".wav", 1)[0]] = f[0].lower()
-    return out
-
-
-def verify_audio_md5(corpus_dir: PathLike, md5_list: PathLike, *, splits: Sequence[str] = tuple(SPLITS)) -> int:
-    """Check the wavs of ``splits`` against ``md5_list``; returns how many were checked.
+def verify_audio_md5(
+    corpus_dir: PathLike, md5_list: PathLike, *, splits: Sequence[str] = tuple(SPLITS), source_url: str = AUDIO_MD5_URL
+) -> int:
+    """Check the wavs of ``splits`` against ``md5_list`` (``<md5> <file>`` lines); returns how
+    many were checked (wavs the list does not name are counted in the log).
 
     Raises:
-        ChecksumError: naming every wav whose md5 differs.
+        ChecksumError: naming the first wav whose md5 differs and how many do.
+        ValueError: a line of the list that is not ``<md5> <file>``.
         FileNotFoundError: no audio folder of a split.
     """
     from espnet2_tsdia.utils.download import ChecksumError, md5sum
 
-    expected = read_md5_list(md5_list)
+    expected = parse_md5_list(Path(md5_list).read_text(encoding="utf-8"), source=str(md5_list))
     corpus_dir = Path(corpus_dir)
-    bad, checked, unlisted = [], 0, []
+    bad: List[Tuple[Path, str]] = []
+    checked, unlisted = 0, []
     for split in splits:
         audio_dir = _find_dir(corpus_dir, AUDIO_DIRS, split, "audio folder", "download it first")
         for wav in sorted(audio_dir.glob("*.wav")):
-            if wav.stem not in expected:
+            if wav.name not in expected:
                 unlisted.append(wav.name)
                 continue
             checked += 1
             got = md5sum(wav)
-            if got != expected[wav.stem]:
-                bad.append(f"{wav} (md5 {got}, expected {expected[wav.stem]})")
+            if got != expected[wav.name]:
+                bad.append((wav, got))
     if unlisted:
         logger.warning("%d wavs are not in %s and were not checked: %s", len(unlisted), md5_list, _few(unlisted))
     if bad:
+        wav, got = bad[0]
         raise ChecksumError(
-            f"{len(bad)} CHiME-6 wavs differ from {md5_list}: {'; '.join(bad)}; delete the archives of these splits and download again"
+            wav,
+            "md5",
+            expected[wav.name],
+            got,
+            f"listed in {md5_list}",
+            source_url,
+            f"{len(bad)} CHiME-6 wavs differ from the list ({_few([w.name for w, _ in bad])}); "
+            "delete the archives of their splits and the extracted audio, and download again",
         )
     logger.info("%d CHiME-6 wavs match %s", checked, md5_list)
     return checked

@@ -9,17 +9,16 @@ eval), Kaldi's ``s5_track1/local/distant_audio_list`` (S05 has no U03/U04), Kald
 ``s5_track2/local/uem_file`` (track-2 UEM starts) and ``s5_track2/local/dev_rttm`` (improved
 reference keys ``S09_U06.ENH``). The OpenSLR 150 archive nesting used by the download test
 (``CHiME6_<split>/CHiME6/audio/<split>/``, ``transcriptions/transcriptions/<split>/``) is
-second-hand. The transcripts are made up; the audio is silence of the real format.
+second-hand; the URL layout ``/resources/150/<file>`` with ``checksum.md5`` is OpenSLR's (that
+resource 150 has such a list is not verified). The transcripts are made up; the audio is silence of the real format.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import json
 import tarfile
-import threading
 from pathlib import Path
 from typing import Dict, Iterable, Sequence, Tuple
 
@@ -32,7 +31,9 @@ from espnet2_tsdia.corpora.chime6 import parse_time, prepare_chime6
 from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.data.describe import describe_data_dir, markdown_table
 from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.utils.checksums import Manifest
 from espnet2_tsdia.utils.download import ChecksumError
+from test.corpora.fileserver import FileServer
 from test.corpora.native import (
     check_corpus_yaml,
     data_files,
@@ -357,63 +358,58 @@ def test_data_sh(tmp_path):
 
 
 # --------------------------------------------------------------------------- download
-def _tar(path: Path, members: Dict[str, Path]) -> Path:
+def _tar(members: Dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as t:
-        for name, src in members.items():
-            t.add(src, arcname=name)
-    path.write_bytes(buf.getvalue())
-    return path
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 0
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
-@pytest.fixture
-def server(tmp_path):
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(www), **k)  # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.RequestHandlerClass.log_message = lambda *a: None
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
 
 
-def test_download_from_local_server(tmp_path, server, monkeypatch, capsys):
-    """The archives in the OpenSLR nesting, served over HTTP: extracted, prepared, rerun without
-    fetching again, wavs checked against an md5 list, a bad md5 named."""
-    www, url = server
+def test_download_from_openslr_layout(tmp_path, capsys):
+    """The archives at OpenSLR's paths (``/resources/150/``) with OpenSLR's checksum list: checked,
+    recorded, extracted in their reported nesting, prepared; a rerun fetches nothing; the wavs
+    checked against an md5 list; an archive that differs from the list is refused."""
     src = build_chime6(tmp_path / "src", sessions=["S02"], arrays=("U06",), channels=(1,), worn=False)
-    wav = src / "CHiME6/audio/dev/S02_U06.CH1.wav"
-    _tar(www / "CHiME6_dev.tar.gz", {"CHiME6_dev/CHiME6/audio/dev/S02_U06.CH1.wav": wav})
-    _tar(
-        www / "CHiME6_transcriptions.tar.gz",
-        {"transcriptions/transcriptions/dev/S02.json": src / "CHiME6/transcriptions/dev/S02.json"},
-    )
-    good = hashlib.md5(wav.read_bytes()).hexdigest()
-    write_text(
-        www / "md5.txt", f"{good} CHiME6/audio/dev/S02_U06.CH1.wav\n{'1' * 32} CHiME6/audio/dev/S09_U06.CH1.wav\n"
-    )
-    corpus = tmp_path / "c6"
-    chime6.download_chime6(corpus, splits=["dev"], base_url=url, verify_audio=True, audio_md5_url=f"{url}/md5.txt")
-    assert (corpus / "CHiME6_dev/CHiME6/audio/dev/S02_U06.CH1.wav").is_file()
-    reports = prepare_chime6(corpus, tmp_path / "data", splits=["dev"], sessions=["S02"])
-    assert list(reports) == ["chime6_dev"]
-    stamp = (corpus / "downloads" / "CHiME6_dev.tar.gz").stat().st_mtime_ns
-    chime6.download_chime6(corpus, splits=["dev"], base_url=url)
-    assert (corpus / "downloads" / "CHiME6_dev.tar.gz").stat().st_mtime_ns == stamp
+    wav = (src / "CHiME6/audio/dev/S02_U06.CH1.wav").read_bytes()
+    archives = {
+        "CHiME6_dev.tar.gz": _tar({"CHiME6_dev/CHiME6/audio/dev/S02_U06.CH1.wav": wav}),
+        "CHiME6_transcriptions.tar.gz": _tar(
+            {"transcriptions/transcriptions/dev/S02.json": (src / "CHiME6/transcriptions/dev/S02.json").read_bytes()}
+        ),
+    }
+    with FileServer() as server:
+        for name, data in archives.items():
+            server.put(f"{chime6.OPENSLR}/{name}", data)
+        server.put(f"{chime6.OPENSLR}/checksum.md5", "".join(f"{md5(d)}  {n}\n" for n, d in archives.items()).encode())
+        md5_url = server.put(chime6.AUDIO_MD5_URL, f"{md5(wav)} S02_U06.CH1.wav\n{'1' * 32} S09_U06.CH1.wav\n".encode())
+        base = server.url(chime6.OPENSLR)
+        corpus = tmp_path / "c6"
+        chime6.download_chime6(corpus, splits=["dev"], base_url=base, verify_audio=True, audio_md5_url=md5_url)
+        assert Manifest(corpus / "checksums.md5").entries() == {f"downloads/{n}": md5(d) for n, d in archives.items()}
+        assert (corpus / "CHiME6_dev/CHiME6/audio/dev/S02_U06.CH1.wav").read_bytes() == wav
+        assert list(prepare_chime6(corpus, tmp_path / "data", splits=["dev"], sessions=["S02"])) == ["chime6_dev"]
+        before = len(server.requests)
+        chime6.download_chime6(corpus, splits=["dev"], base_url=base)
+        assert len(server.requests) == before  # extracted archives: nothing fetched
 
-    write_text(www / "bad.txt", f"{'0' * 32}  S02_U06.CH1.wav\n")
-    with pytest.raises(
-        ChecksumError,
-        match=r"1 CHiME-6 wavs differ from .*audio_md5sums\.txt: .*S02_U06\.CH1\.wav \(md5 [0-9a-f]{32}, expected 0{32}\)",
-    ):
-        chime6.download_chime6(corpus, splits=["dev"], base_url=url, verify_audio=True, audio_md5_url=f"{url}/bad.txt")
+        server.put(chime6.AUDIO_MD5_URL, f"{'0' * 32}  CHiME6/audio/dev/S02_U06.CH1.wav\n".encode())
+        with pytest.raises(
+            ChecksumError, match=r"S02_U06\.CH1\.wav: md5 [0-9a-f]{32}, expected 0{32} \(listed in .*audio_md5sums\.txt"
+        ) as e:
+            chime6.download_chime6(corpus, splits=["dev"], base_url=base, verify_audio=True, audio_md5_url=md5_url)
+        assert e.value.actual == md5(wav) and "1 CHiME-6 wavs differ from the list (S02_U06.CH1.wav)" in str(e.value)
 
-    monkeypatch.setattr(chime6, "MD5", {"CHiME6_dev.tar.gz": "0" * 32})
-    fresh = tmp_path / "c6b"
-    assert (
-        prepare_corpus.main(["chime6", "download", "--corpus_dir", str(fresh), "--splits", "dev", "--mirror", url]) == 1
-    )
-    assert f"{fresh / 'downloads' / 'CHiME6_dev.tar.gz.part'}: md5" in capsys.readouterr().err
-    assert not (fresh / "CHiME6_dev").exists()  # nothing extracted from an archive that failed its checksum
+        good = archives["CHiME6_dev.tar.gz"]
+        server.put(f"{chime6.OPENSLR}/CHiME6_dev.tar.gz", good[:-10] + bytes(10))
+        fresh = tmp_path / "c6b"
+        argv = ["chime6", "download", "--corpus_dir", str(fresh), "--splits", "dev", "--mirror", base]
+        assert prepare_corpus.main(argv) == 1  # a failed download
+        assert f"{fresh / 'downloads' / 'CHiME6_dev.tar.gz.part'}: md5" in capsys.readouterr().err
+        assert not (fresh / "CHiME6_dev").exists()  # nothing extracted from an archive that failed its checksum

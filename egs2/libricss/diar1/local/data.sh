@@ -4,6 +4,7 @@
 # hand-downloaded for_release.zip (Google Drive) saved in the corpus root.
 # Stages 1 download, 2 prepare, 3 validate: utils/corpus_data.sh (options: local/data.sh --help).
 # Corpus root: ${LIBRICSS} (db.sh). Facts and protocol: conf/corpus.yaml.
+# shellcheck disable=SC2034  # read by utils/corpus_data.sh
 corpus=libricss
 db_variable=LIBRICSS
 # shellcheck disable=SC1091
