@@ -52,6 +52,8 @@ from espnet2_tsdia.corpora.common import (
     known_split,
     require_audio,
     split_dir_name,
+    unpack,
+    was_extracted,
     wav_entry,
     whole_file_uem,
     write_split,
@@ -402,15 +404,15 @@ def download_libricss(
         FileNotFoundError: the zip is not there (the message says what to fetch and where to put it).
         ValueError: the zip is incomplete or not LibriCSS.
     """
-    from espnet2_tsdia.utils.download import extract  # deferred: only the download action needs it
-
     corpus_dir = Path(corpus_dir)
     archive = Path(zip_path) if zip_path is not None else corpus_dir / ZIP
     check_manual_download(archive, what="the LibriCSS release", where_from=ZIP_SOURCE, md5=ZIP_MD5)
-    if not (corpus_dir / f".{archive.name}.extracted").exists():
+    if was_extracted(archive, corpus_dir):
+        logger.info("%s: already extracted into %s", archive, corpus_dir)
+    else:
         counts = check_release_zip(archive, sessions=sessions)
         logger.info("%s: sessions per condition %s", archive, counts)
-    extract(archive, corpus_dir)
+        unpack(archive, corpus_dir, done=corpus_dir / RELEASE)
     return corpus_dir / RELEASE
 
 

@@ -25,6 +25,7 @@ from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.corpora.libricss import download_libricss, prepare_libricss
 from espnet2_tsdia.data.describe import describe_data_dir, markdown_table
 from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.utils.download import extraction_marker
 from test.corpora.native import (
     check_corpus_yaml,
     data_files,
@@ -284,7 +285,15 @@ def test_download_checks_the_hand_downloaded_zip(tmp_path, capsys):
     assert not (corpus / "for_release").exists()
     _zip(src, corpus / "for_release.zip")
     assert download_libricss(corpus, sessions=[0, 1]) == corpus / "for_release"
-    assert (corpus / "for_release" / "OV30" / FOLDERS[("OV30", 1)] / "record" / "raw_recording.wav").is_file()
+    wav = corpus / "for_release" / "OV30" / FOLDERS[("OV30", 1)] / "record" / "raw_recording.wav"
+    assert wav.is_file()
+    # a finished extraction is not redone; one without its marker (interrupted) is
+    wav.unlink()
+    download_libricss(corpus, sessions=[0, 1])
+    assert not wav.exists()
+    extraction_marker(corpus / "for_release.zip", corpus).unlink()
+    download_libricss(corpus, sessions=[0, 1])
+    assert wav.is_file()
     reports = prepare_libricss(corpus, tmp_path / "data", sessions=[0, 1], by_condition=False)
     # 2 s of audio: turns past the end are dropped or clipped, and reported
     assert "0L_session0 1089 [1.000, 5.000]: clipped to the recording end 2.000" in reports["libricss_dev"].changed
