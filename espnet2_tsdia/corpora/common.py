@@ -30,7 +30,7 @@ from espnet2_tsdia.formats.kaldi import iter_lines
 from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.formats.times import FLOAT_EPS, floor_ms
 from espnet2_tsdia.formats.uem import UemSegment
-from espnet2_tsdia.utils.atomic import atomic_write_text
+from espnet2_tsdia.utils.atomic import atomic_path, atomic_write_text
 from espnet2_tsdia.utils.checksums import MANIFEST_NAME, Manifest, md5sum
 
 PathLike = Union[str, Path]
@@ -129,6 +129,63 @@ def sph_pipe(path: PathLike) -> str:
     if shutil.which("sph2pipe"):
         return f"sph2pipe -f wav -p {p} |"
     return f"sox -t sph {p} -t wav - |"
+
+
+def convert_to_wav(src: PathLike, dest: PathLike, *, sample_rate: int = 16000) -> Path:
+    """Decode the audio of ``src`` (any file ffmpeg reads: m4a, mp4, ...) into a 16-bit mono wav.
+
+    The source is only read. ``dest`` is written through :func:`espnet2_tsdia.utils.atomic.atomic_path`
+    (a temporary name in its folder, renamed when ffmpeg succeeded), so an interrupted run leaves
+    no half file and a rerun skips ``dest`` when it exists.
+
+    Raises:
+        FileNotFoundError: ffmpeg is not installed.
+        RuntimeError: ffmpeg failed (its last message is included).
+    """
+    dest = Path(dest)
+    if dest.is_file():
+        return dest
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise FileNotFoundError("ffmpeg not found in PATH; install it (sudo apt-get install -y ffmpeg)")
+    with atomic_path(dest) as tmp:
+        cmd = [ffmpeg, "-nostdin", "-v", "error", "-y", "-i", str(Path(src).absolute()), "-vn", "-ac", "1",
+               "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            msg = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit status {proc.returncode}"
+            raise RuntimeError(f"{src}: ffmpeg could not decode it ({msg})")
+    return dest
+
+
+def ffmpeg_pipe(path: PathLike, *, sample_rate: int = 16000) -> str:
+    """A wav.scp pipe decoding any file ffmpeg reads to 16-bit mono wav at ``sample_rate``."""
+    p = shlex.quote(_check_path(Path(path).absolute()))
+    return f"ffmpeg -nostdin -v error -i {p} -vn -ac 1 -ar {sample_rate} -c:a pcm_s16le -f wav - |"
+
+
+def ffprobe_duration(path: PathLike) -> float:
+    """Duration in seconds of a file ffmpeg reads (its container header), via ffprobe.
+
+    Raises:
+        FileNotFoundError: ffprobe is not installed.
+        ValueError: ffprobe cannot read a duration.
+    """
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        raise FileNotFoundError("ffprobe not found in PATH; install ffmpeg (sudo apt-get install -y ffmpeg)")
+    proc = subprocess.run(
+        [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        return float(proc.stdout.strip())
+    except ValueError:
+        raise ValueError(
+            f"{path}: ffprobe found no duration ({proc.stderr.strip()[-300:] or proc.stdout.strip()!r})"
+        ) from None
 
 
 # --------------------------------------------------------------------------- lists and annotations

@@ -21,6 +21,10 @@ CORPORA = (
     "msdwild",
     "chime6",
     "libricss",
+    "tedlium",
+    "voxceleb",
+    "ego4d",
+    "libriheavymix",
     "librispeech",
     "offline_speech",
 )
