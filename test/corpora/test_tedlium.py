@@ -19,16 +19,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from native import (
-    check_corpus_yaml,
-    data_files,
-    http_server,
-    label_conversion,
-    rttm_rows,
-    validate,
-    write_audio,
-    write_text,
-)
 
 from espnet2_tsdia.bin import prepare_corpus
 from espnet2_tsdia.corpora import tedlium
@@ -37,6 +27,17 @@ from espnet2_tsdia.corpora.tedlium import Release, download_tedlium, prepare_ted
 from espnet2_tsdia.data.describe import describe_data_dir, markdown_table
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.utils.download import ChecksumError
+from test.corpora.fileserver import FileServer
+from test.corpora.native import (
+    check_corpus_yaml,
+    data_files,
+    label_conversion,
+    read_lines,
+    rttm_rows,
+    validate,
+    write_audio,
+    write_text,
+)
 
 #: split -> talk -> (audio seconds, STM text)
 TALKS = {
@@ -210,27 +211,31 @@ def _release_tgz(src: Path) -> bytes:
 
 
 def test_download_from_local_server(tmp_path, monkeypatch, capsys):
+    """The archive from a local server at OpenSLR's URL path: SHA-256 checked once, md5 recorded
+    in checksums.md5 (no OpenSLR list served), extracted, SPHERE files counted; a rerun fetches
+    nothing."""
     src = build_tedlium3(tmp_path / "src")
     shutil.copytree(src / "TEDLIUM_release-3" / "legacy" / "train", src / "TEDLIUM_release-3" / "data")
     data = _release_tgz(src)
-    (tmp_path / "www").mkdir()
-    (tmp_path / "www" / "TEDLIUM_release-3.tgz").write_bytes(data)
+    real = tedlium.DOWNLOADS["3"].url
     good = hashlib.sha256(data).hexdigest()
-    with http_server(tmp_path / "www") as base:
-        url = f"{base}/TEDLIUM_release-3.tgz"
+    with FileServer() as server:
+        url = server.put(real, data)
         monkeypatch.setitem(tedlium.DOWNLOADS, "3", Release(url, good, "TEDLIUM_release-3", 2, "data"))
         corpus = tmp_path / "ted"
         assert download_tedlium(corpus) == corpus / "TEDLIUM_release-3"
         assert sorted(prepare_tedlium(corpus, tmp_path / "data", splits=["dev"])) == ["tedlium3_dev"]
-        archive = corpus / "downloads" / "TEDLIUM_release-3.tgz"
-        stamp = archive.stat().st_mtime_ns
+        recorded = read_lines(corpus / "checksums.md5")[-1]
+        assert recorded == f"{hashlib.md5(data).hexdigest()}  downloads/TEDLIUM_release-3.tgz"
+        before = len(server.fetched(real))
         download_tedlium(corpus)  # complete: nothing fetched again
-        assert archive.stat().st_mtime_ns == stamp
-        # a wrong checksum stops before anything is extracted
+        assert len(server.fetched(real)) == before
+        # a wrong SHA-256 stops before anything is extracted
         monkeypatch.setitem(tedlium.DOWNLOADS, "3", Release(url, "0" * 64, "TEDLIUM_release-3", 2, "data"))
         fresh = tmp_path / "fresh"
         with pytest.raises(
-            ChecksumError, match=r"TEDLIUM_release-3\.tgz: sha256 [0-9a-f]{64}, expected 0{64} .*; delete"
+            ChecksumError,
+            match=r"TEDLIUM_release-3\.tgz: sha256 [0-9a-f]{64}, expected 0{64} \(recorded by torchaudio's TEDLIUM dataset",
         ):
             download_tedlium(fresh)
         assert not (fresh / "TEDLIUM_release-3").exists()
