@@ -59,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 EVAL_SETS = tuple(f"{p}_{n}spk" for p in ("dev", "test-clean", "test-other") for n in (2, 3, 4))
 TRAIN_SETS = ("small", "medium", "large")
+#: what the recipe prepares by default: the 100-hour training part and every dev/test set
+DEFAULT_SETS = ("small",) + EVAL_SETS
 CONDITIONS = ("reverberant", "anechoic")
 AUDIO_SUFFIXES = (".flac", ".wav")
 _SET = re.compile(r"^(?P<part>dev|test-clean|test-other)_(?P<n>[1-4])spk$")
@@ -166,7 +168,7 @@ def prepare_libriheavymix(
     corpus_dir: PathLike,
     out_dir: PathLike,
     *,
-    sets: Sequence[str] = EVAL_SETS,
+    sets: Sequence[str] = DEFAULT_SETS,
     variant: str = "",
     manifest_dir: Optional[str] = None,
     condition: str = "reverberant",
@@ -248,7 +250,7 @@ def prepare_libriheavymix(
 
 # --------------------------------------------------------------------------- command line
 def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sets", type=str_list, default=list(EVAL_SETS), help="e.g. 'small dev_2spk test-clean_2spk'")
+    p.add_argument("--sets", type=str_list, default=list(DEFAULT_SETS), help="e.g. 'small dev_2spk test-clean_2spk'")
     p.add_argument(
         "--variant", default="", help="manifest suffix, e.g. _snr_aug_mono_rir (default: the plain manifest)"
     )
@@ -262,7 +264,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 def check_libriheavymix(
     corpus_dir: PathLike,
     *,
-    sets: Sequence[str] = EVAL_SETS,
+    sets: Sequence[str] = DEFAULT_SETS,
     variant: str = "",
     manifest_dir: Optional[str] = None,
     condition: str = "reverberant",

@@ -90,7 +90,23 @@ def mono_mix(cid: str, dur: float, sups: List[Tuple[str, float, float]]) -> Mono
 TEST = [mono_mix("lsheavymix_test-clean_2spk_000007", 6.0, [("1089", 0.0, 3.5), ("1188", 2.5, 6.0)])]
 
 
-def build_libriheavymix(root: Path, *, anechoic: bool = False) -> Path:
+#: the 100-hour training part: turn-taking mixtures, audio under audio/small_mtt/ (no set folder)
+SMALL = [
+    mixture(
+        f"lsheavymix_small_{i:06d}",
+        [(source(f"{a}_s{i}", a, 2.0 + i), 0.0), (source(f"{b}_s{i}", b, 2.5), 1.5 + i)],
+    )
+    for i, (a, b) in enumerate([("1088", "1089"), ("1116", "1121"), ("1088", "1121")])
+]
+
+
+def build_libriheavymix(root: Path, *, anechoic: bool = False, small: bool = False) -> Path:
+    if small:
+        part = root / "LibriheavyMix-small"
+        (part / "small-mtt-lhotse").mkdir(parents=True)
+        CutSet.from_cuts(SMALL).to_file(part / "small-mtt-lhotse" / "lsheavymix_cuts_small.jsonl.gz")
+        for i, c in enumerate(SMALL):
+            write_audio(part / "audio" / "small_mtt" / f"{c.id}.flac", c.duration, seed=10 + i)
     dev = root / "LibriheavyMix-dev"
     dev.mkdir(parents=True)
     CutSet.from_cuts(DEV).to_file(dev / "lsheavymix_cuts_dev_2spk.jsonl.gz")
@@ -137,6 +153,23 @@ def test_prepare_mixed_and_mono_cuts(tmp_path):
     for name, r in reports.items():
         assert (r.changed, r.dropped) == ([], [])
         validate(tmp_path / "data" / name, expected_fs=16000, global_speakers=True)
+
+
+def test_training_part(tmp_path):
+    corpus = build_libriheavymix(tmp_path / "lhm", small=True)
+    reports = prepare_libriheavymix(corpus, tmp_path / "data", sets=["small"])
+    d = tmp_path / "data" / "libriheavymix_small"
+    assert data_files(d)["reco2dur"] == [
+        "lsheavymix_small_000000 4",
+        "lsheavymix_small_000001 5",
+        "lsheavymix_small_000002 6",
+    ]
+    assert rttm_rows(d / "rttm")[-2:] == [
+        ("lsheavymix_small_000002", "1", "1088", 0.0, 4.0),
+        ("lsheavymix_small_000002", "1", "1121", 3.5, 6.0),
+    ]
+    assert reports["libriheavymix_small"].dropped == []
+    validate(d, expected_fs=16000, global_speakers=True)
 
 
 def test_describe_row(tmp_path):

@@ -59,6 +59,37 @@ def _mini(root: Path, recipe: Path) -> Path:
     return root
 
 
+VOX_YAML = """# tiny sets with the names run.sh uses
+common:
+  fs: 8000
+  min_utts: 1
+  max_utts: 2
+  turn_model: {type: histogram, pause_same: {edges: [0, 0.5], counts: [1]}, pause_diff: {edges: [0, 0.5, 1.0], counts: [2, 1]}, overlap: {edges: [0, 0.5], counts: [1]}}
+sets:
+  - {name: train, source: voxceleb2_dev, num_conversations: 2, speaker_counts: {2: 1}, seed: 1}
+  - {name: dev_ns2_ov5-15, source: voxceleb1_dev, num_conversations: 1, speaker_counts: {2: 1}, seed: 2}
+  - {name: test_ns2_ov0-30, source: voxceleb1_test, num_conversations: 1, speaker_counts: {2: 1}, seed: 3}
+"""
+
+
+def _voxceleb(root: Path, recipe: Path) -> Path:
+    m = _module("test_voxceleb")
+    m4a = root.parent / "m4a"
+    for i, (rel, dur) in enumerate(m.VOX2.items()):
+        m.m4a(m4a / rel, dur, 200 + 50 * i)
+    (recipe / "conf" / "simu" / "tiny.yaml").write_text(VOX_YAML)
+    return m.build_voxceleb(root, m4a)
+
+
+def _ego4d(root: Path, recipe: Path) -> Path:
+    m = _module("test_ego4d")
+    movies = root.parent / "clips"
+    movies.mkdir()
+    for uid, seconds in m.SECONDS.items():
+        m.write_movie(movies / f"{uid}.mp4", seconds, sample_rate=16000, channels=1)
+    return m.build_ego4d(root, movies)
+
+
 CASES: Dict[str, Case] = {
     "ami": Case("AMI", lambda root, rec: _module("test_ami").build_ami(root), "--skip_download true", []),
     "icsi": Case("ICSI", lambda root, rec: _module("test_icsi").build_icsi(root), "--skip_download true", []),
@@ -88,6 +119,22 @@ CASES: Dict[str, Case] = {
         lambda root, rec: _module("test_libricss").build_libricss(root),
         "--skip_download true --sessions '0 1'",
         [],
+    ),
+    "tedlium": Case(
+        "TEDLIUM", lambda root, rec: _module("test_tedlium").build_tedlium3(root), "--skip_download true", []
+    ),
+    "ego4d": Case("EGO4D", _ego4d, "--skip_download true --nj 1", []),
+    "libriheavymix": Case(  # stage 1 checks the local copy (nothing to download)
+        "LIBRIHEAVYMIX",
+        lambda root, rec: _module("test_libriheavymix").build_libriheavymix(root, small=True),
+        "--sets 'small dev_2spk test-clean_2spk'",
+        ["--test_sets", "libriheavymix_test_clean_2spk"],
+    ),
+    "voxceleb": Case(
+        "VOXCELEB",
+        _voxceleb,
+        "--skip_download true --simu_conf conf/simu/tiny.yaml --nj 1",
+        ["--test_sets", "test_ns2_ov0-30"],
     ),
     "mini_librispeech": Case(
         "MINI_LIBRISPEECH",

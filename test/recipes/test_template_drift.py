@@ -20,11 +20,15 @@ RECIPES = [
     "ami",
     "ava_avd",
     "chime6",
+    "ego4d",
     "icsi",
     "libricss",
+    "libriheavymix",
     "mini_librispeech",
     "msdwild",
     "offline_demo",
+    "tedlium",
+    "voxceleb",
     "voxconverse",
 ]
 SHARED_TOP = ("tsdia.sh", "path.sh", "cmd.sh", "db.sh", "utils")
