@@ -363,6 +363,29 @@ def prepare_dihard3(
         known_split(c, CONDITIONS, what="DIHARD III condition")
     if valid_per_domain < 0:
         raise ValueError(f"valid_per_domain must be >= 0, got {valid_per_domain}")
+    releases = check_dihard3(corpus_dir, parts=parts, dev_dir=dev_dir, eval_dir=eval_dir, check_md5=check_md5)
+    out: Dict[str, PrepReport] = {}
+    for part, (root, table) in releases.items():
+        out.update(_prepare_part(root, part, table, Path(out_dir), conditions, valid_per_domain, set(exclude)))
+    return out
+
+
+def check_dihard3(
+    corpus_dir: Optional[PathLike],
+    *,
+    parts: Sequence[str] = PARTS,
+    dev_dir: Optional[PathLike] = None,
+    eval_dir: Optional[PathLike] = None,
+    check_md5: bool = False,
+) -> Dict[str, Tuple[Path, Dict[str, Recording]]]:
+    """Find and check the local releases of ``parts`` (see :func:`prepare_dihard3`): part ->
+    (release root, its recordings table).
+
+    Raises:
+        FileNotFoundError: a release is missing or incomplete; the message says how to obtain it.
+    """
+    for p in parts:
+        known_split(p, PARTS, what="DIHARD III part")
     given = {"dev": dev_dir, "eval": eval_dir}
     found: Dict[str, Path] = {}
     if corpus_dir is not None and any(given[p] is None for p in parts):
@@ -371,8 +394,7 @@ def prepare_dihard3(
                 f"{corpus_dir}: DIHARD III root does not exist; set DIHARD3 in db.sh to the folder holding the LDC releases"
             )
         found = find_releases(corpus_dir)
-    out: Dict[str, PrepReport] = {}
-    excluded = set(exclude)
+    out: Dict[str, Tuple[Path, Dict[str, Recording]]] = {}
     for part in PARTS:
         if part not in parts:
             continue
@@ -385,7 +407,8 @@ def prepare_dihard3(
         table = check_release(root, part)
         if check_md5:
             logger.info("%s: %d files match docs/file.tbl", root, verify_md5(root))
-        out.update(_prepare_part(root, part, table, Path(out_dir), conditions, valid_per_domain, excluded))
+        logger.info("%s: DIHARD III %s release with %d recordings", root, part, len(table))
+        out[part] = (root, table)
     return out
 
 

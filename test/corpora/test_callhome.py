@@ -30,8 +30,9 @@ from typing import Dict, Iterator, List, Tuple
 import numpy as np
 import pytest
 import soundfile
-from native import data_files, label_conversion, rttm_rows, validate, write_text
+from native import check_corpus_yaml, data_files, label_conversion, rttm_rows, run_data_sh, validate, write_text
 
+from espnet2_tsdia.bin import prepare_corpus
 from espnet2_tsdia.corpora import callhome
 from espnet2_tsdia.corpora.callhome import (
     holdout,
@@ -309,3 +310,39 @@ def test_download_from_local_server(tmp_path, monkeypatch, no_sph2pipe):
         monkeypatch.setattr(callhome, "MD5", {"sre2000-key.tar.gz": "0" * 32})
         with pytest.raises(ChecksumError, match=r"sre2000-key\.tar\.gz(\.part)?: md5 [0-9a-f]{32}, expected 0{32}"):
             callhome.download_callhome(tmp_path / "fresh")
+
+
+def test_corpus_yaml():
+    conf = check_corpus_yaml("callhome", "CALLHOME")
+    assert conf["scoring"]["collar"] == 0.25 and conf["scoring"]["skip_overlap"] is False
+    assert conf["audio"]["sample_rate"] == 8000
+
+
+def test_cli(tmp_path, caplog, no_sph2pipe):
+    corpus = build_callhome(tmp_path / "callhome")
+    out = tmp_path / "data"
+    args = ["--corpus_dir", str(corpus), "--out_dir", str(out), "--num_part1", "3", "--num_valid", "1"]
+    assert prepare_corpus.main(["callhome", *args]) == 0
+    assert (out / "callhome1_valid" / "wav.scp").is_file()
+    assert prepare_corpus.main(["callhome", *args, "--num_part1", "6"]) == 1
+    assert "num_part1 must be between 1 and 5 for 6 recordings, got 6" in caplog.text
+
+
+def test_data_sh(tmp_path):
+    corpus = build_callhome(tmp_path / "callhome")
+    opts = ("--num_part1", "3", "--num_valid", "1")
+    proc = run_data_sh("callhome", "CALLHOME", corpus, tmp_path, *opts)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        "callhome1",
+        "callhome1_spk2",
+        "callhome1_train",
+        "callhome1_valid",
+        "callhome2",
+        "callhome2_spk2",
+    ]
+    proc = run_data_sh("callhome", "CALLHOME", None, tmp_path)
+    assert proc.returncode == 1 and "CALLHOME is not set" in proc.stderr
+    (corpus / "LDC2001S97" / "disk" / "iaab.sph").unlink()
+    proc = run_data_sh("callhome", "CALLHOME", corpus, tmp_path, "--stage", "2", *opts)
+    assert proc.returncode == 1 and "audio of call 'iaab'" in proc.stderr

@@ -24,14 +24,17 @@ from typing import Dict, List, Tuple
 
 import pytest
 from native import (
+    check_corpus_yaml,
     data_files,
     label_conversion,
     rttm_rows,
+    run_data_sh,
     validate,
     write_audio,
     write_text,
 )
 
+from espnet2_tsdia.bin import prepare_corpus
 from espnet2_tsdia.corpora import dihard3
 from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.corpora.dihard3 import describe_domains, holdout_per_domain, prepare_dihard3, read_recordings_table
@@ -328,3 +331,44 @@ def test_bad_options():
         prepare_dihard3("x", "y", conditions=["fullcore"])
     with pytest.raises(ValueError, match="unknown DIHARD III part 'test'; expected one of dev, eval"):
         prepare_dihard3("x", "y", parts=["test"])
+
+
+def test_corpus_yaml():
+    conf = check_corpus_yaml("dihard3", "DIHARD3")
+    assert conf["scoring"]["collar"] == 0.0 and conf["scoring"]["skip_overlap"] is False
+    assert len(conf["domains"]) == 11
+
+
+def test_cli_check_and_prepare(tmp_path, caplog):
+    corpus = build_dihard3(tmp_path / "dihard3")
+    assert prepare_corpus.main(["dihard3", "download", "--corpus_dir", str(corpus), "--check_md5", "true"]) == 0
+    out = tmp_path / "data"
+    args = ["--corpus_dir", str(corpus), "--out_dir", str(out), "--parts", "eval", "--conditions", "full"]
+    assert prepare_corpus.main(["dihard3", *args, "--describe_domains", str(tmp_path / "domains")]) == 0
+    assert (out / "dihard3_eval_full" / "reco2domain").is_file()
+    assert (tmp_path / "domains" / "dihard3_eval_full_domains.md").is_file()
+    assert prepare_corpus.main(["dihard3", "download", "--corpus_dir", str(tmp_path / "none")]) == 1
+    assert "FileNotFoundError" in caplog.text and "DIHARD III root does not exist" in caplog.text
+
+
+def test_data_sh(tmp_path):
+    corpus = build_dihard3(tmp_path / "dihard3")
+    proc = run_data_sh("dihard3", "DIHARD3", corpus, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        "dihard3_dev_core",
+        "dihard3_dev_full",
+        "dihard3_dev_train",
+        "dihard3_dev_valid",
+        "dihard3_domains",
+        "dihard3_eval_core",
+        "dihard3_eval_full",
+    ]
+    proc = run_data_sh("dihard3", "DIHARD3", None, tmp_path)
+    assert proc.returncode == 1 and "DIHARD3 is not set" in proc.stderr
+    (corpus / "LDC2022S14_third_dihard_challenge_eval" / "data" / "uem_scoring" / "core" / "all.uem").unlink()
+    proc = run_data_sh("dihard3", "DIHARD3", corpus, tmp_path, "--stage", "2")
+    assert (
+        proc.returncode == 1
+        and "not a complete DIHARD III eval release; missing data/uem_scoring/core/all.uem" in proc.stderr
+    )

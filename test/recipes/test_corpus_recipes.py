@@ -136,6 +136,15 @@ CASES: Dict[str, Case] = {
         "--skip_download true --simu_conf conf/simu/tiny.yaml --nj 1",
         ["--test_sets", "test_ns2_ov0-30"],
     ),
+    "dihard3": Case(
+        "DIHARD3", lambda root, rec: _module("test_dihard3").build_dihard3(root), "--skip_download true", []
+    ),
+    "callhome": Case(
+        "CALLHOME",
+        lambda root, rec: _module("test_callhome").build_callhome(root),
+        "--skip_download true --num_part1 3 --num_valid 1",
+        [],
+    ),
     "mini_librispeech": Case(
         "MINI_LIBRISPEECH",
         _mini,
