@@ -529,8 +529,8 @@ def describe_domains(
     """The dataset description of one DIHARD data dir with one row per domain (and the whole
     set as the last row), through :mod:`espnet2_tsdia.data.describe`.
 
-    Writes ``<name>.md``, ``.tex``, ``.json`` and one ``<name>_<domain>_recordings.csv`` per row in
-    ``out_dir`` (``name`` defaults to ``<dir>_domains``); returns the written files.
+    Writes ``<name>.md``, ``.tex``, ``.json`` (``name`` defaults to ``<dir>_domains``) and one
+    ``<domain>_recordings.csv`` per domain (plus the set's) in ``out_dir``; returns the files.
     """
     from espnet2_tsdia.data.describe import SetDescription, describe_data_dir, write_description
     from espnet2_tsdia.data.stats import set_stats
