@@ -86,7 +86,6 @@ MD5: Dict[str, str] = {}
 NUM_PART1 = 250
 SEED = 0
 NUM_VALID = 25
-SAMPLE_RATE = 8000
 #: Kaldi's utils/shuffle_list.pl, the statements that shuffle (seed from the command line)
 PERL_SHUFFLE = "srand($ARGV[0]); @lines = <STDIN>; @lines = sort { rand() <=> rand() } @lines; print @lines;"
 _SPHERE_FIELD = re.compile(r"^(\S+)\s+-(i|r|s\d+)\s+(.*)$")
