@@ -47,6 +47,7 @@ Zero-duration reference turns (lhotse's CALLHOME reader skips them) are left out
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
 import re
@@ -58,6 +59,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, path_or_none, summarize
 from espnet2_tsdia.corpora.common import (
     MissingAudioError,
     check_rttm_recordings,
@@ -72,6 +74,7 @@ from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines, read_list, read_table
 from espnet2_tsdia.formats.rttm import Turn, read_rttm
 from espnet2_tsdia.formats.uem import UemSegment
+from espnet2_tsdia.utils.cli import str2bool, str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -86,6 +89,7 @@ MD5: Dict[str, str] = {}
 NUM_PART1 = 250
 SEED = 0
 NUM_VALID = 25
+SAMPLE_RATE = 8000
 #: Kaldi's utils/shuffle_list.pl, the statements that shuffle (seed from the command line)
 PERL_SHUFFLE = "srand($ARGV[0]); @lines = <STDIN>; @lines = sort { rand() <=> rand() } @lines; print @lines;"
 _SPHERE_FIELD = re.compile(r"^(\S+)\s+-(i|r|s\d+)\s+(.*)$")
@@ -460,3 +464,41 @@ def download_callhome(corpus_dir: PathLike) -> None:
             " ".join(missing[:3]),
             corpus_dir,
         )
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key_dir", default=None, help=f"the unpacked {KEY_DIR} (default <corpus_dir>/{KEY_DIR})")
+    p.add_argument(
+        "--split_lists", default=None, help="folder with part1.txt and part2.txt instead of the Kaldi derivation"
+    )
+    p.add_argument("--num_part1", type=int, default=NUM_PART1, help="calls in callhome1 (Kaldi: 250)")
+    p.add_argument(
+        "--two_speaker", type=str2bool, default=True, help="also the EEND 2-speaker subsets callhome{1,2}_spk2"
+    )
+    p.add_argument(
+        "--num_valid", type=int, default=NUM_VALID, help="callhome1 calls held out as callhome1_valid (0: none)"
+    )
+    p.add_argument("--exclude", type=str_list, default=[], help="call ids to leave out (reported)")
+
+
+CLI = CorpusCli(
+    summary="CALLHOME (NIST SRE 2000 disk 8, LDC2001S97, 8 kHz): Kaldi callhome1/callhome2 split",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_callhome(
+            a.corpus_dir,
+            a.out_dir,
+            key_dir=path_or_none(a.key_dir),
+            split_lists=path_or_none(a.split_lists),
+            num_part1=a.num_part1,
+            two_speaker=a.two_speaker,
+            num_valid=a.num_valid,
+            exclude=a.exclude,
+        )
+    ),
+    data_dirs=lambda a: data_dir_names(two_speaker=a.two_speaker, num_valid=a.num_valid),
+    download=lambda a: download_callhome(a.corpus_dir),
+    # wav.scp holds sph2pipe/sox pipes: their output is checked by the recipe's feature stage
+    validation=lambda a: {"expected_fs": SAMPLE_RATE},
+)

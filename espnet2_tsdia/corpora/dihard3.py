@@ -40,6 +40,7 @@ description per domain.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
 import re
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, path_or_none, summarize
 from espnet2_tsdia.corpora.common import (
     audio_header,
     channel_pipe,
@@ -64,6 +66,7 @@ from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import iter_lines, read_scp, write_scp
 from espnet2_tsdia.formats.rttm import Turn, read_rttm
 from espnet2_tsdia.formats.uem import UemSegment, read_uem
+from espnet2_tsdia.utils.cli import str2bool, str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -554,3 +557,63 @@ def describe_domains(
         )
     descs.append(whole)
     return write_description(descs, out_dir, name=name or f"{data_dir.name}_domains", plots=plots)
+
+
+# --------------------------------------------------------------------------- command line
+DOMAINS_DIR = "dihard3_domains"
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--parts", type=str_list, default=list(PARTS), help="releases to use: dev, eval")
+    p.add_argument("--conditions", type=str_list, default=list(CONDITIONS), help="scoring conditions: full, core")
+    p.add_argument("--dev_dir", default=None, help="the dev release (default: found under --corpus_dir)")
+    p.add_argument("--eval_dir", default=None, help="the eval release (default: found under --corpus_dir)")
+    p.add_argument(
+        "--valid_per_domain",
+        type=int,
+        default=VALID_PER_DOMAIN,
+        help="dev recordings per domain held out as dihard3_dev_valid (0: no train/valid dirs)",
+    )
+    p.add_argument("--exclude", type=str_list, default=[], help="recording ids to leave out (reported)")
+    p.add_argument("--check_md5", type=str2bool, default=False, help="verify every file against docs/file.tbl")
+    p.add_argument(
+        "--describe_domains",
+        type=str2bool,
+        default=True,
+        help=f"write per-domain dataset descriptions of every dir to <out_dir>/{DOMAINS_DIR}",
+    )
+
+
+def _prepare(a: argparse.Namespace) -> Dict[str, str]:
+    reports = prepare_dihard3(
+        a.corpus_dir,
+        a.out_dir,
+        parts=a.parts,
+        conditions=a.conditions,
+        dev_dir=path_or_none(a.dev_dir),
+        eval_dir=path_or_none(a.eval_dir),
+        valid_per_domain=a.valid_per_domain,
+        exclude=a.exclude,
+        check_md5=a.check_md5,
+    )
+    if a.describe_domains:
+        for name in reports:
+            describe_domains(Path(a.out_dir) / name, Path(a.out_dir) / DOMAINS_DIR)
+    return summarize(reports)
+
+
+CLI = CorpusCli(
+    summary="DIHARD III (LDC, local copy): dev/eval x full/core, official scoring UEMs, domains",
+    add_arguments=_add_arguments,
+    prepare=_prepare,
+    data_dirs=lambda a: data_dir_names(a.parts, a.conditions, a.valid_per_domain),
+    # LDC-licensed: nothing to fetch; the action checks the local releases and says how to get them
+    download=lambda a: check_dihard3(
+        a.corpus_dir,
+        parts=a.parts,
+        dev_dir=path_or_none(a.dev_dir),
+        eval_dir=path_or_none(a.eval_dir),
+        check_md5=a.check_md5,
+    ),
+    validation=lambda a: {"expected_fs": 16000},
+)

@@ -25,6 +25,8 @@ CORPORA = (
     "voxceleb",
     "ego4d",
     "libriheavymix",
+    "dihard3",
+    "callhome",
     "librispeech",
     "offline_speech",
 )

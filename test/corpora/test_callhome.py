@@ -318,14 +318,16 @@ def test_corpus_yaml():
     assert conf["audio"]["sample_rate"] == 8000
 
 
-def test_cli(tmp_path, caplog, no_sph2pipe):
+def test_cli(tmp_path, capsys, no_sph2pipe):
     corpus = build_callhome(tmp_path / "callhome")
     out = tmp_path / "data"
     args = ["--corpus_dir", str(corpus), "--out_dir", str(out), "--num_part1", "3", "--num_valid", "1"]
     assert prepare_corpus.main(["callhome", *args]) == 0
     assert (out / "callhome1_valid" / "wav.scp").is_file()
-    assert prepare_corpus.main(["callhome", *args, "--num_part1", "6"]) == 1
-    assert "num_part1 must be between 1 and 5 for 6 recordings, got 6" in caplog.text
+    assert prepare_corpus.main(["callhome", "validate", *args]) == 0
+    capsys.readouterr()
+    assert prepare_corpus.main(["callhome", *args, "--num_part1", "6"]) == 2
+    assert "num_part1 must be between 1 and 5 for 6 recordings, got 6" in capsys.readouterr().err
 
 
 def test_data_sh(tmp_path):
@@ -345,4 +347,4 @@ def test_data_sh(tmp_path):
     assert proc.returncode == 1 and "CALLHOME is not set" in proc.stderr
     (corpus / "LDC2001S97" / "disk" / "iaab.sph").unlink()
     proc = run_data_sh("callhome", "CALLHOME", corpus, tmp_path, "--stage", "2", *opts)
-    assert proc.returncode == 1 and "audio of call 'iaab'" in proc.stderr
+    assert proc.returncode == 2 and "audio of call 'iaab'" in proc.stderr

@@ -339,16 +339,18 @@ def test_corpus_yaml():
     assert len(conf["domains"]) == 11
 
 
-def test_cli_check_and_prepare(tmp_path, caplog):
+def test_cli_check_and_prepare(tmp_path, capsys):
     corpus = build_dihard3(tmp_path / "dihard3")
     assert prepare_corpus.main(["dihard3", "download", "--corpus_dir", str(corpus), "--check_md5", "true"]) == 0
     out = tmp_path / "data"
     args = ["--corpus_dir", str(corpus), "--out_dir", str(out), "--parts", "eval", "--conditions", "full"]
-    assert prepare_corpus.main(["dihard3", *args, "--describe_domains", str(tmp_path / "domains")]) == 0
+    assert prepare_corpus.main(["dihard3", *args]) == 0
     assert (out / "dihard3_eval_full" / "reco2domain").is_file()
-    assert (tmp_path / "domains" / "dihard3_eval_full_domains.md").is_file()
-    assert prepare_corpus.main(["dihard3", "download", "--corpus_dir", str(tmp_path / "none")]) == 1
-    assert "FileNotFoundError" in caplog.text and "DIHARD III root does not exist" in caplog.text
+    assert (out / "dihard3_domains" / "dihard3_eval_full_domains.md").is_file()
+    assert prepare_corpus.main(["dihard3", "validate", *args]) == 0
+    capsys.readouterr()
+    assert prepare_corpus.main(["dihard3", "download", "--corpus_dir", str(tmp_path / "none")]) == 2
+    assert "DIHARD III root does not exist; set DIHARD3 in db.sh" in capsys.readouterr().err
 
 
 def test_data_sh(tmp_path):
@@ -369,6 +371,6 @@ def test_data_sh(tmp_path):
     (corpus / "LDC2022S14_third_dihard_challenge_eval" / "data" / "uem_scoring" / "core" / "all.uem").unlink()
     proc = run_data_sh("dihard3", "DIHARD3", corpus, tmp_path, "--stage", "2")
     assert (
-        proc.returncode == 1
+        proc.returncode == 2
         and "not a complete DIHARD III eval release; missing data/uem_scoring/core/all.uem" in proc.stderr
     )
