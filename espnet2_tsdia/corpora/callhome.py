@@ -54,7 +54,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -72,7 +71,8 @@ from espnet2_tsdia.corpora.common import (
 from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines, read_list, read_table
-from espnet2_tsdia.formats.rttm import Turn, read_rttm
+from espnet2_tsdia.formats.rttm import Turn, parse_rttm
+from espnet2_tsdia.formats.text import read_raw
 from espnet2_tsdia.formats.uem import UemSegment
 from espnet2_tsdia.utils.cli import str2bool, str_list
 
@@ -282,34 +282,31 @@ def read_reco2num(path: PathLike) -> Dict[str, int]:
 
 
 def read_reference(path: PathLike) -> Tuple[List[Turn], List[Tuple[str, str]]]:
-    """The key's ``fullref.rttm`` with its channel fields as written, and ``(reco, note)`` for
-    every zero-duration turn left out (lhotse's CALLHOME reader skips them too)."""
+    """The key's ``fullref.rttm`` through the RTTM line parser, with the channel fields as
+    written, and ``(reco, note)`` for every zero-duration turn, which is left out (lhotse's
+    CALLHOME reader skips them too).
+
+    Raises:
+        DataFormatError: any other problem of a line (file and line named).
+    """
     path = Path(path)
-    kept: List[str] = []
+    raw = read_raw(path)
+    if raw.undecodable:
+        raise DataFormatError(path, raw.undecodable[0], "not valid UTF-8")
+    parsed = parse_rttm(raw)
     zero: List[Tuple[str, str]] = []
-    last = 0
-    for n, line in iter_lines(path):
-        kept += [""] * (n - last - 1)  # blank lines keep the line numbers of the reader's errors
-        last = n
-        f = line.split()
-        if len(f) > 7 and f[0] == "SPEAKER":
-            try:
-                empty = float(f[4]) == 0.0
-            except ValueError:
-                empty = False
-            if empty:
-                zero.append((f[1], f"{f[1]} {f[7]} at {f[3]} ({path.name}:{n}): zero-duration reference turn left out"))
-                kept.append("")
-                continue
-        kept.append(line)
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / path.name
-        copy.write_text("\n".join(kept) + "\n", encoding="utf-8")
-        try:
-            turns = read_rttm(copy, keep_channel=True)
-        except DataFormatError as e:
-            raise DataFormatError(path, e.line, e.message) from None
-    return turns, zero
+    for p in parsed.problems:
+        t = p.value
+        if p.code == "end_not_after_start" and isinstance(t, Turn) and t.duration == 0 and t.onset >= 0:
+            zero.append(
+                (
+                    t.reco,
+                    f"{t.reco} {t.speaker} at {t.onset:.2f} ({path.name}:{p.line.number}): zero-duration reference turn left out",
+                )
+            )
+            continue
+        raise DataFormatError(path, p.line.number, p.message)
+    return [e.value.turn for e in parsed.valid()], zero
 
 
 # --------------------------------------------------------------------------- preparation

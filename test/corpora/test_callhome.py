@@ -348,3 +348,13 @@ def test_data_sh(tmp_path):
     (corpus / "LDC2001S97" / "disk" / "iaab.sph").unlink()
     proc = run_data_sh("callhome", "CALLHOME", corpus, tmp_path, "--stage", "2", *opts)
     assert proc.returncode == 2 and "audio of call 'iaab'" in proc.stderr
+
+
+def test_reference_problems_other_than_zero_duration_stop(tmp_path, no_sph2pipe):
+    corpus = build_callhome(tmp_path / "callhome")
+    rttm = corpus / "sre2000-key" / "fullref.rttm"
+    lines = rttm.read_text().splitlines(keepends=True)
+    lines[6] = "SPEAKER iaab 0 4.00 -1.00 <NA> <NA> B <NA> <NA>\n"
+    rttm.write_text("".join(lines))
+    with pytest.raises(DataFormatError, match=r"fullref\.rttm:7: field 5 is a duration and must be > 0, got '-1\.00'"):
+        prepare_callhome(corpus, tmp_path / "data", num_part1=3)
