@@ -17,20 +17,17 @@ the real ones' form (BUT's published lists run ``iaaa`` .. ``iatf``).
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import os
 import string
 import tarfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest
 import soundfile
-from native import check_corpus_yaml, data_files, label_conversion, rttm_rows, run_data_sh, validate, write_text
 
 from espnet2_tsdia.bin import prepare_corpus
 from espnet2_tsdia.corpora import callhome
@@ -44,6 +41,16 @@ from espnet2_tsdia.corpora.callhome import (
 from espnet2_tsdia.corpora.common import MissingAudioError
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.utils.download import ChecksumError
+from test.corpora.fileserver import FileServer
+from test.corpora.native import (
+    check_corpus_yaml,
+    data_files,
+    label_conversion,
+    rttm_rows,
+    run_data_sh,
+    validate,
+    write_text,
+)
 
 #: call -> (duration, speakers in reco2num, fullref lines as (onset, duration, speaker))
 CALLS: Dict[str, Tuple[float, int, List[Tuple[str, str, str]]]] = {
@@ -270,36 +277,22 @@ def test_label_conversion(tmp_path, no_sph2pipe):
 
 
 @contextmanager
-def local_server(directory: Path) -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 serving ``directory``; yields its base URL."""
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(directory), **k)  # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.RequestHandlerClass.log_message = lambda *a: None
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def test_download_from_local_server(tmp_path, monkeypatch, no_sph2pipe):
     """The key tarball and BUT's lists from a local HTTP server: unpacked in the native layout,
     kept on a rerun, and a checksum mismatch stops with the file named."""
-    www = tmp_path / "www"
     key = write_key(tmp_path / "src" / "sre2000-key")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as t:
         t.add(key, arcname="sre2000-key")
-    write_text(www / "lists" / "part1.txt", "iaac\niaae\niaaf\n")
-    write_text(www / "lists" / "part2.txt", "iaaa\niaab\niaad\n")
-    (www / "sre2000-key.tar.gz").write_bytes(buf.getvalue())
     corpus = tmp_path / "callhome"
     for i, (reco, (dur, _, _)) in enumerate(CALLS.items()):
         write_sph(corpus / "LDC2001S97" / "disk" / f"{reco}.sph", dur, seed=i)
-    with local_server(www) as base:
-        monkeypatch.setattr(callhome, "KEY_URL", f"{base}/sre2000-key.tar.gz")
-        monkeypatch.setattr(callhome, "BUT_LISTS_URL", base + "/lists/{part}.txt")
+    with FileServer() as server:
+        server.put(callhome.KEY_URL, buf.getvalue())
+        server.put(callhome.BUT_LISTS_URL.format(part="part1"), b"iaac\niaae\niaaf\n")
+        server.put(callhome.BUT_LISTS_URL.format(part="part2"), b"iaaa\niaab\niaad\n")
+        monkeypatch.setattr(callhome, "KEY_URL", server.url(callhome.KEY_URL))
+        monkeypatch.setattr(callhome, "BUT_LISTS_URL", server.url(callhome.BUT_LISTS_URL))
         callhome.download_callhome(corpus)
         assert (corpus / "sre2000-key" / "fullref.rttm").read_text() == (key / "fullref.rttm").read_text()
         stamp = (corpus / "downloads" / "sre2000-key.tar.gz").stat().st_mtime_ns

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
-from native import (
+
+from espnet2_tsdia.bin import prepare_corpus
+from espnet2_tsdia.corpora import dihard3
+from espnet2_tsdia.corpora.common import MissingAudioError
+from espnet2_tsdia.corpora.dihard3 import describe_domains, holdout_per_domain, prepare_dihard3, read_recordings_table
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.utils.download import md5sum
+from test.corpora.native import (
     check_corpus_yaml,
     data_files,
     label_conversion,
@@ -33,13 +40,6 @@ from native import (
     write_audio,
     write_text,
 )
-
-from espnet2_tsdia.bin import prepare_corpus
-from espnet2_tsdia.corpora import dihard3
-from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.corpora.dihard3 import describe_domains, holdout_per_domain, prepare_dihard3, read_recordings_table
-from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.utils.download import md5sum
 
 HEADER = "uri\tin_core\tlang\tdomain\tsource\tcol6\tcol7\tcol8\tcol9"
 #: uri -> (domain, in_core, duration, turns (onset, end, speaker))
