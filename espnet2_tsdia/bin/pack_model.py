@@ -11,6 +11,9 @@ Usage:
     A model trained on stored features (``frontend: null``) needs the feature settings at
     inference: add ``--frontend_conf conf/fbank.yaml`` (written into the packed config).
 
+    ``--spk_model exp/spk_train`` packs a speaker-embedding model (a ``spk_train`` dir) with it,
+    so that ``diarize meeting.wav -o out.rttm --model model.zip`` works without enrollment.
+
     The zip holds meta.yaml, exp/<name>/config.yaml (its normalize_conf.stats_file pointing at
     the packed exp/<name>/feats_stats.npz), exp/<name>/model.pth, RESULTS.md and any --option
     files. Load it with ``Speech2TSDiarization.from_pretrained("model.zip")``,
@@ -45,6 +48,9 @@ def get_parser() -> argparse.ArgumentParser:
         help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml), packed into the config",
     )
     parser.add_argument(
+        "--spk_model", default=None, help="speaker-embedding training dir (spk_train) for the first pass, packed too"
+    )
+    parser.add_argument(
         "--name", default=None, help="folder name under exp/ in the zip (default: the model file's folder)"
     )
     cli.add_log_level(parser)
@@ -69,6 +75,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             extra_files=args.option,
             name=args.name,
             frontend_conf=args.frontend_conf,
+            spk_model=args.spk_model,
         )
     except (ModelLoadError, ModelArchiveError, FileNotFoundError, ValueError) as e:
         return cli.fail(parser.prog, e)

@@ -18,8 +18,14 @@
 #                        With --tune true, first a hyper-parameter study on the train config's
 #                        tuning section (bin.tune), then training with the study's best.yaml
 #   6 inference          tsdia_inference on the test sets -> RTTM per set
+#                        --enroll_source oracle (the reference's solo regions), first_pass (no
+#                        enrollment: clustering of speaker embeddings, then TS-DIA), or both;
+#                        the speaker-embedding model is --spk_model, or one trained here first
+#                        with --spk_config (espnet2.bin.spk_train on --spk_train_dir)
 #   7 score              DER/JER per test set, with the trivial baselines, and a summary table
-#   8 pack               a zip of the model, its config and results (pack_model)
+#                        (with the first pass: its own rows beside the refined ones)
+#   8 pack               a zip of the model, its config and results (pack_model; with a trained
+#                        speaker model, that too: the zip then diarizes without enrollment)
 # A stage that finished writes a marker holding its settings; a rerun with the same settings
 # skips it, changed settings redo it. Resume from any stage with --stage N.
 set -euo pipefail
@@ -66,6 +72,14 @@ num_plots=0              # timeline/posterior plots of the first N recordings of
 score_opts=""            # tsdia_score options (--collar C --skip_overlap)
 baselines=true           # also score "all silence" and "every target always speaking"
 packed_model=""          # zip of stage 8 (default: ${tsdia_exp}/${tag}.zip)
+# -- first pass (diarization without enrollment): speaker model and decoding (6), scoring (7), packing (8)
+enroll_source=oracle     # stage 6 enrollment: oracle, first_pass, or "oracle first_pass"
+spk_model=""             # speaker-embedding model of the first pass: spk_train dir, zip or model-zoo tag
+spk_config=""            # stage 6: train a speaker-embedding model with this yaml (when --spk_model is empty)
+spk_train_dir=""         # its training speakers: wav.scp (a file per utterance) and utt2spk
+spk_valid_dir=""         # its validation speakers (verification trials, equal error rate)
+spk_exp=""               # its experiment dir (default: ${expdir}/spk_<spk_config name>)
+first_pass_opts=""       # tsdia_inference first-pass options (--num_speakers N --iterations 1 ...)
 
 help_message="Usage: $0 --train_set SET --valid_set SET --test_sets 'SET ...' --train_config YAML [options]
 Options (name, default, meaning):
@@ -81,6 +95,10 @@ log "$0 $*"
 . utils/parse_options.sh
 [ $# -eq 0 ] || die "unexpected arguments: $* (options are --name value)"
 
+for src in ${enroll_source}; do
+    case "${src}" in oracle | first_pass) ;; *) die "--enroll_source must be oracle, first_pass or both, got '${enroll_source}'" ;; esac
+done
+[ -n "${enroll_source}" ] || die "--enroll_source must be oracle, first_pass or both, got ''"
 for v in gpu_inference describe baselines; do
     case "${!v}" in true | false) ;; *) die "--${v} must be true or false, got '${!v}'" ;; esac
 done
@@ -117,6 +135,13 @@ stats_dir=${stats_dir:-${expdir}/tsdia_stats_${feats_type}_${train_set}}
 packed_model=${packed_model:-${tsdia_exp}/${tag}.zip}
 inference_tag=${inference_tag:-$(basename "${inference_config%.*}")_${inference_model%.pth}}
 decode_dir=${tsdia_exp}/${inference_tag}
+fp_decode_dir=${decode_dir}_first_pass
+if [ -n "${spk_config}" ]; then
+    spk_exp=${spk_exp:-${expdir}/spk_$(basename "${spk_config%.*}")}
+    [ -n "${spk_model}" ] || spk_model=${spk_exp}
+fi
+first_pass=false
+[[ " ${enroll_source} " != *" first_pass "* ]] || first_pass=true
 all_sets=$(printf '%s\n' "${train_set}" "${valid_set}" ${test_sets} | awk '!seen[$0]++' | tr '\n' ' ')
 train_sets=$(printf '%s\n' "${train_set}" "${valid_set}" | awk '!seen[$0]++' | tr '\n' ' ')
 
@@ -387,7 +412,7 @@ if run_stage 5 && [ "${tune}" != only ]; then
     fi
 fi
 
-if run_stage 6; then
+if run_stage 6 && [[ " ${enroll_source} " == *" oracle "* ]]; then
     need_tool espnet2_tsdia.bin.tsdia_inference
     [ -e "${tsdia_exp}/${inference_model}" ] || die "no model ${tsdia_exp}/${inference_model} (run stage 5)"
     for dset in ${test_sets}; do
@@ -424,6 +449,91 @@ if run_stage 6; then
     done
 fi
 
+# ------------------------------------------------------------------------------ speaker model
+# Stage 6, first part: the speaker-embedding model of the first pass (ESPnet's spk task), when
+# --spk_config asks for one (the TS-DIA training of stage 5 does not need it).
+if run_stage 6 && [ "${first_pass}" = true ] && [ -n "${spk_config}" ] && [ "${spk_model}" = "${spk_exp}" ]; then
+    [ -f "${spk_config}" ] || die "--spk_config ${spk_config}: no such file"
+    [ -n "${spk_train_dir}" ] && [ -n "${spk_valid_dir}" ] || die "--spk_config needs --spk_train_dir and --spk_valid_dir"
+    for d in "${spk_train_dir}" "${spk_valid_dir}"; do
+        [ -f "${d}/wav.scp" ] && [ -f "${d}/utt2spk" ] || die "${d}: the speaker model needs wav.scp and utt2spk"
+    done
+    settings="spk_train input=$(fingerprint "${spk_config}" "${spk_train_dir}"/{wav.scp,utt2spk} "${spk_valid_dir}"/{wav.scp,utt2spk})"
+    if is_done "${spk_exp}/.train.done" "${settings}"; then
+        log "Stage 6: speaker model ${spk_exp} already trained; skipped"
+    else
+        if [ -f "${spk_exp}/.train.settings" ] && ! is_done "${spk_exp}/.train.settings" "${settings}"; then
+            # a run that saved no checkpoint is started again; a trained one is never mixed
+            [ ! -f "${spk_exp}/checkpoint.pth" ] ||
+                die "${spk_exp} was trained with other data or settings; remove it or choose another --spk_exp"
+            rm -rf "${spk_exp}"
+        fi
+        mark_done "${spk_exp}/.train.settings" "${settings}"
+        fs=$(conf_value "${feats_conf}" fs)
+        sdata=${spk_exp}/data
+        "${python}" -m espnet2_tsdia.bin.make_spk_data "${spk_train_dir}" "${sdata}/train" --fs "${fs}" --log_level WARNING ||
+            die "speaker-model training data: see the message above"
+        "${python}" -m espnet2_tsdia.bin.make_spk_data "${spk_valid_dir}" "${sdata}/valid" --fs "${fs}" --trials 300 --log_level WARNING ||
+            die "speaker-model validation trials: see the message above"
+        threads=$(train_threads_for 1)
+        log "Stage 6: speaker model ${spk_exp} with ${spk_config} ($(wc -l < "${sdata}/train/spk2utt") speakers, ${threads} threads); log ${spk_exp}/train.log"
+        env OMP_NUM_THREADS="${threads}" MKL_NUM_THREADS="${threads}" "${python}" -m espnet2.bin.spk_train \
+            --config "${spk_config}" --output_dir "${spk_exp}" --resume true --ngpu 0 --use_preprocessor true \
+            --train_data_path_and_name_and_type "${sdata}/train/wav.scp,speech,sound" \
+            --train_data_path_and_name_and_type "${sdata}/train/utt2spk,spk_labels,text" \
+            --train_shape_file "${sdata}/train/speech_shape" --spk2utt "${sdata}/train/spk2utt" \
+            --spk_num "$(wc -l < "${sdata}/train/spk2utt")" \
+            --valid_data_path_and_name_and_type "${sdata}/valid/trial.scp,speech,sound" \
+            --valid_data_path_and_name_and_type "${sdata}/valid/trial2.scp,speech2,sound" \
+            --valid_data_path_and_name_and_type "${sdata}/valid/trial_label,spk_labels,text" \
+            --valid_shape_file "${sdata}/valid/speech_shape" > "${spk_exp}/train.log" 2>&1 ||
+            { tail -n 20 "${spk_exp}/train.log" >&2; die "speaker-model training failed (see ${spk_exp}/train.log)"; }
+        mark_done "${spk_exp}/.train.done" "${settings}"
+        log "Stage 6: speaker model ${spk_exp}: best equal error rate on ${spk_valid_dir} $(grep -o 'valid. eer=[0-9.]*' "${spk_exp}/train.log" | cut -d= -f2 | sort -n | head -n 1) %"
+    fi
+fi
+
+# Stage 6 without enrollment: the first pass (speaker embeddings + clustering), then TS-DIA.
+if run_stage 6 && [ "${first_pass}" = true ]; then
+    need_tool espnet2_tsdia.bin.tsdia_inference
+    [ -e "${tsdia_exp}/${inference_model}" ] || die "no model ${tsdia_exp}/${inference_model} (run stage 5)"
+    [ -n "${spk_model}" ] || die "--enroll_source first_pass needs --spk_model, or --spk_config to train one"
+    if [ "${spk_model}" = "${spk_exp}" ] && [ ! -f "${spk_exp}/.train.done" ]; then
+        die "no speaker model in ${spk_exp} (stage 6 trains it with --spk_config)"
+    fi
+    for dset in ${test_sets}; do
+        dir=${dumpdir}/${dset} out=${fp_decode_dir}/${dset}
+        settings="first_pass ${inference_args} ${first_pass_opts} spk=${spk_model} input=$(fingerprint "${inference_config}" "${dir}/.format.done" "${tsdia_exp}/.train.done" "${tsdia_exp}/${inference_model}" "${spk_model}/.train.done")"
+        if is_done "${out}/.done" "${settings}"; then
+            log "Stage 6: ${out} already decoded; skipped"
+            continue
+        fi
+        [ -f "${dir}/.format.done" ] || die "${dir} is not formatted (run stage 2)"
+        rm -rf "${out}"
+        mkdir -p "${out}/logdir"
+        n=$(($(wc -l < "${dir}/wav.scp") < inference_nj ? $(wc -l < "${dir}/wav.scp") : inference_nj))
+        for ((i = 1; i <= n; i++)); do awk -v n="${n}" -v i="${i}" 'NR % n == i % n' "${dir}/wav.scp" > "${out}/logdir/keys.${i}.scp"; done
+        gpu=0
+        [ "${gpu_inference}" = false ] || gpu=1
+        log "Stage 6: first pass + TS-DIA on ${dir} (${n} jobs, speaker model ${spk_model}) -> ${out}; logs ${out}/logdir/inference.*.log"
+        # shellcheck disable=SC2046,SC2086
+        ${decode_cmd} --gpu "${gpu}" JOB=1:"${n}" "${out}/logdir/inference.JOB.log" \
+            "${python}" -m espnet2_tsdia.bin.tsdia_inference --train_config "${tsdia_exp}/config.yaml" \
+            --model_file "${tsdia_exp}/${inference_model}" --ngpu "${gpu}" --enroll_source first_pass \
+            --spk_model "${spk_model}" --data_path_and_name_and_type "${dir}/wav.scp,speech,sound" \
+            --data_path_and_name_and_type "${dir}/rttm,rttm,rttm" --key_file "${out}/logdir/keys.JOB.scp" \
+            --output_dir "${out}/logdir/output.JOB" --num_plots "${num_plots}" \
+            $(conf_args "${inference_config}") ${inference_args} ${first_pass_opts} || die "inference failed (see ${out}/logdir)"
+        for f in rttm first_pass.rttm $(cd "${out}/logdir/output.1" && ls rttm.pass* 2> /dev/null); do
+            for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/${f}"; done | sort -k2,2 -k4,4n > "${out}/${f}"
+        done
+        mv "${out}/rttm" "${out}/hyp.rttm"
+        for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/first_pass_regions"; done | sort > "${out}/first_pass_regions"
+        mark_done "${out}/.done" "${settings}"
+        log "Stage 6: ${out}/hyp.rttm: $(wc -l < "${out}/hyp.rttm") turns; first pass alone ${out}/first_pass.rttm"
+    done
+fi
+
 if run_stage 7; then
     summary=${tsdia_exp}/RESULTS.md
     {
@@ -433,17 +543,36 @@ if run_stage 7; then
     } > "${summary}"
     for dset in ${test_sets}; do
         dir=${dumpdir}/${dset} out=${decode_dir}/${dset}
-        [ -f "${out}/hyp.rttm" ] || die "no ${out}/hyp.rttm (run stage 6)"
         uem=()
         [ ! -f "${dir}/uem" ] || uem=(--uem "${dir}/uem")
-        systems=("model ${out}/hyp.rttm")
+        systems=()
+        if [[ " ${enroll_source} " == *" oracle "* ]]; then
+            [ -f "${out}/hyp.rttm" ] || die "no ${out}/hyp.rttm (run stage 6)"
+            systems+=("model ${out}/hyp.rttm")
+        fi
+        if [ "${first_pass}" = true ]; then
+            fp=${fp_decode_dir}/${dset}
+            [ -f "${fp}/hyp.rttm" ] || die "no ${fp}/hyp.rttm (run stage 6)"
+            systems+=("first pass alone ${fp}/first_pass.rttm")
+            if [ -f "${fp}/rttm.pass0" ]; then
+                systems+=("TS-DIA after the first pass ${fp}/rttm.pass0")
+                for f in "${fp}"/rttm.pass*; do
+                    k=${f##*.pass}
+                    [ "${k}" -eq 0 ] || systems+=("TS-DIA after the first pass, ${k} iteration(s) ${f}")
+                done
+            else
+                systems+=("TS-DIA after the first pass ${fp}/hyp.rttm")
+            fi
+        fi
         if [ "${baselines}" = true ]; then
+            bdir=${out}
+            [ -d "${out}" ] || bdir=${fp_decode_dir}/${dset}  # first pass only
             # The target-speaker framing: each target's activity, labelled with its name.
-            : > "${out}/baseline_silence.rttm"
+            : > "${bdir}/baseline_silence.rttm"
             awk 'NR == FNR {dur[$1] = $2; next} !seen[$2 " " $8]++ && ($2 in dur) {
                      printf "SPEAKER %s 1 0.000 %.3f <NA> <NA> %s <NA> <NA>\n", $2, dur[$2], $8 }' \
-                "${dir}/reco2dur" "${dir}/rttm" > "${out}/baseline_always.rttm"
-            systems+=("all silence ${out}/baseline_silence.rttm" "every target always speaking ${out}/baseline_always.rttm")
+                "${dir}/reco2dur" "${dir}/rttm" > "${bdir}/baseline_always.rttm"
+            systems+=("all silence ${bdir}/baseline_silence.rttm" "every target always speaking ${bdir}/baseline_always.rttm")
         fi
         {
             echo
@@ -454,7 +583,7 @@ if run_stage 7; then
         } >> "${summary}"
         for sys in "${systems[@]}"; do
             name=${sys% *} hyp=${sys##* }
-            sdir=${out}/score_$(basename "${hyp%.rttm}")
+            sdir=$(dirname "${hyp}")/score_$(basename "${hyp%.rttm}")
             level=WARNING
             [ "${name}" != "all silence" ] || level=ERROR  # it warns that every recording is missing
             # shellcheck disable=SC2086
@@ -462,7 +591,7 @@ if run_stage 7; then
                 --out_dir "${sdir}" --log_level "${level}" || die "scoring ${hyp} failed"
             table_row "${sdir}/RESULTS.md" "${name}" >> "${summary}"
         done
-        log "Stage 7: scored ${out} -> ${out}/score_*"
+        log "Stage 7: scored ${dset}: $(for sys in "${systems[@]}"; do h=${sys##* }; printf '%s ' "$(dirname "${h}")/score_$(basename "${h%.rttm}")"; done)"
     done
     log "Stage 7: summary ${summary}:"
     cat "${summary}" >&2
@@ -474,6 +603,12 @@ if run_stage 8; then
     log "Stage 8: packing ${tsdia_exp}/${inference_model} -> ${packed_model}"
     opts=()
     [ ! -f "${tsdia_exp}/RESULTS.md" ] || opts+=(--results_md "${tsdia_exp}/RESULTS.md")
+    # the speaker model of the first pass goes in too (a trained dir; a zip or zoo tag is not repacked)
+    if [ -n "${spk_model}" ] && [ -d "${spk_model}" ]; then
+        opts+=(--spk_model "${spk_model}")
+    elif [ -n "${spk_model}" ]; then
+        log "Stage 8: --spk_model ${spk_model} is not a training dir; the zip gets no speaker model (diarize --spk_model gives it)"
+    fi
     "${python}" -m espnet2_tsdia.bin.pack_model --train_config "${tsdia_exp}/config.yaml" "${feats_opts[@]}" \
         --model_file "${tsdia_exp}/${inference_model}" "${opts[@]}" --option "${feats_conf}" \
         --option "${inference_config}" --outpath "${packed_model}" || die "packing failed"
