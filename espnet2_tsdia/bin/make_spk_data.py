@@ -30,15 +30,16 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def read_dir(src: Path, fs: int) -> Tuple[Dict[str, str], Dict[str, str], Dict[str, int]]:
     """wav.scp, utt2spk and the sample count of every utterance (checked: file, rate)."""
     import soundfile
-
-    from espnet2_tsdia.formats.errors import DataFormatError
-    from espnet2_tsdia.formats.kaldi import iter_lines
 
     wavs: Dict[str, str] = {}
     lines: Dict[str, int] = {}
@@ -109,25 +110,20 @@ def write_lines(path: Path, rows) -> None:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="ESPnet speaker-task data files (training lists or verification trials) from a Kaldi-style dir.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="make_spk_data")
     parser.add_argument("src", type=Path, help="dir with wav.scp and utt2spk")
     parser.add_argument("out", type=Path, help="dir to write")
     parser.add_argument("--fs", type=int, required=True, help="sample rate every file must have")
     parser.add_argument("--trials", type=int, default=0, help="> 0: write this many verification trials instead")
     parser.add_argument("--seed", type=int, default=0, help="seed of the trial draw")
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    from espnet2_tsdia.formats.errors import DataFormatError
-    from espnet2_tsdia.formats.kaldi import c_sort_key
-
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    cli.setup_logging(args.log_level)
     try:
         wavs, utt2spk, shapes = read_dir(args.src, args.fs)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -153,8 +149,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             write_lines(args.out / "category2utt", rows)
             logger.info("%s: %d utterances of %d speakers -> %s", args.src, len(utts), len(spk2utt), args.out)
     except (DataFormatError, ValueError, OSError) as e:
-        logger.error("%s", e)
-        return 1
+        return cli.fail(parser.prog, e)
     return 0
 
 

@@ -67,6 +67,7 @@ MISSING = {
     "diarize": ["{x}/a.wav", "--model", "{x}/m.zip", "--enroll", "a={x}/b.wav", "-o", "{x}/o.rttm"],
     "extract_feats": ["{x}/ex"],
     "fix_data_dir": ["{x}/d"],
+    "make_spk_data": ["{x}/d", "{x}/o", "--fs", "8000"],
     "make_tsdia_examples": ["{x}/d", "{x}/ex"],
     "materialize": ["{x}/d", "{x}/wav"],
     "pack_model": ["--train_config", "{x}/c.yaml", "--model_file", "{x}/m.pth", "--outpath", "{x}/m.zip"],

@@ -44,7 +44,7 @@ def test_trials_are_balanced_and_keyed_as_espnet_reads_them(tmp_path):
 
 def test_a_file_at_another_rate_is_named(tmp_path):
     src = source_dir(tmp_path, rates={"b-1": 16000})
-    assert main([str(src), str(tmp_path / "out"), "--fs", "8000"]) == 1
+    assert main([str(src), str(tmp_path / "out"), "--fs", "8000"]) == 2
     assert not (tmp_path / "out").exists()
     with pytest.raises(DataFormatError) as e:
         read_dir(src, 8000)
