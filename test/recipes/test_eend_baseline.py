@@ -146,3 +146,41 @@ def test_eend_baseline_trains_decodes_and_scores(tmp_path):
     with pytest.raises(ValueError, match=r"no speaker count for 1 recording\(s\): \['test-001'\]"):
         decode("eda", "oracle", reco2num_spk=tmp_path / "counts")
     assert not (tmp_path / "refused").exists()
+
+
+def cpu(path: Path) -> float:
+    _, user, sys_ = (float(v) for v in path.read_text().split())
+    return user + sys_
+
+
+@pytest.mark.slow
+def test_cpu_budget_sets_the_epochs_and_charges_a_killed_run(tmp_path):
+    """--cpu_budget: one epoch, then the epochs the rest pays for at the first run's cost per epoch
+    (less the start-up a dry run measured); a run killed before it wrote its time is charged on
+    the next call."""
+    need_install()
+    recipe = scratch_recipe(tmp_path, "offline_demo")
+    make_set(recipe, "train", [2, 3, 2], seed=1)
+    make_set(recipe, "dev", [2], seed=2)
+    make_set(recipe, "test", [2], seed=3)
+    opts = ["--models", "sa", "--train_args", TINY, "--stop_stage", "2"]
+    check(run(["local/eend_baseline.sh", *opts, "--cpu_budget", "40"], recipe, timeout=1200))
+    exp = recipe / "exp" / "eend_sa"
+    startup, first = cpu(exp / "startup.time"), cpu(exp / "epoch1.time")
+    epochs = int(str((exp / "latest.pth").readlink()).removesuffix("epoch.pth"))
+    extra = int((40 - first - startup) // (first - startup)) if first > startup else 0
+    assert epochs == 1 + max(extra, 0)
+    assert (exp / "train.time.2").is_file() == (extra > 0)
+    assert not list(exp.glob("train.time.*.start"))
+
+    # a run that was killed after epoch 1 (its start file left behind, no time written) is
+    # charged as the start-up plus the epochs it finished, and training goes on from there
+    runs = sorted(exp.glob("train.time.[0-9]"))
+    killed = exp / f"train.time.{len(runs) + 1}"
+    Path(f"{killed}.start").write_text("1\n")
+    (exp / ".train.done").unlink()
+    (exp / ".train.settings").unlink()
+    check(run(["local/eend_baseline.sh", *opts, "--cpu_budget", "400"], recipe, timeout=1200))
+    assert Path(f"{killed}.estimated").is_file() and not Path(f"{killed}.start").exists()
+    assert cpu(killed) == pytest.approx(startup + (epochs - 1) * (first - startup), abs=0.01)
+    assert int(str((exp / "latest.pth").readlink()).removesuffix("epoch.pth")) > epochs

@@ -79,22 +79,49 @@ exp_of() { echo "${expdir}/eend_$1${tag:+_${tag}}"; }
 modes_of() { [ "$1" = sa ] && echo model || echo "estimated oracle"; }
 inputs=${expdir}/eend_inputs
 TIMEFORMAT='%R %U %S'
+# done_epochs EXP: epochs the training dir has finished
+done_epochs() { if [ -L "$1/latest.pth" ]; then readlink "$1/latest.pth" | sed 's/epoch.pth$//'; else echo 0; fi; }
+# charge_killed_runs EXP: a training run killed before it could write its time leaves
+# EXP/train.time.<n>.start (the epochs done when it started); it becomes EXP/train.time.<n>,
+# charged the start-up plus the epochs it finished at the first epoch's cost
+# (EXP/train.time.<n>.estimated says so)
+charge_killed_runs() {
+    local exp=$1 f s=0 e1=0
+    [ ! -s "${exp}/startup.time" ] || s=$(awk '{print $2 + $3}' "${exp}/startup.time")
+    [ ! -s "${exp}/epoch1.time" ] || e1=$(awk '{print $2 + $3}' "${exp}/epoch1.time")
+    for f in "${exp}"/train.time.*.start; do
+        [ -f "${f}" ] || continue
+        awk -v s="${s}" -v e1="${e1}" -v now="$(done_epochs "${exp}")" \
+            '{k = now - $1; printf "0 %.3f 0\n", s + (k > 0 && e1 > s ? k * (e1 - s) : 0)}' "${f}" > "${f%.start}"
+        touch "${f%.start}.estimated"
+        rm "${f}"
+        log "Stage 2: ${f%.start}: a killed run, charged $(cut -d' ' -f2 "${f%.start}") CPU s (estimated)"
+    done
+}
 # diar_train EXP CONF OPTION...: one timed training run (resumes from EXP's checkpoint); its
 # "wall_s user_s sys_s" (the process and its children) go to the next free EXP/train.time.<n>
+# (named in ${last_time})
 diar_train() {
     local exp=$1 conf=$2 i
     shift 2
+    charge_killed_runs "${exp}"
     for ((i = 1; ; i++)); do [ -f "${exp}/train.time.${i}" ] || break; done
+    last_time=${exp}/train.time.${i}
+    done_epochs "${exp}" > "${last_time}.start"
     if ! { time env OMP_NUM_THREADS="${train_threads}" MKL_NUM_THREADS="${train_threads}" \
         "${python}" -m espnet2.bin.diar_train --config "${conf}" --output_dir "${exp}" --ngpu 0 \
-        --resume true "$@" >> "${exp}/train.log" 2>&1; } 2> "${exp}/train.time.${i}"; then
+        --resume true "$@" >> "${exp}/train.log" 2>&1; } 2> "${last_time}"; then
         tail -n 20 "${exp}/train.log" >&2
         die "training failed (see ${exp}/train.log)"
     fi
+    rm "${last_time}.start"
 }
 # train_time EXP: the training runs' time so far
 train_time() {
-    cat "$1"/train.time.* 2> /dev/null | awk '{w += $1; c += $2 + $3} END {printf "%.0f s wall, %.0f s CPU", w, c}'
+    local est=""
+    ! compgen -G "$1/train.time.*.estimated" > /dev/null || est=" (killed runs estimated)"
+    cat "$1"/train.time.[0-9] "$1"/train.time.[0-9][0-9] 2> /dev/null |
+        awk -v e="${est}" '{w += $1; c += $2 + $3} END {printf "%.0f s wall, %.0f s CPU%s", w, c, e}'
 }
 train_dir=$(set_dir "${train_set}")
 num_spk=$(max_speakers "${train_dir}/rttm")
@@ -161,20 +188,25 @@ if run_stage 2; then
             diar_train "${exp}" "${conf}" ${max_epoch:+--max_epoch "${max_epoch}"} "${opts[@]}"
         else
             # One epoch, then the epochs the rest of the budget pays for at that epoch's cost
-            # (less the start-up of a run, measured by a dry run). A rerun after an interruption
-            # counts the CPU time of every run so far.
-            [ -L "${exp}/latest.pth" ] || diar_train "${exp}" "${conf}" --max_epoch 1 "${opts[@]}"
+            # (less the start-up of a run, measured first by a dry run). A rerun after an
+            # interruption counts the CPU time of every run so far (see diar_train).
             if [ ! -s "${exp}/startup.time" ]; then
+                mkdir -p "${exp}"
                 { time "${python}" -m espnet2.bin.diar_train --config "${conf}" --output_dir "${exp}/dry_run" \
                     --ngpu 0 --dry_run true "${opts[@]}" > "${exp}/dry_run.log" 2>&1; } 2> "${exp}/startup.time" ||
                     die "the dry run failed (see ${exp}/dry_run.log)"
             fi
-            done_epochs=$(readlink "${exp}/latest.pth" | sed 's/epoch.pth$//')
-            epochs=$(cat "${exp}"/train.time.* | awk -v b="${cpu_budget}" -v n="${done_epochs}" \
-                -v s="$(awk '{print $2 + $3}' "${exp}/startup.time")" -v e1="$(awk '{print $2 + $3}' "${exp}/train.time.1")" \
+            if [ "$(done_epochs "${exp}")" -eq 0 ]; then
+                diar_train "${exp}" "${conf}" --max_epoch 1 "${opts[@]}"
+                cp "${last_time}" "${exp}/epoch1.time"  # the cost of an epoch (and a start-up)
+            fi
+            charge_killed_runs "${exp}"
+            n=$(done_epochs "${exp}")
+            epochs=$(cat "${exp}"/train.time.[0-9] "${exp}"/train.time.[0-9][0-9] 2> /dev/null | awk -v b="${cpu_budget}" -v n="${n}" \
+                -v s="$(awk '{print $2 + $3}' "${exp}/startup.time")" -v e1="$(awk '{print $2 + $3}' "${exp}/epoch1.time")" \
                 '{used += $2 + $3} END {per = e1 - s; k = per > 0 ? int((b - used - s) / per) : 0; print n + (k > 0 ? k : 0)}')
-            log "Stage 2: ${done_epochs} epoch(s) done; the budget pays for ${epochs} in all"
-            [ "${epochs}" -le "${done_epochs}" ] || diar_train "${exp}" "${conf}" --max_epoch "${epochs}" "${opts[@]}"
+            log "Stage 2: ${n} epoch(s) done; the budget pays for ${epochs} in all"
+            [ "${epochs}" -le "${n}" ] || diar_train "${exp}" "${conf}" --max_epoch "${epochs}" "${opts[@]}"
         fi
         [ -e "${exp}/${inference_model}" ] || die "training wrote no ${exp}/${inference_model}"
         mark_done "${exp}/.train.done" "${settings}"
@@ -219,7 +251,7 @@ if run_stage 4; then
         t=$(train_time "${exp}")
         {
             echo "# RESULTS of ${exp}: ESPnet's stock $(name_of "${m}")"
-            echo "- model: ${exp}/${inference_model} ($(config_of "${m}")${max_epoch:+, max_epoch ${max_epoch}}${cpu_budget:+, CPU budget ${cpu_budget} s}${train_args:+, ${train_args}}), $(readlink "${exp}/latest.pth" | sed 's/epoch.pth$//') epochs on ${train_set} in ${t} (${train_threads} threads)"
+            echo "- model: ${exp}/${inference_model} ($(config_of "${m}")${max_epoch:+, max_epoch ${max_epoch}}${cpu_budget:+, CPU budget ${cpu_budget} s}${train_args:+, ${train_args}}), $(done_epochs "${exp}") epochs on ${train_set} in ${t} (${train_threads} threads)"
             echo "- decoding: ${inference_config} (threshold, median_filter, min_silence, min_speech)"
             echo "- scoring: tsdia_score ${score_opts:-(collar 0, overlap scored)}; per-recording tables in each score dir"
         } > "${summary}"
