@@ -36,10 +36,11 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from espnet2_tsdia.formats.kaldi import _atomic_write, c_sort_key
+from espnet2_tsdia.formats.kaldi import c_sort_key
 from espnet2_tsdia.formats.rttm import Turn, group_by_reco, read_rttm
 from espnet2_tsdia.frontend.frames import FrameGrid
 from espnet2_tsdia.labels.activity import rasterize, speaker_order
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class SetReport:
 
 
 def _write_table(path: Path, rows: Mapping[str, str]) -> None:
-    _atomic_write(path, "".join(f"{k} {v}\n" for k, v in rows.items()))
+    atomic_write_text(path, "".join(f"{k} {v}\n" for k, v in rows.items()))
 
 
 def _stored_frames(feats: Mapping[str, str]) -> Dict[str, Tuple[int, int]]:
@@ -254,10 +255,10 @@ def write_splits(split_dir: PathLike, tables: Mapping[str, Mapping[str, str]], c
     for name in SPLIT_TABLES:
         d = split_dir / name
         d.mkdir(parents=True, exist_ok=True)
-        _atomic_write(d / "num_splits", f"{len(values)}\n")
+        atomic_write_text(d / "num_splits", f"{len(values)}\n")
         for i, n in enumerate(values):
             rows = {k: v for k, v in tables[name].items() if counts[k] == n}
             _write_table(d / f"split.{i}", rows)
             files.append(str(d / f"split.{i}"))
-    _atomic_write(split_dir / "num_spk", "".join(f"{i} {n}\n" for i, n in enumerate(values)))
+    atomic_write_text(split_dir / "num_spk", "".join(f"{i} {n}\n" for i, n in enumerate(values)))
     return files

@@ -30,11 +30,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from espnet2_tsdia.formats.kaldi import _atomic_write, c_sort_key
+from espnet2_tsdia.formats.kaldi import c_sort_key
 from espnet2_tsdia.formats.rttm import Turn, write_rttm
 from espnet2_tsdia.frontend.frames import FrameGrid
 from espnet2_tsdia.inference.postprocess import drop_short_runs, fill_short_gaps, median_filter, seconds_to_frames
 from espnet2_tsdia.labels.activity import activity_to_turns
+from espnet2_tsdia.utils.atomic import atomic_write_text
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -216,5 +217,5 @@ def decode_set(
 
     write_ark(out_dir / "posteriors.ark", out_dir / "posteriors.scp", items())
     write_rttm(out_dir / "hyp.rttm", turns)
-    _atomic_write(out_dir / "reco2num_spk", "".join(f"{k} {counts[k]}\n" for k in keys))
+    atomic_write_text(out_dir / "reco2num_spk", "".join(f"{k} {counts[k]}\n" for k in keys))
     return DecodeReport(recordings=len(keys), speaker_counts=counts, turns=len(turns))

@@ -57,7 +57,8 @@ for m in ${models}; do
 done
 [[ ${train_threads} =~ ^[1-9][0-9]*$ ]] || die "--train_threads must be a positive integer, got '${train_threads}'"
 [ -z "${max_epoch}" ] || [[ ${max_epoch} =~ ^[1-9][0-9]*$ ]] || die "--max_epoch must be a positive integer, got '${max_epoch}'"
-[ -z "${cpu_budget}" ] || [[ ${cpu_budget} =~ ^[1-9][0-9]*$ ]] || die "--cpu_budget must be a positive integer (seconds), got '${cpu_budget}'"
+[ -z "${cpu_budget}" ] || [[ ${cpu_budget} =~ ^[0-9]*[.]?[0-9]+$ && ${cpu_budget} =~ [1-9] ]] ||
+    die "--cpu_budget must be a positive number of seconds, got '${cpu_budget}'"
 [ -z "${max_epoch}" ] || [ -z "${cpu_budget}" ] || die "give --max_epoch or --cpu_budget, not both"
 [ -f "${feats_conf}" ] || die "--feats_conf ${feats_conf}: no such file"
 
@@ -81,8 +82,8 @@ inputs=${expdir}/eend_inputs
 TIMEFORMAT='%R %U %S'
 # done_epochs EXP: epochs the training dir has finished
 done_epochs() { if [ -L "$1/latest.pth" ]; then readlink "$1/latest.pth" | sed 's/epoch.pth$//'; else echo 0; fi; }
-# charge_killed_runs EXP: a training run killed before it could write its time leaves
-# EXP/train.time.<n>.start (the epochs done when it started); it becomes EXP/train.time.<n>,
+# charge_killed_runs EXP: a training run killed with this script, before it could write its
+# time, leaves EXP/train.time.<n>.start (the epochs done when it started); it becomes EXP/train.time.<n>,
 # charged the start-up plus the epochs it finished at the first epoch's cost
 # (EXP/train.time.<n>.estimated says so)
 charge_killed_runs() {
@@ -111,17 +112,24 @@ diar_train() {
     if ! { time env OMP_NUM_THREADS="${train_threads}" MKL_NUM_THREADS="${train_threads}" \
         "${python}" -m espnet2.bin.diar_train --config "${conf}" --output_dir "${exp}" --ngpu 0 \
         --resume true "$@" >> "${exp}/train.log" 2>&1; } 2> "${last_time}"; then
+        rm "${last_time}.start"  # measured all the same
         tail -n 20 "${exp}/train.log" >&2
         die "training failed (see ${exp}/train.log)"
     fi
     rm "${last_time}.start"
 }
+# time_files EXP: the time files of the training runs so far (one per line)
+time_files() {
+    local f
+    for f in "$1"/train.time.[0-9] "$1"/train.time.[0-9][0-9]; do [ ! -s "${f}" ] || echo "${f}"; done
+}
 # train_time EXP: the training runs' time so far
 train_time() {
     local est=""
     ! compgen -G "$1/train.time.*.estimated" > /dev/null || est=" (killed runs estimated)"
-    cat "$1"/train.time.[0-9] "$1"/train.time.[0-9][0-9] 2> /dev/null |
-        awk -v e="${est}" '{w += $1; c += $2 + $3} END {printf "%.0f s wall, %.0f s CPU%s", w, c, e}'
+    # shellcheck disable=SC2046
+    awk -v e="${est}" '{w += $1; c += $2 + $3} END {printf "%.0f s wall, %.0f s CPU%s", w, c, e}' \
+        /dev/null $(time_files "$1")
 }
 train_dir=$(set_dir "${train_set}")
 num_spk=$(max_speakers "${train_dir}/rttm")
@@ -202,9 +210,11 @@ if run_stage 2; then
             fi
             charge_killed_runs "${exp}"
             n=$(done_epochs "${exp}")
-            epochs=$(cat "${exp}"/train.time.[0-9] "${exp}"/train.time.[0-9][0-9] 2> /dev/null | awk -v b="${cpu_budget}" -v n="${n}" \
-                -v s="$(awk '{print $2 + $3}' "${exp}/startup.time")" -v e1="$(awk '{print $2 + $3}' "${exp}/epoch1.time")" \
-                '{used += $2 + $3} END {per = e1 - s; k = per > 0 ? int((b - used - s) / per) : 0; print n + (k > 0 ? k : 0)}')
+            # shellcheck disable=SC2046
+            epochs=$(awk -v b="${cpu_budget}" -v n="${n}" -v s="$(awk '{print $2 + $3}' "${exp}/startup.time")" \
+                -v e1="$(awk '{print $2 + $3}' "${exp}/epoch1.time")" \
+                '{used += $2 + $3} END {per = e1 - s; k = per > 0 ? int((b - used - s) / per) : 0; print n + (k > 0 ? k : 0)}' \
+                /dev/null $(time_files "${exp}"))
             log "Stage 2: ${n} epoch(s) done; the budget pays for ${epochs} in all"
             [ "${epochs}" -le "${n}" ] || diar_train "${exp}" "${conf}" --max_epoch "${epochs}" "${opts[@]}"
         fi
