@@ -36,9 +36,11 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from espnet2_tsdia.audio.reader import WavScpReader, read_wav_scp
 from espnet2_tsdia.formats.kaldi import c_sort_key
 from espnet2_tsdia.formats.rttm import Turn, group_by_reco, read_rttm
 from espnet2_tsdia.frontend.frames import FrameGrid
+from espnet2_tsdia.frontend.storage import matrix_shape, read_ark_scp, read_array, write_ark
 from espnet2_tsdia.labels.activity import rasterize, speaker_order
 from espnet2_tsdia.utils.atomic import atomic_write_text
 
@@ -95,8 +97,6 @@ def _write_table(path: Path, rows: Mapping[str, str]) -> None:
 
 def _stored_frames(feats: Mapping[str, str]) -> Dict[str, Tuple[int, int]]:
     """(T, D) of every stored matrix, from its header (no data read)."""
-    from espnet2_tsdia.frontend.storage import matrix_shape, read_array
-
     out = {}
     for key, spec in feats.items():
         shape = matrix_shape(spec)
@@ -112,11 +112,9 @@ def extract_features(
     Returns ``key -> "ark:offset"``. The same numbers as ``extract_feats`` on an example dir
     (one :class:`TSDiaFbankFrontend` analysis of the whole recording).
     """
-    import torch
+    import torch  # torch only where features are computed
 
-    from espnet2_tsdia.audio.reader import WavScpReader
     from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
-    from espnet2_tsdia.frontend.storage import read_ark_scp, write_ark
 
     frontend = TSDiaFbankFrontend(**(frontend_conf or {})).eval()
     grid = FrameGrid(fs=frontend.fs, hop_length=frontend.hop_length, subsampling=frontend.subsampling)
@@ -177,8 +175,6 @@ def prepare_set(
     A recording of the set without reference turns gets all-zero labels and is reported (in
     the log and in ``speaker_counts[0]``), never dropped.
     """
-    from espnet2_tsdia.frontend.storage import read_ark_scp, write_ark
-
     if (feats_scp is None) == (wav_scp is None):
         raise ValueError("give exactly one of feats_scp (stored features) and wav_scp (features extracted here)")
     if frontend_conf:
@@ -195,8 +191,6 @@ def prepare_set(
         feats = read_ark_scp(feats_scp)
         source = str(feats_scp)
     else:
-        from espnet2_tsdia.audio.reader import read_wav_scp
-
         keys = sorted(read_wav_scp(wav_scp), key=c_sort_key)
         feats = extract_features(wav_scp, keys, out_dir, frontend_conf=frontend_conf)
         source = str(wav_scp)

@@ -30,9 +30,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from espnet2_tsdia.formats.kaldi import c_sort_key
+from espnet2_tsdia.audio.reader import WavScpReader
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines
 from espnet2_tsdia.formats.rttm import Turn, write_rttm
 from espnet2_tsdia.frontend.frames import FrameGrid
+from espnet2_tsdia.frontend.storage import write_ark
 from espnet2_tsdia.inference.postprocess import drop_short_runs, fill_short_gaps, median_filter, seconds_to_frames
 from espnet2_tsdia.labels.activity import activity_to_turns
 from espnet2_tsdia.utils.atomic import atomic_write_text
@@ -115,9 +118,6 @@ def posteriors_of(output) -> np.ndarray:
 
 def read_num_spk(path: PathLike) -> Dict[str, int]:
     """``reco2num_spk``: ``<reco> <count>`` lines."""
-    from espnet2_tsdia.formats.errors import DataFormatError
-    from espnet2_tsdia.formats.kaldi import iter_lines
-
     out = {}
     for n, line in iter_lines(path):
         f = line.split()
@@ -164,9 +164,7 @@ def decode_set(
     import torch
     from espnet2.bin.diar_inference import DiarizeSpeech
 
-    from espnet2_tsdia.audio.reader import WavScpReader
     from espnet2_tsdia.frontend.fbank import TSDiaFbankFrontend
-    from espnet2_tsdia.frontend.storage import write_ark
 
     if num_spk_mode not in NUM_SPK_MODES:
         raise ValueError(f"num_spk_mode must be one of {NUM_SPK_MODES}, got {num_spk_mode!r}")
