@@ -7,30 +7,20 @@
 #   ./run.sh --stage 5           # resume at training; any tsdia.sh option works
 #   ./run.sh --demo_size tiny --stage 5 --tune true --train_config conf/tune_demo_tiny.yaml
 #                                # a 6-trial tuning study (about 3 minutes), then the best config trained
-#   ./run.sh --eend_baseline true   # then ESPnet's stock EEND (SA-EEND, EEND-EDA) on the same sets
-#   ./run.sh --eend_baseline only   # the EEND baseline alone (local/eend_baseline.sh; needs stages 1-3)
 set -euo pipefail
 
 demo_size=default
-eend_baseline=false
 args=()
 while [ $# -gt 0 ]; do
-    case "$1" in
-        --demo_size) demo_size=$2; shift 2 ;;
-        --eend_baseline) eend_baseline=$2; shift 2 ;;
-        *) args+=("$1"); shift ;;
-    esac
+    if [ "$1" = --demo_size ]; then demo_size=$2; shift 2; else args+=("$1"); shift; fi
 done
 case "${demo_size}" in
-    default) train_config=conf/train_demo.yaml eend_opts=() ;;
-    tiny) train_config=conf/train_demo_tiny.yaml eend_opts=(--max_epoch 1) ;;
+    default) train_config=conf/train_demo.yaml ;;
+    tiny) train_config=conf/train_demo_tiny.yaml ;;
     *) echo "$0: --demo_size must be default or tiny, got '${demo_size}'" >&2; exit 2 ;;
 esac
-case "${eend_baseline}" in true | false | only) ;;
-    *) echo "$0: --eend_baseline must be true, false or only, got '${eend_baseline}'" >&2; exit 2 ;;
-esac
 
-[ "${eend_baseline}" = only ] || ./tsdia.sh \
+./tsdia.sh \
     --train_set train --valid_set dev --test_sets test \
     --local_data_opts "--demo_size ${demo_size} --nj 2" \
     --validate_opts "--global_speakers" \
@@ -39,5 +29,3 @@ esac
     --train_config "${train_config}" \
     --tag "demo_${demo_size}" \
     "${args[@]}"
-[ "${eend_baseline}" = false ] ||
-    local/eend_baseline.sh --train_set train --valid_set dev --test_sets test --tag "demo_${demo_size}" "${eend_opts[@]}"

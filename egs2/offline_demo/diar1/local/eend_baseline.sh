@@ -7,7 +7,7 @@
 # (${dumpdir}/<set>/tsdia/feats.scp) when they exist, else extracts them here.
 #   local/eend_baseline.sh                               # both models, every stage
 #   local/eend_baseline.sh --models sa --stage 3         # decode and score SA-EEND again
-#   ./run.sh --eend_baseline true                        # after the TS-DIA stages
+#   local/eend_baseline.sh --tag demo_default --cpu_budget 644   # the demo's figures (RESULTS.md)
 # Stages:
 #   1 inputs    features + frame-level labels per recording (eend_baseline prepare): SA-EEND with
 #               as many outputs as the most speakers of a training recording; EEND-EDA with each
