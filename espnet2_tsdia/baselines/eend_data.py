@@ -185,15 +185,20 @@ def prepare_set(
             subsampling=fc.get("subsampling", grid.subsampling),
         )
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # the inputs are read before anything is written
     by_reco = group_by_reco(read_rttm(rttm))
     if feats_scp is not None:
         feats = read_ark_scp(feats_scp)
         source = str(feats_scp)
+        out_dir.mkdir(parents=True, exist_ok=True)
     else:
         keys = sorted(read_wav_scp(wav_scp), key=c_sort_key)
-        feats = extract_features(wav_scp, keys, out_dir, frontend_conf=frontend_conf)
         source = str(wav_scp)
+        unknown = sorted(set(by_reco) - set(keys), key=c_sort_key)
+        if unknown:
+            raise ValueError(f"{rttm}: {len(unknown)} recording(s) not in {source}: {unknown[:5]}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        feats = extract_features(wav_scp, keys, out_dir, frontend_conf=frontend_conf)
     recos = sorted(feats, key=c_sort_key)
     unknown = sorted(set(by_reco) - set(feats), key=c_sort_key)
     if unknown:

@@ -37,6 +37,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 #: decode.yaml keys the EEND post-processing uses; the others configure TS-DIA only.
@@ -44,15 +46,10 @@ POSTPROCESS_KEYS = ("threshold", "median_filter", "min_silence", "min_speech")
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Inputs for ESPnet's stock EEND (diar_train) and its decoding to RTTM.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = cli.get_parser(__doc__, prog="eend_baseline")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=cli.ArgumentParser)
 
-    p = sub.add_parser("prepare", parents=[common], help="features and frame-level labels of one set for diar_train")
+    p = sub.add_parser("prepare", help="features and frame-level labels of one set for diar_train")
     p.add_argument("out_dir", help="output dir")
     p.add_argument("--rttm", required=True, help="reference RTTM of the set")
     src = p.add_mutually_exclusive_group(required=True)
@@ -64,7 +61,9 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--split_by_num_spk", action="store_true", help="also one split per speaker count (EEND-EDA)")
 
-    d = sub.add_parser("decode", parents=[common], help="decode recordings with a trained stock EEND model -> RTTM")
+    cli.add_log_level(p)
+
+    d = sub.add_parser("decode", help="decode recordings with a trained stock EEND model -> RTTM")
     d.add_argument("out_dir", help="output dir")
     d.add_argument("--train_config", required=True, help="config.yaml of the diar_train run")
     d.add_argument("--model_file", required=True, help="model .pth of the diar_train run")
@@ -81,6 +80,7 @@ def get_parser() -> argparse.ArgumentParser:
     d.add_argument("--key_file", default=None, help="decode only the recordings listed (one id per line)")
     for key, typ in (("threshold", float), ("median_filter", int), ("min_silence", float), ("min_speech", float)):
         d.add_argument(f"--{key}", type=typ, default=None, help="overrides --decode_config")
+    cli.add_log_level(d)
     return parser
 
 
@@ -155,14 +155,13 @@ def _decode(args) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
     from espnet2_tsdia.formats.errors import DataFormatError
 
     try:
         _prepare(args) if args.command == "prepare" else _decode(args)
     except (DataFormatError, FileNotFoundError, ValueError, TypeError) as e:
-        logger.error("%s", e)
-        return 1
+        return cli.fail(parser.prog, e)
     return 0
 
 
