@@ -49,7 +49,7 @@ def test_help_shows_the_usage_block_and_log_level(tool, capsys):
 
 
 #: tools whose options belong to a sub-command: one of them
-SUBCOMMANDS = {"config": "check", "prepare_corpus": "ami"}
+SUBCOMMANDS = {"config": "check", "eend_baseline": "prepare", "prepare_corpus": "ami"}
 
 
 @pytest.mark.parametrize("tool", sorted(SUBCOMMANDS))
@@ -64,6 +64,7 @@ def test_subcommands_take_log_level(tool, capsys):
 MISSING = {
     "config": ["check", "{x}/c.yaml"],
     "describe": ["{x}/d", "--out_dir", "{x}/o"],
+    "eend_baseline": ["prepare", "{x}/o", "--rttm", "{x}/ref.rttm", "--feats_scp", "{x}/feats.scp"],
     "diarize": ["{x}/a.wav", "--model", "{x}/m.zip", "--enroll", "a={x}/b.wav", "-o", "{x}/o.rttm"],
     "extract_feats": ["{x}/ex"],
     "fix_data_dir": ["{x}/d"],

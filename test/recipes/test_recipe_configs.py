@@ -1,6 +1,6 @@
 """Every yaml under egs2/*/diar1/conf/ is built by the code that reads it: training configs
-through the task (``--dry_run``), the decoding options by tsdia_inference's parser and option
-check, the preprocessing standard by the frontend, simulation sets by the simulator's config and
+through the task (``--dry_run``; the stock-EEND baseline's, conf/eend/, through ESPnet's
+DiarizationTask), the decoding options by tsdia_inference's parser and option check, the preprocessing standard by the frontend, simulation sets by the simulator's config and
 corpus facts by their loader. A yaml no test knows fails here.
 
 Training configs linked from the template are built by test/tasks/test_tsdia_task.py (every
@@ -34,6 +34,8 @@ def kind(path: Path) -> str:
     name = path.name
     if path.is_relative_to(TEMPLATE.resolve() / "conf") and (name.startswith("train") or "plan" in rel.parts):
         return "template_train"
+    if "eend" in rel.parts:
+        return "eend"  # ESPnet's stock diarization task (local/eend_baseline.sh)
     if name.startswith("train"):
         return "train"
     if name.startswith("tune"):
@@ -75,6 +77,20 @@ def test_tuning_config_passes_the_tuners_checks(path, capsys):
     # the search space, and config check of the configs at both of its corners
     assert tune.main(["--config", str(path), "--output_dir", "unused", "--check_only"]) == 0
     assert capsys.readouterr().out.startswith(f"OK: {path}: ")
+
+
+@pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "eend"], ids=lambda p: str(p.relative_to(EGS2)))
+def test_eend_config_builds_through_espnets_diarization_task(path, tmp_path):
+    from espnet2.tasks.diar import DiarizationTask
+
+    out = tmp_path / "exp"
+    DiarizationTask.main(cmd=["--config", str(path), "--dry_run", "true", "--ngpu", "0", "--output_dir", str(out)])
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    conf = yaml.safe_load(path.read_text())
+    # the features come from the data loader, frame-level labels pass the aggregator unchanged
+    assert written["frontend"] is None and written["input_size"] == 345
+    assert written["label_aggregator_conf"] == {"win_length": 1, "hop_length": 1, "center": True}
+    assert written["attractor"] == conf.get("attractor") and written["iterator_type"] == "sequence"
 
 
 @pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "decode"], ids=lambda p: str(p.relative_to(EGS2)))
