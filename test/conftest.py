@@ -15,8 +15,3 @@ REAL_ANNOTATIONS = Path(__file__).resolve().parent / "fixtures" / "real_annotati
 @pytest.fixture(scope="session")
 def real_annotations() -> Path:
     return REAL_ANNOTATIONS
-
-
-def pytest_configure(config):
-    # used under test/train and test/recipes (registered here so either folder runs alone cleanly)
-    config.addinivalue_line("markers", "multiprocess: spawns training processes (DDP, SIGKILL); short, runs in CI")

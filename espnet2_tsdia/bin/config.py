@@ -11,7 +11,8 @@ Usage:
 ``check`` prints every plan key with its resolved value, status and consumer, then every
 other ESPnet option the config sets; it exits 1 naming each unknown, misspelled, conflicting
 or unconsumed key. ``convert`` detects the layout of its input (nested sections such as
-``training:``/``global_config:`` = the plan's layout) and writes the other one.
+``training:``/``global_config:`` = the plan's layout) and writes the other one; a file it
+cannot read or convert is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -23,26 +24,32 @@ from typing import Optional, Sequence
 
 import yaml
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = cli.get_parser(__doc__, prog="config")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=cli.ArgumentParser)
     p = sub.add_parser("check", help="resolve a config and report every key")
     p.add_argument("config")
     p.add_argument("--no_build", action="store_true", help="skip building the model/optimizer/scheduler")
+    cli.add_log_level(p, "WARNING")
     p = sub.add_parser("convert", help="plan layout <-> ESPnet yaml")
     p.add_argument("config")
     p.add_argument("-o", "--output", default="-", help="output yaml ('-' = stdout)")
     p.add_argument("--to", choices=("espnet", "plan"), default=None, help="target layout (default: the other one)")
-    sub.add_parser("table", help="print the checklist as a markdown table")
+    cli.add_log_level(p, "WARNING")
+    p = sub.add_parser("table", help="print the checklist as a markdown table")
+    cli.add_log_level(p, "WARNING")
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    cli.setup_logging(args.log_level)
     if args.command == "table":
         from espnet2_tsdia.config.check import knob_table_markdown
 
@@ -50,7 +57,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     from espnet2_tsdia.config.check import load_yaml
 
-    cfg = load_yaml(args.config)
+    try:
+        cfg = load_yaml(args.config)
+    except (OSError, yaml.YAMLError) as e:
+        return cli.fail(parser.prog, f"{args.config}: {e}")
     if args.command == "check":
         from espnet2_tsdia.config.check import check_config
 
@@ -62,10 +72,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         _, out = convert(cfg, to=args.to)
-    except (ConfigError, ValueError) as e:
-        for issue in getattr(e, "issues", [str(e)]):
-            print(f"ERROR: {issue}", file=sys.stderr)
-        return 1
+    except (ConfigError, ValueError) as e:  # a ConfigError's message lists every issue
+        return cli.fail(parser.prog, f"{args.config}: {e}")
     text = yaml.safe_dump(out, sort_keys=False, default_flow_style=False)
     if args.output == "-":
         sys.stdout.write(text)

@@ -22,14 +22,13 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Statistics tables (markdown, LaTeX), per-recording csv and plots of Kaldi-style data dirs.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="describe")
     parser.add_argument("data_dirs", nargs="+", help="data dirs (wav.scp plus rttm, or segments + utt2spk)")
     parser.add_argument("--out_dir", required=True, help="where the tables, csv files and plots are written")
     parser.add_argument(
@@ -39,14 +38,14 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--set_names", nargs="+", default=None, help="one name per data dir (default: the dirs' names)")
     parser.add_argument("--no_plots", action="store_true", help="write the tables and csv files only")
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
 
     from espnet2_tsdia.data.describe import describe_data_dir, write_description
     from espnet2_tsdia.formats.errors import DataFormatError
@@ -61,7 +60,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     names = args.set_names or [Path(d).name or d for d in args.data_dirs]
     name = args.name or (names[0] if len(names) == 1 else "datasets")
     try:
-        descs = [describe_data_dir(d, name=n) for d, n in zip(args.data_dirs, names)]
+        descs = [describe_data_dir(d, name=n) for d, n in zip(args.data_dirs, names, strict=True)]
         written = write_description(descs, args.out_dir, name=name, plots=not args.no_plots)
     except (DataFormatError, ValueError, FileNotFoundError) as e:
         parser.error(str(e))

@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
-"""Who speaks when: diarize one recording for the speakers you give a voice sample of.
+"""Who speaks when: diarize one recording, with or without voice samples of the speakers.
 
 Usage:
+    # no voice sample: a first pass finds the speakers (spk1, spk2, ...), TS-DIA refines them
+    python -m espnet2_tsdia.bin.diarize meeting.wav -o meeting.rttm --model model.zip
+    python -m espnet2_tsdia.bin.diarize meeting.wav -o meeting.rttm --model model.zip --num_speakers 3
+
+    # a voice sample per speaker
     python -m espnet2_tsdia.bin.diarize --model model.zip \\
         --enroll alice=alice.wav --enroll bob=bob.wav meeting.wav -o meeting.rttm --plot meeting.png
 
     --model     a zip written by ``python -m espnet2_tsdia.bin.pack_model`` (or a model-zoo tag)
-    --enroll    NAME=AUDIO, once per speaker: a few seconds of that speaker alone (0.5 s or more)
-    -o          the RTTM to write (one line per turn; speaker field = NAME)
+    --enroll    NAME=AUDIO, once per speaker: a few seconds of that speaker alone (0.5 s or more);
+                without it, the first pass: speech activity, speaker embeddings (the speaker
+                model packed with the TS-DIA model, or --spk_model), clustering with
+                --num_speakers N or an estimate within --min_speakers/--max_speakers, and an
+                enrollment region of the recording for every speaker found
+    -o          the RTTM to write (one line per turn; speaker field = NAME, or spk1, spk2, ...)
     --plot      optional picture (PNG): who talks when, and each speaker's probability
+    --first_pass_rttm  without --enroll: also write the first pass's own RTTM
 
 Audio: any format libsndfile reads, at any sample rate at or above the model's (8 kHz for the
 standard model; higher rates are resampled, lower ones refused). A file with several channels
@@ -30,6 +40,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from espnet2_tsdia.firstpass.options import add_first_pass_arguments
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 #: recordings at least this long (seconds) get a progress bar
@@ -41,19 +54,15 @@ class UsageError(Exception):
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="diarize",
-        description="Target-speaker diarization of one recording: RTTM (and a picture) for the enrolled speakers.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="diarize")
     parser.add_argument("audio", help="the recording to diarize")
     parser.add_argument("--model", required=True, help="packed model (zip from pack_model) or a model-zoo tag")
     parser.add_argument(
         "--enroll",
         action="append",
-        required=True,
+        default=[],
         metavar="NAME=AUDIO",
-        help="a speaker's name and a clip of that speaker alone; repeat for every speaker",
+        help="a speaker's name and a clip of that speaker alone; repeat for every speaker (none: first pass)",
     )
     parser.add_argument("-o", "--output", required=True, help="RTTM file to write")
     parser.add_argument("--plot", default=None, help="PNG timeline of the result")
@@ -64,8 +73,11 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min_speech", type=float, default=None, help="drop turns shorter than this (s)")
     parser.add_argument("--min_silence", type=float, default=None, help="bridge pauses shorter than this (s)")
     parser.add_argument("--batch_size", type=int, default=None, help="items per forward pass (memory)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+    parser.add_argument("--first_pass_rttm", default=None, help="without --enroll: the first pass's RTTM too")
+    add_first_pass_arguments(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only (--log_level WARNING)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    cli.add_log_level(parser)
     return parser
 
 
@@ -107,8 +119,9 @@ def _probe(path: str, *, what: str, channel) -> None:
         raise AudioInputError(f"{what}: the file holds no audio (0 samples)")
 
 
-def run(args: argparse.Namespace) -> int:
-    from espnet2_tsdia.audio.user_input import AudioInputError, check_enrollment_clip, load_audio, parse_channel
+def check_inputs(args: argparse.Namespace):
+    """Command line and files, before the model loads: (speaker -> clip path, channel, output)."""
+    from espnet2_tsdia.audio.user_input import parse_channel
 
     enroll = parse_enroll(args.enroll)
     channel = parse_channel(args.channel)
@@ -118,20 +131,61 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.is_dir():
         raise UsageError(f"-o {out} is a folder; give the RTTM file to write")
+    if enroll and (args.num_speakers is not None or args.spk_model is not None or args.first_pass_rttm):
+        raise UsageError("--num_speakers, --spk_model and --first_pass_rttm are for diarization without --enroll")
+    if not enroll:
+        from espnet2_tsdia.firstpass.options import first_pass_options
 
+        first_pass_options(args)  # bad clustering options fail here, before the model loads
+    return enroll, channel, out
+
+
+def load_model(args: argparse.Namespace):
     from espnet2_tsdia.inference.pack import check_model_archive
+    from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
 
     if Path(args.model).is_file():
         check_model_archive(args.model)
-    from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
-
     overrides = dict(
         threshold=args.threshold, min_speech=args.min_speech, min_silence=args.min_silence, batch_size=args.batch_size
     )
     logger.info("loading %s", args.model)
-    s2d = Speech2TSDiarization.from_pretrained(
+    return Speech2TSDiarization.from_pretrained(
         args.model, cachedir=args.cachedir, device=args.device, overrides=overrides
     )
+
+
+def progress_bar(args: argparse.Namespace, reco: str, duration: float):
+    """(bar or None, progress callback or None): a bar for recordings of a minute or more."""
+    if args.quiet or duration < PROGRESS_MIN_SECONDS:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="pass", desc=f"{reco} ({duration / 60:.1f} min)", file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, update
+
+
+def run(args: argparse.Namespace) -> int:
+    from espnet2_tsdia.audio.user_input import AudioInputError, check_enrollment_clip, load_audio
+
+    enroll, channel, out = check_inputs(args)
+    s2d = load_model(args)
+    first_pass = None
+    if not enroll:
+        from espnet2_tsdia.firstpass.options import first_pass_options
+        from espnet2_tsdia.inference.first_pass import make_first_pass, speaker_model_spec
+        from espnet2_tsdia.inference.spk_model import load_speaker_embedder
+
+        embedder = load_speaker_embedder(
+            speaker_model_spec(s2d, args.spk_model), cachedir=args.cachedir, device=args.device
+        )
+        first_pass = make_first_pass(embedder, s2d, first_pass_options(args))
 
     speech = load_audio(args.audio, fs=s2d.fs, channel=channel)
     clips = {}
@@ -146,22 +200,17 @@ def run(args: argparse.Namespace) -> int:
             f"{args.audio}: the recording lasts {duration:.3f} s, shorter than one frame ({s2d.grid.shift_seconds:g} s)"
         )
 
-    bar = None
-    progress = None
-    if not args.quiet and duration >= PROGRESS_MIN_SECONDS:
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, unit="pass", desc=f"{reco} ({duration / 60:.1f} min)", file=sys.stderr)
-
-        def update(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        progress = update
-
+    bar, progress = progress_bar(args, reco, duration)
     try:
-        result = s2d(speech, reco=reco, enroll_clips=clips, progress=progress)
+        if first_pass is None:
+            result = s2d(speech, reco=reco, enroll_clips=clips, progress=progress)
+        else:
+            from espnet2_tsdia.inference.first_pass import diarize_without_enrollment
+
+            refined = diarize_without_enrollment(
+                s2d, first_pass, speech, reco=reco, iterations=args.iterations, progress=progress
+            )
+            result = refined.final
     finally:
         if bar is not None:
             bar.close()
@@ -170,12 +219,23 @@ def run(args: argparse.Namespace) -> int:
 
     out.parent.mkdir(parents=True, exist_ok=True)
     write_rttm(out, result.turns)
+    if first_pass is not None:
+        fp = refined.first_pass
+        logger.info(
+            "%s: the first pass found %d speaker(s)%s",
+            reco,
+            len(fp.speakers),
+            f"; without an enrollment region (not decoded): {', '.join(fp.skipped)}" if fp.skipped else "",
+        )
+        if args.first_pass_rttm:
+            Path(args.first_pass_rttm).parent.mkdir(parents=True, exist_ok=True)
+            write_rttm(args.first_pass_rttm, fp.turns)
     talk = {spk: float(a.sum()) * s2d.grid.shift_seconds for spk, a in result.activity.items()}
     summary = ", ".join(f"{spk} {sec:.1f} s" for spk, sec in talk.items())
     logger.info("%s: %d turns over %.1f s (%s) -> %s", reco, len(result.turns), duration, summary, out)
     if not result.turns:
-        logger.warning("no enrolled speaker was found talking; %s has no SPEAKER line", out)
-    if args.plot is not None:
+        logger.warning("no speaker was found talking; %s has no SPEAKER line", out)
+    if args.plot is not None and result.posteriors:
         write_picture(Path(args.plot), reco, result, s2d, duration)
     return 0
 
@@ -201,9 +261,7 @@ def write_picture(png: Path, reco: str, result, s2d, duration: float) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO, format="diarize: %(message)s", stream=sys.stderr
-    )
+    cli.setup_logging("WARNING" if args.quiet else args.log_level, fmt="diarize: %(message)s")
     from espnet2_tsdia.audio.user_input import AudioInputError
     from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.inference.model_files import ModelLoadError
@@ -218,9 +276,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except expected as e:
         if args.debug:
             raise
-        message = " ".join(str(e).split()) or type(e).__name__
-        print(f"diarize: error: {message}", file=sys.stderr)
-        return 2
+        return cli.fail(parser.prog, e)
 
 
 if __name__ == "__main__":

@@ -26,14 +26,13 @@ import logging
 import sys
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Standard TS-DIA features of an example dir to ark/scp.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="extract_feats")
     parser.add_argument("example_dir", help="example dir made by make_tsdia_examples")
     parser.add_argument("--ark_dir", default=None, help="where the .ark files go (default: the example dir)")
     parser.add_argument("--frontend_conf", default="{}", help="JSON object of TSDiaFbankFrontend arguments")
@@ -42,14 +41,14 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--merge", type=int, default=None, metavar="N", help="only join the scp files of N parts")
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument("--mean_only", action="store_true", help="write only mean.ark/.scp (on-the-fly features)")
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
 
     from espnet2_tsdia.examples.features import extract_example_dir, merge_parts
     from espnet2_tsdia.formats.errors import DataFormatError
@@ -80,9 +79,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             device=args.device,
             write_feats=not args.mean_only,
         )
-    except (DataFormatError, FileNotFoundError, ValueError, TypeError) as e:
-        logger.error("%s", e)
-        return 1
+    except (DataFormatError, FileNotFoundError, ValueError, TypeError) as e:  # TypeError: an unknown frontend key
+        return cli.fail(parser.prog, e)
     logger.info("%d recordings, %d frames -> %s", report.recordings, report.frames, ", ".join(report.files))
     return 0
 

@@ -16,13 +16,14 @@ errors; 1: errors remain; 2: bad arguments or not a data dir.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.get_parser(__doc__, prog="fix_data_dir")
     p.add_argument("data_dir", help="the data dir to repair")
     p.add_argument("--out_dir", default=None, help="write the fixed dir here instead of in place")
     p.add_argument(
@@ -43,12 +44,14 @@ def get_parser() -> argparse.ArgumentParser:
         help="drop segments shorter than this many seconds after clipping (default 0.01)",
     )
     p.add_argument("--verbose", action="store_true", help="print every report line, not only the summary")
+    cli.add_log_level(p)
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    cli.setup_logging(args.log_level)
     from espnet2_tsdia.data.fix import REPORT_NAME, fix_data_dir
 
     try:
@@ -60,8 +63,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             min_turn=args.min_turn,
         )
     except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.fail(parser.prog, e)
     if args.verbose:
         for entry in report.entries:
             print(entry)

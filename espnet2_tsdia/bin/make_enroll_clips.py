@@ -11,7 +11,7 @@ Usage:
         --data_path_and_name_and_type data/test/enroll/enroll.scp,enroll,sound --output_dir exp/clips
 
 Writes ``OUT_DIR/<reco>__<spk>.wav`` and ``OUT_DIR/enroll.scp``; see
-:mod:`espnet2_tsdia.corpora.enroll_clips`. Exit status 1 with a message naming the file when a
+:mod:`espnet2_tsdia.corpora.enroll_clips`. Exit status 2 with a message naming the file when a
 speaker of the RTTM has no utterance in SOURCE_DIR.
 """
 
@@ -22,37 +22,35 @@ import logging
 import sys
 from typing import List, Optional
 
+from espnet2_tsdia.corpora.enroll_clips import make_enroll_clips
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Separate enrollment clips per (recording, speaker) of a test set.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="make_enroll_clips")
     parser.add_argument("source_dir", help="Kaldi dir (wav.scp, utt2spk) of utterances the test set does not use")
     parser.add_argument("rttm", help="reference RTTM of the test set")
     parser.add_argument("out_dir", help="where the clips and enroll.scp are written")
     parser.add_argument("--seconds", type=float, default=3.0, help="clip length (s)")
     parser.add_argument("--fs", type=int, default=8000, help="sample rate of the clips")
     parser.add_argument("--seed", type=int, default=0, help="shuffles each speaker's utterances per recording")
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    from espnet2_tsdia.corpora.enroll_clips import make_enroll_clips
-    from espnet2_tsdia.formats.errors import DataFormatError
-
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    cli.setup_logging(args.log_level)
     try:
         report = make_enroll_clips(
             args.source_dir, args.rttm, args.out_dir, seconds=args.seconds, fs=args.fs, seed=args.seed
         )
     except (DataFormatError, ValueError, FileNotFoundError) as e:
-        logger.error("%s", e)
-        return 1
+        return cli.fail(parser.prog, e)
     logger.info(
         "%d clips in %s (%d shorter than %.2f s)", len(report.clips), report.scp, len(report.short), args.seconds
     )

@@ -27,16 +27,15 @@ import logging
 import sys
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
     from espnet2_tsdia.labels.schemes import scheme_names
 
-    parser = argparse.ArgumentParser(
-        description="Target-speaker examples (labels, enrollment, chunks) of a Kaldi-style data dir.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="make_tsdia_examples")
     parser.add_argument("data_dir", help="data dir with wav.scp (or --mixture_scp) and rttm (or segments + utt2spk)")
     parser.add_argument("out_dir", help="example dir to write, e.g. <data_dir>/tsdia")
     g = parser.add_argument_group("labels")
@@ -70,14 +69,14 @@ def get_parser() -> argparse.ArgumentParser:
         "--num_samples_from", default="audio", choices=["audio", "reco2dur"], help="where recording lengths come from"
     )
     parser.add_argument("--targets", default=None, help="file of '<reco> <spk>' lines: only these examples")
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
 
     from espnet2_tsdia.examples.enrollment import EnrollOptions, NoEnrollmentError
     from espnet2_tsdia.examples.example_dir import ExampleDirOptions, make_example_dir, read_targets
@@ -108,8 +107,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         targets = read_targets(args.targets) if args.targets else None
         report = make_example_dir(args.data_dir, args.out_dir, options, mixture_scp=args.mixture_scp, targets=targets)
     except (DataFormatError, NoEnrollmentError, FileNotFoundError, ValueError) as e:
-        logger.error("%s", e)
-        return 1
+        return cli.fail(parser.prog, e)
     logger.info(
         "%d examples, %d chunks, %d speakers skipped -> %s",
         report.examples,

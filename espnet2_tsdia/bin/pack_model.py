@@ -11,6 +11,9 @@ Usage:
     A model trained on stored features (``frontend: null``) needs the feature settings at
     inference: add ``--frontend_conf conf/fbank.yaml`` (written into the packed config).
 
+    ``--spk_model exp/spk_train`` packs a speaker-embedding model (a ``spk_train`` dir) with it,
+    so that ``diarize meeting.wav -o out.rttm --model model.zip`` works without enrollment.
+
     The zip holds meta.yaml, exp/<name>/config.yaml (its normalize_conf.stats_file pointing at
     the packed exp/<name>/feats_stats.npz), exp/<name>/model.pth, RESULTS.md and any --option
     files. Load it with ``Speech2TSDiarization.from_pretrained("model.zip")``,
@@ -24,14 +27,13 @@ import logging
 import sys
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Write an ESPnet model-zoo zip of a trained TS-DIA model.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="pack_model")
     parser.add_argument("--train_config", required=True, help="config.yaml of the training")
     parser.add_argument("--model_file", required=True, help="model state dict to ship (e.g. valid.loss.ave.pth)")
     parser.add_argument("--outpath", required=True, help="the zip to write")
@@ -46,16 +48,19 @@ def get_parser() -> argparse.ArgumentParser:
         help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml), packed into the config",
     )
     parser.add_argument(
+        "--spk_model", default=None, help="speaker-embedding training dir (spk_train) for the first pass, packed too"
+    )
+    parser.add_argument(
         "--name", default=None, help="folder name under exp/ in the zip (default: the model file's folder)"
     )
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
 
     from espnet2_tsdia.inference.model_files import ModelLoadError
     from espnet2_tsdia.inference.pack import ModelArchiveError, pack_model
@@ -70,9 +75,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             extra_files=args.option,
             name=args.name,
             frontend_conf=args.frontend_conf,
+            spk_model=args.spk_model,
         )
     except (ModelLoadError, ModelArchiveError, FileNotFoundError, ValueError) as e:
-        parser.error(str(e))
+        return cli.fail(parser.prog, e)
     return 0
 
 

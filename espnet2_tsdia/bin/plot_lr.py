@@ -22,16 +22,19 @@ from typing import Optional, Sequence
 
 import yaml
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.get_parser(__doc__, prog="plot_lr")
     parser.add_argument("config", help="training config (ESPnet or plan layout)")
     parser.add_argument("-o", "--output", default="lr.png", help="PNG to write")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps to plot")
     parser.add_argument("--valid_interval", type=int, default=None, help="validation interval for plateau (steps)")
     parser.add_argument("--csv", default=None, help="also write 'step<TAB>lr' lines here")
+    cli.add_log_level(parser)
     return parser
 
 
@@ -46,19 +49,25 @@ def default_steps(cfg: dict) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    cli.setup_logging(args.log_level)
     from espnet2_tsdia.config.layout import is_plan_layout, plan_to_espnet
 
-    with open(args.config, encoding="utf-8") as f:
-        cfg = yaml.safe_load(f)
+    try:
+        with open(args.config, encoding="utf-8") as f:
+            cfg = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        return cli.fail(parser.prog, f"{args.config}: {e}")
+    if not isinstance(cfg, dict):
+        return cli.fail(parser.prog, f"{args.config}: expected a yaml mapping")
     if is_plan_layout(cfg):
         cfg = plan_to_espnet(cfg, strict=False)[0]
     from espnet2_tsdia.train.schedulers import lr_curve
 
     steps = args.steps or default_steps(cfg)
     if steps < 1:
-        raise SystemExit(f"--steps must be >= 1, got {steps}")
+        parser.error(f"--steps must be >= 1, got {steps}")
     interval = args.valid_interval or cfg.get("valid_interval_steps") or 1000
     xs, ys = lr_curve(
         cfg.get("optim", "adadelta"),

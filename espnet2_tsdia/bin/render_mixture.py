@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import logging
 import sys
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.get_parser(__doc__, prog="render_mixture")
     p.add_argument("specs", help="specs.jsonl or mixture.scp of a simulated set")
     p.add_argument("reco", help="recording id")
     p.add_argument("--fs", type=int, default=None, help="output rate in Hz (default: the set's rate)")
@@ -33,20 +34,25 @@ def get_parser() -> argparse.ArgumentParser:
         help="WAV sample format (default PCM_16, what Kaldi reads)",
     )
     p.add_argument("--out", default="-", help="output file ('-': stdout, the default)")
+    cli.add_log_level(p, "WARNING")
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    cli.setup_logging(args.log_level)
     import soundfile as sf
 
+    from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.simulate.render import MixtureReader
 
-    reader = MixtureReader(args.specs, fs=args.fs)
+    try:
+        reader = MixtureReader(args.specs, fs=args.fs)
+    except (DataFormatError, FileNotFoundError, ValueError) as e:
+        return cli.fail(parser.prog, e)
     if args.reco not in reader:
-        print(f"error: recording {args.reco!r} is not in {args.specs}", file=sys.stderr)
-        return 1
+        return cli.fail(parser.prog, f"recording {args.reco!r} is not in {args.specs}")
     from espnet2_tsdia.simulate.materialize import clip_for
 
     x, _ = clip_for(reader[args.reco], args.subtype)

@@ -17,13 +17,14 @@ config, missing audio or a set that missed its targets (the message says which),
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.get_parser(__doc__, prog="simulate")
     p.add_argument("config", nargs="?", help="yaml with one set, or 'common' + 'sets'")
     p.add_argument("--list", action="store_true", help="print '<set> <source>' per set and exit")
     p.add_argument("--set", default=None, help="which set of the yaml (required when it holds several)")
@@ -36,13 +37,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--rir_dir", default=None, help="override rir_dir")
     p.add_argument("--python", default="python", help="interpreter written into wav.scp's render pipes")
     p.add_argument("--verify", default=None, metavar="DATA_DIR", help="check a finished set and exit")
+    cli.add_log_level(p)
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
     from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.simulate.config import load_set_configs
     from espnet2_tsdia.simulate.generate import SimulationError, generate_set, verify_set_dir
@@ -83,8 +85,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error("--source_dir is required")
         generate_set(cfg, args.source_dir, args.out_dir or f"data/{cfg.name}", nj=args.nj, python=args.python)
     except (ValueError, SimulationError, DataFormatError, FileNotFoundError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return cli.fail(parser.prog, e)
     return 0
 
 

@@ -5,6 +5,7 @@ Usage:
     # oracle enrollment (from the reference RTTM), model from the training dir
     python -m espnet2_tsdia.bin.tsdia_inference \\
         --train_config exp/tsdia_train/config.yaml --model_file exp/tsdia_train/valid.loss.ave.pth \\
+        --config conf/decode.yaml --frontend_conf conf/fbank.yaml \\
         --data_path_and_name_and_type data/test/wav.scp,speech,sound \\
         --data_path_and_name_and_type data/test/rttm,rttm,rttm \\
         --output_dir exp/tsdia_train/decode_test --num_plots 3
@@ -13,7 +14,12 @@ Usage:
     python -m espnet2_tsdia.bin.tsdia_inference --model_tag exp/tsdia_train/model.zip \\
         --data_path_and_name_and_type data/test/wav.scp,speech,sound \\
         --data_path_and_name_and_type data/test/enroll.scp,enroll,sound \\
-        --enrollment clips --output_dir exp/decode_clips
+        --enroll_source clips --output_dir exp/decode_clips
+
+    # no enrollment: a clustering first pass finds the speakers, TS-DIA refines them
+    python -m espnet2_tsdia.bin.tsdia_inference --model_tag exp/tsdia_train/model.zip \\
+        --data_path_and_name_and_type data/test/wav.scp,speech,sound \\
+        --enroll_source first_pass --iterations 1 --output_dir exp/decode_first_pass
 
 Data (``--data_path_and_name_and_type path,name,type``, ESPnet's form):
 
@@ -21,6 +27,18 @@ Data (``--data_path_and_name_and_type path,name,type``, ESPnet's form):
 - ``rttm`` (type ``rttm``): the reference; needed by ``--enrollment oracle``; drawn in plots.
 - ``enroll`` (type ``sound``): ``<speaker> <audio>`` (every recording) or
   ``<reco>__<speaker> <audio>`` (one recording), needed by ``--enrollment clips``.
+
+Enrollment (``--enroll_source``, formerly ``--enrollment``): ``oracle`` (the reference's solo
+regions), ``clips`` (audio per speaker) or ``first_pass`` (no enrollment: speech activity,
+speaker embeddings of ``--spk_model`` or of the one packed with the model, clustering with
+``--num_speakers`` or an estimate within ``--min_speakers``/``--max_speakers``; each found
+speaker ``spk1``, ``spk2``, ... gets an enrollment region of the recording, then TS-DIA runs,
+``--iterations`` more times with regions from its own output). ``first_pass`` also writes
+``first_pass.rttm`` (the clustering alone), ``first_pass_regions`` (``<reco> <spk> <start s>
+<end s> <kind> pass<i>``: the enrollment region of every speaker in every TS-DIA pass; kind
+``clean`` or ``unclean`` for the first pass's, ``solo`` for one taken from a TS-DIA output;
+``<reco> <spk> - - none`` for a speaker without one) and, with ``--iterations N``,
+``rttm.pass0`` ... ``rttm.passN`` (``rttm`` is the last).
 
 Writes in ``--output_dir``: ``posteriors/<reco>__<spk>.npy`` (float32 (T, C) class posteriors,
 10 frames per second), ``posteriors.scp`` (``<reco>__<spk> <path>``), ``rttm`` (the hypothesis,
@@ -31,6 +49,8 @@ speaker names = target names), and with ``--num_plots N`` ``plots/<reco>.timelin
 Options of evaluation (``--batch_size --beam_width --sliding_window --window_overlap
 --label_type --max_duration``) and post-processing (``--threshold --median_filter --min_speech
 --min_silence --transition_penalty``) default to the config's ``eval_knobs``; given here, they win.
+``--config conf/decode.yaml`` sets any of these options from a yaml (keys: option names; nested
+values such as a ``frontend_conf:`` mapping included); the command line wins over it.
 """
 
 from __future__ import annotations
@@ -41,6 +61,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+
+from espnet2_tsdia.firstpass.options import add_first_pass_arguments
+from espnet2_tsdia.utils import cli
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +79,7 @@ def _triple(value: str) -> Tuple[str, str, str]:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Target-speaker diarization inference: posteriors (npy + scp), RTTM and plots.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="tsdia_inference", config=True)
     group = parser.add_argument_group("model")
     group.add_argument("--train_config", default=None, help="config.yaml of the training")
     group.add_argument("--model_file", default=None, help="model state dict (e.g. valid.loss.ave.pth)")
@@ -73,7 +93,8 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--frontend_conf",
         default=None,
-        help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml)",
+        help="models trained on stored features: yaml of the TSDiaFbankFrontend arguments (conf/fbank.yaml); "
+        "in --config, a mapping of them",
     )
 
     group = parser.add_argument_group("data")
@@ -89,7 +110,14 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--channel", default="0", help="channel of multi-channel audio: a 0-based index or 'mean'")
 
     group = parser.add_argument_group("enrollment")
-    group.add_argument("--enrollment", choices=["oracle", "clips"], default="oracle", help="enrollment source")
+    group.add_argument(
+        "--enroll_source",
+        "--enrollment",
+        dest="enroll_source",
+        choices=["oracle", "clips", "first_pass"],
+        default="oracle",
+        help="enrollment source (--enrollment is the former name)",
+    )
     group.add_argument("--enroll_max_duration", type=float, default=5.0, help="oracle: longest enrollment (s)")
     group.add_argument("--enroll_min_duration", type=float, default=0.5, help="oracle: shortest usable solo region (s)")
 
@@ -106,10 +134,11 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--min_silence", type=float, default=None, help="fill gaps shorter than this (s)")
     group.add_argument("--transition_penalty", type=float, default=None, help="beam decoding: cost of a class change")
 
+    add_first_pass_arguments(parser)
     parser.add_argument(
         "--num_plots", type=int, default=0, help="timeline and posterior pictures of the first N recordings"
     )
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
@@ -152,19 +181,21 @@ def _data_files(parser: argparse.ArgumentParser, triples) -> Dict[str, str]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
 
     files = _data_files(parser, args.data_path_and_name_and_type)
     if args.model_tag is None and (args.train_config is None or args.model_file is None):
         parser.error("give --model_tag, or both --train_config and --model_file")
     if args.model_tag is not None and (args.train_config or args.model_file):
         parser.error("--model_tag excludes --train_config and --model_file")
-    if args.enrollment == "oracle" and "rttm" not in files:
-        parser.error("--enrollment oracle needs the reference: --data_path_and_name_and_type <rttm>,rttm,rttm")
-    if args.enrollment == "clips" and "enroll" not in files:
-        parser.error("--enrollment clips needs --data_path_and_name_and_type <enroll.scp>,enroll,sound")
+    if args.enroll_source == "oracle" and "rttm" not in files:
+        parser.error("--enroll_source oracle needs the reference: --data_path_and_name_and_type <rttm>,rttm,rttm")
+    if args.enroll_source == "clips" and "enroll" not in files:
+        parser.error("--enroll_source clips needs --data_path_and_name_and_type <enroll.scp>,enroll,sound")
     if args.num_plots < 0:
         parser.error(f"--num_plots must be >= 0, got {args.num_plots}")
+    if args.iterations < 0:
+        parser.error(f"--iterations must be >= 0, got {args.iterations}")
 
     from espnet2_tsdia.audio.user_input import AudioInputError
     from espnet2_tsdia.formats.errors import DataFormatError
@@ -174,32 +205,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         run(args, files)
     except (ModelLoadError, ModelArchiveError, DataFormatError, AudioInputError, ValueError, FileNotFoundError) as e:
-        logger.error("%s", e)
-        return 1
+        return cli.fail(parser.prog, e)
     return 0
 
 
-def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
-    import numpy as np
-
-    from espnet2_tsdia.audio.reader import WavScpReader, audio_info
-    from espnet2_tsdia.audio.user_input import check_enrollment_clip, load_audio, parse_channel
-    from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines, write_scp
-    from espnet2_tsdia.formats.rttm import group_by_reco, read_rttm, write_rttm
-    from espnet2_tsdia.inference.enrollment_sources import (
-        UTT_SEP,
-        OracleOptions,
-        clips_for_recording,
-        oracle_enrollments,
-        read_enroll_scp,
-    )
+def load_tsdia(args: argparse.Namespace):
+    """The TS-DIA model of ``--model_tag`` or ``--train_config``/``--model_file``."""
     from espnet2_tsdia.inference.model_files import read_train_config
     from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
 
-    channel = parse_channel(args.channel)
     overrides = {k: getattr(args, k) for k in OVERRIDES}
     device = "cuda" if args.ngpu > 0 else "cpu"
-    fconf = read_train_config(args.frontend_conf, what="frontend config") if args.frontend_conf else None
+    fconf = args.frontend_conf  # a mapping from --config, or a yaml file
+    if isinstance(fconf, str):
+        fconf = read_train_config(fconf, what="frontend config")
     if args.model_tag is not None:
         s2d = Speech2TSDiarization.from_pretrained(
             args.model_tag, cachedir=args.cachedir, device=device, overrides=overrides, frontend_conf=fconf
@@ -218,64 +237,182 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
         s2d.readout.scheme,
         s2d.postprocess,
     )
+    return s2d
 
-    reader = WavScpReader(files["speech"], fs=s2d.fs, channel=None if channel == "mean" else channel)
+
+def load_first_pass(args: argparse.Namespace, s2d):
+    """The first pass of ``--enroll_source first_pass`` (None for the other sources)."""
+    if args.enroll_source != "first_pass":
+        return None
+    from espnet2_tsdia.firstpass.options import first_pass_options
+    from espnet2_tsdia.inference.first_pass import make_first_pass, speaker_model_spec
+    from espnet2_tsdia.inference.spk_model import load_speaker_embedder
+
+    embedder = load_speaker_embedder(
+        speaker_model_spec(s2d, args.spk_model), cachedir=args.cachedir, device=str(s2d.device)
+    )
+    return make_first_pass(embedder, s2d, first_pass_options(args))
+
+
+def recordings(args: argparse.Namespace, reader) -> List[str]:
+    """The recordings to decode: every key of wav.scp, or those of ``--key_file``."""
+    from espnet2_tsdia.formats.kaldi import c_sort_key, iter_lines
+
     recos = sorted(reader, key=c_sort_key)
     if args.key_file is not None:
         wanted = {line.split()[0] for _, line in iter_lines(args.key_file)}
         recos = [r for r in recos if r in wanted]
-    ref = group_by_reco(read_rttm(files["rttm"])) if "rttm" in files else {}
-    clips = read_enroll_scp(files["enroll"]) if "enroll" in files else {}
-    oracle = OracleOptions(max_duration=args.enroll_max_duration, min_duration=args.enroll_min_duration)
+    return recos
 
-    out = Path(args.output_dir)
-    post_dir = out / "posteriors"
-    post_dir.mkdir(parents=True, exist_ok=True)
-    scp: Dict[str, str] = {}
-    all_turns = []
-    clip_cache: Dict[Tuple[str, object], np.ndarray] = {}
-    plotted = 0
-    for reco in recos:
-        t0 = time.perf_counter()
-        entry = reader.entry(reco)
-        if not entry.is_pipe:
-            _, sr, _ = audio_info(entry)
-            if sr < s2d.fs:
-                raise entry.error(f"sample rate {sr} Hz is below the model's {s2d.fs} Hz")
-        speech = reader[reco]
-        num_frames = s2d.num_frames(len(speech))
-        regions, clip_wavs = {}, {}
-        if args.enrollment == "oracle":
-            turns = ref.get(reco, [])
-            if not turns:
-                logger.warning("%s: no reference turn; skipped", reco)
-                continue
-            regions, missing = oracle_enrollments(turns, num_frames, oracle, grid=s2d.grid)
-            for spk in missing:
-                logger.warning(
-                    "%s: speaker %s never talks alone for %.2f s or more; no enrollment, not decoded",
-                    reco,
-                    spk,
-                    oracle.min_duration,
+
+def read_recording(reader, reco: str, fs: int):
+    """The waveform of ``reco`` at ``fs``; a file at a lower rate is refused."""
+    from espnet2_tsdia.audio.reader import audio_info
+
+    entry = reader.entry(reco)
+    if not entry.is_pipe:
+        _, sr, _ = audio_info(entry)
+        if sr < fs:
+            raise entry.error(f"sample rate {sr} Hz is below the model's {fs} Hz")
+    return reader[reco]
+
+
+class ClipCache:
+    """Enrollment clips of ``--enroll_source clips``, each file read and checked once."""
+
+    def __init__(self, clips: Dict[str, str], channel, s2d):
+        self.clips, self.channel, self.s2d = clips, channel, s2d
+        self.cache: Dict[str, object] = {}
+
+    def for_recording(self, reco: str) -> Dict[str, object]:
+        from espnet2_tsdia.audio.user_input import check_enrollment_clip, load_audio
+        from espnet2_tsdia.inference.enrollment_sources import clips_for_recording
+
+        out = {}
+        for spk, path in clips_for_recording(self.clips, reco).items():
+            if path not in self.cache:
+                what = f"enrollment clip of {spk!r} ({path})"
+                x = load_audio(path, fs=self.s2d.fs, channel=self.channel, what=what)
+                self.cache[path] = check_enrollment_clip(
+                    x, fs=self.s2d.fs, frame_samples=self.s2d.grid.shift, what=what
                 )
-        else:
-            for spk, path in clips_for_recording(clips, reco).items():
-                key = (path, channel)
-                if key not in clip_cache:
-                    what = f"enrollment clip of {spk!r} ({path})"
-                    x = load_audio(path, fs=s2d.fs, channel=channel, what=what)
-                    clip_cache[key] = check_enrollment_clip(x, fs=s2d.fs, frame_samples=s2d.grid.shift, what=what)
-                clip_wavs[spk] = clip_cache[key]
-        if not regions and not clip_wavs:
-            logger.warning("%s: no target speaker with an enrollment; skipped", reco)
-            continue
-        result = s2d(speech, reco=reco, enroll_clips=clip_wavs, enroll_regions=regions)
+            out[spk] = self.cache[path]
+        return out
+
+
+def oracle_regions(reco: str, turns, num_frames: int, options, s2d) -> Dict[str, Tuple[int, int]]:
+    """Oracle enrollment regions of one recording; speakers without a solo region are named."""
+    from espnet2_tsdia.inference.enrollment_sources import oracle_enrollments
+
+    if not turns:
+        logger.warning("%s: no reference turn; skipped", reco)
+        return {}
+    regions, missing = oracle_enrollments(turns, num_frames, options, grid=s2d.grid)
+    for spk in missing:
+        logger.warning(
+            "%s: speaker %s never talks alone for %.2f s or more; no enrollment, not decoded",
+            reco,
+            spk,
+            options.min_duration,
+        )
+    return regions
+
+
+class Outputs:
+    """What ``tsdia_inference`` writes: posteriors, RTTM(s), first-pass files, plots."""
+
+    def __init__(self, out: Path, *, iterations: Optional[int]):
+        self.out = out
+        self.post_dir = out / "posteriors"
+        self.post_dir.mkdir(parents=True, exist_ok=True)
+        self.iterations = iterations  # None: no first pass
+        self.scp: Dict[str, str] = {}
+        self.turns: List = []
+        self.first_pass_turns: List = []
+        self.pass_turns: List[List] = [[] for _ in range((iterations or 0) + 1)]
+        self.region_lines: List[str] = []
+
+    def add(self, reco: str, result) -> None:
+        import numpy as np
+
+        from espnet2_tsdia.inference.enrollment_sources import UTT_SEP
+
         for spk, post in result.posteriors.items():
             eid = f"{reco}{UTT_SEP}{spk}"
-            path = post_dir / f"{eid}.npy"
+            path = self.post_dir / f"{eid}.npy"
             np.save(path, post.astype(np.float32))
-            scp[eid] = str(path)
-        all_turns.extend(result.turns)
+            self.scp[eid] = str(path)
+        self.turns.extend(result.turns)
+
+    def add_first_pass(self, reco: str, refined, s2d) -> None:
+        fp = refined.first_pass
+        self.first_pass_turns.extend(fp.turns)
+        for i, res in enumerate(refined.passes):
+            self.pass_turns[i].extend(res.turns)
+        shift = s2d.grid.shift_seconds
+        for spk in fp.skipped:
+            self.region_lines.append(f"{reco} {spk} - - none")
+        for i, regions in enumerate(refined.regions):
+            for spk, (a, b) in regions.items():
+                clean = "solo" if i > 0 else ("clean" if fp.regions[spk].clean else "unclean")
+                self.region_lines.append(f"{reco} {spk} {a * shift:.2f} {b * shift:.2f} {clean} pass{i}")
+
+    def write(self) -> None:
+        from espnet2_tsdia.formats.kaldi import write_scp
+        from espnet2_tsdia.formats.rttm import write_rttm
+
+        write_scp(self.out / "posteriors.scp", self.scp)
+        write_rttm(self.out / "rttm", self.turns)
+        if self.iterations is not None:
+            write_rttm(self.out / "first_pass.rttm", self.first_pass_turns)
+            (self.out / "first_pass_regions").write_text("".join(ln + "\n" for ln in self.region_lines))
+            if self.iterations > 0:
+                for i, turns in enumerate(self.pass_turns):
+                    write_rttm(self.out / f"rttm.pass{i}", turns)
+        logger.info(
+            "wrote %s (%d turns) and %s (%d targets)",
+            self.out / "rttm",
+            len(self.turns),
+            self.out / "posteriors.scp",
+            len(self.scp),
+        )
+
+
+def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
+    """Decode every recording: model, enrollment source, passes, outputs (named steps above)."""
+    from espnet2_tsdia.audio.reader import WavScpReader
+    from espnet2_tsdia.audio.user_input import parse_channel
+    from espnet2_tsdia.formats.rttm import group_by_reco, read_rttm
+    from espnet2_tsdia.inference.enrollment_sources import OracleOptions, read_enroll_scp
+    from espnet2_tsdia.inference.first_pass import diarize_without_enrollment
+
+    channel = parse_channel(args.channel)
+    s2d = load_tsdia(args)
+    first_pass = load_first_pass(args, s2d)
+    reader = WavScpReader(files["speech"], fs=s2d.fs, channel=None if channel == "mean" else channel)
+    ref = group_by_reco(read_rttm(files["rttm"])) if "rttm" in files else {}
+    clips = ClipCache(read_enroll_scp(files["enroll"]), channel, s2d) if "enroll" in files else None
+    oracle = OracleOptions(max_duration=args.enroll_max_duration, min_duration=args.enroll_min_duration)
+    outputs = Outputs(Path(args.output_dir), iterations=args.iterations if first_pass is not None else None)
+    plotted = 0
+    for reco in recordings(args, reader):
+        t0 = time.perf_counter()
+        speech = read_recording(reader, reco, s2d.fs)
+        num_frames = s2d.num_frames(len(speech))
+        if first_pass is not None:
+            refined = diarize_without_enrollment(s2d, first_pass, speech, reco=reco, iterations=args.iterations)
+            outputs.add_first_pass(reco, refined, s2d)
+            result = refined.final
+            if not result.posteriors:
+                logger.warning("%s: the first pass found no speaker with an enrollment region", reco)
+        else:
+            regions = oracle_regions(reco, ref.get(reco, []), num_frames, oracle, s2d) if clips is None else {}
+            clip_wavs = clips.for_recording(reco) if clips is not None else {}
+            if not regions and not clip_wavs:
+                logger.warning("%s: no target speaker with an enrollment; skipped", reco)
+                continue
+            result = s2d(speech, reco=reco, enroll_clips=clip_wavs, enroll_regions=regions)
+        outputs.add(reco, result)
         elapsed = time.perf_counter() - t0
         duration = len(speech) / s2d.fs
         logger.info(
@@ -288,14 +425,10 @@ def run(args: argparse.Namespace, files: Dict[str, str]) -> None:
             elapsed,
             elapsed / max(duration, 1e-9),
         )
-        if plotted < args.num_plots:
-            write_plots(out / "plots", reco, result, ref.get(reco, []), s2d)
+        if plotted < args.num_plots and result.posteriors:
+            write_plots(Path(args.output_dir) / "plots", reco, result, ref.get(reco, []), s2d)
             plotted += 1
-    write_scp(out / "posteriors.scp", scp)
-    write_rttm(out / "rttm", all_turns)
-    logger.info(
-        "wrote %s (%d turns) and %s (%d targets)", out / "rttm", len(all_turns), out / "posteriors.scp", len(scp)
-    )
+    outputs.write()
 
 
 def write_plots(plot_dir: Path, reco: str, result, ref_turns, s2d) -> None:

@@ -24,14 +24,13 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="DER and JER (pyannote.metrics) with an explicit protocol; writes RESULTS.md and result.json.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="tsdia_score")
     parser.add_argument("--ref", required=True, help="reference RTTM")
     parser.add_argument("--hyp", required=True, help="hypothesis RTTM")
     parser.add_argument("--uem", default=None, help="UEM file restricting the scored region (default: no UEM)")
@@ -40,14 +39,14 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--skip_overlap", action="store_true", help="do not score overlapped reference speech")
     parser.add_argument("--out_dir", required=True, help="where RESULTS.md and result.json are written")
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
 
     from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.formats.rttm import read_rttm

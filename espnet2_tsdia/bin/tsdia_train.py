@@ -25,14 +25,22 @@ from typing import Optional, Sequence
 
 from espnet2_tsdia.config.layout import espnet_config_argument
 from espnet2_tsdia.tasks.tsdia import TSDiarizationTask
+from espnet2_tsdia.utils import cli
 
 
 def get_parser():
-    return TSDiarizationTask.get_parser()
+    """ESPnet's parser of the task, with this module's docstring (its Usage block) as description."""
+    parser = TSDiarizationTask.get_parser()
+    parser.description = __doc__
+    parser.formatter_class = cli.HelpFormatter
+    return parser
 
 
 def main(cmd: Optional[Sequence[str]] = None):
     cmd = list(sys.argv[1:] if cmd is None else cmd)
+    if "-h" in cmd or "--help" in cmd:  # ESPnet's main would build its own parser, described "base parser"
+        get_parser().print_help()
+        return
     # the converted yaml is read while ESPnet parses the command line; it goes with the run
     with tempfile.TemporaryDirectory(prefix="tsdia_train_") as workdir:
         TSDiarizationTask.main(cmd=espnet_config_argument(cmd, workdir))

@@ -43,6 +43,8 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger("espnet2_tsdia.bin.tune")
 
 #: tsdia_train options the tuner sets for every trial itself.
@@ -50,7 +52,7 @@ OWN_OPTIONS = ("--config", "--output_dir", "--resume")
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.get_parser(__doc__, prog="tune")
     p.add_argument("--config", required=True, help="training yaml (either layout) with a tuning section")
     p.add_argument("--output_dir", required=True, help="study dir: trials/, results.md, best.yaml, plots/")
     p.add_argument("--library", choices=("optuna", "raytune"), default=None, help="override tuning.library")
@@ -72,7 +74,7 @@ def get_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--check_only", action="store_true", help="validate and stop (no trial)")
     g.add_argument("--report_only", action="store_true", help="write the outputs of the study as it stands (no trial)")
-    p.add_argument("--log_level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    cli.add_log_level(p)
     return p
 
 
@@ -117,8 +119,9 @@ def corner_issues(config: Mapping[str, Any], space) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     own, train_args = split_argv(sys.argv[1:] if argv is None else argv)
-    args = get_parser().parse_args(own)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    parser = get_parser()
+    args = parser.parse_args(own)
+    cli.setup_logging(args.log_level)
     from espnet2_tsdia.config.checklist import ConfigError
     from espnet2_tsdia.config.tuning import TuningSettings, comparability_warnings
 
@@ -126,11 +129,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with open(args.config, encoding="utf-8") as f:
             config = yaml.safe_load(f)
     except (OSError, yaml.YAMLError) as e:
-        print(f"ERROR: --config {args.config}: {e}", file=sys.stderr)
-        return 2
+        return cli.fail(parser.prog, f"--config {args.config}: {e}")
     if not isinstance(config, dict):
-        print(f"ERROR: --config {args.config}: expected a yaml mapping", file=sys.stderr)
-        return 2
+        return cli.fail(parser.prog, f"--config {args.config}: expected a yaml mapping")
     try:
         settings = TuningSettings.from_config(
             config, library=args.library, n_trials=args.n_trials, n_jobs=args.n_jobs, storage=args.storage,
@@ -142,17 +143,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if issues:
             raise ConfigError(issues)
     except ConfigError as e:
-        for issue in e.issues:
-            print(f"ERROR: {args.config}: {issue}", file=sys.stderr)
-        print(f"ERROR: {len(e.issues)} problem(s); no trial was started", file=sys.stderr)
-        return 2
+        issues = "; ".join(f"{args.config}: {issue}" for issue in e.issues)
+        return cli.fail(parser.prog, f"{issues} ({len(e.issues)} problem(s); no trial was started)")
     gpus = [g for g in args.gpus.split(",") if g]
     if gpus and settings.library != "optuna":
-        print(
-            "ERROR: --gpus is for the Optuna backend; Ray Tune assigns GPUs with tuning.resources_per_trial",
-            file=sys.stderr,
-        )
-        return 2
+        parser.error("--gpus is for the Optuna backend; Ray Tune assigns GPUs with tuning.resources_per_trial")
     logger.info("search space: %s", "; ".join(f"{p.name} {p.describe()}" for p in settings.space.params))
     for warning in comparability_warnings(settings):
         logger.warning(warning)

@@ -2,15 +2,15 @@
 """Choose the decode options (threshold, median filter, min speech/silence) on a validation set.
 
 Usage:
-    # posteriors of the validation set, once (any enrollment source)
+    # the grid search on a validation set's posteriors; writes best.yaml for tsdia_inference
+    python -m espnet2_tsdia.bin.tune_decode --posteriors exp/tsdia/decode_dev/posteriors.scp \\
+        --ref dump/dev/rttm --grid conf/decode_search.yaml --base_config conf/decode.yaml \\
+        --train_config exp/tsdia/config.yaml --out_dir exp/tsdia/decode_search
+    # the posteriors come from one tsdia_inference run on the validation set (any enrollment source)
     python -m espnet2_tsdia.bin.tsdia_inference --train_config exp/tsdia/config.yaml \\
         --model_file exp/tsdia/valid.loss.ave.pth --output_dir exp/tsdia/decode_dev \\
         --data_path_and_name_and_type dump/dev/wav.scp,speech,sound \\
         --data_path_and_name_and_type dump/dev/rttm,rttm,rttm
-    # the grid search on them; writes best.yaml for tsdia_inference (tsdia.sh --inference_config)
-    python -m espnet2_tsdia.bin.tune_decode --posteriors exp/tsdia/decode_dev/posteriors.scp \\
-        --ref dump/dev/rttm --grid conf/decode_search.yaml --base_config conf/decode.yaml \\
-        --train_config exp/tsdia/config.yaml --out_dir exp/tsdia/decode_search
 
 The grid yaml lists values per option (``threshold: [0.3, 0.4, 0.5]``, ``median_filter``,
 ``min_speech``, ``min_silence``; options it leaves out keep the base config's value). Writes in
@@ -28,14 +28,13 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from espnet2_tsdia.utils import cli
+
 logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Grid search of the post-processing options on a validation set's stored posteriors.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = cli.get_parser(__doc__, prog="tune_decode")
     parser.add_argument("--posteriors", required=True, help="posteriors.scp of tsdia_inference on the validation set")
     parser.add_argument("--ref", required=True, help="reference RTTM of the validation set")
     parser.add_argument("--grid", required=True, help="yaml: option -> list of values")
@@ -45,7 +44,7 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out_dir", required=True, help="where best.yaml, search.tsv and RESULTS.md go")
     parser.add_argument("--top", type=int, default=10, help="candidates listed in RESULTS.md")
-    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    cli.add_log_level(parser)
     return parser
 
 
@@ -64,7 +63,7 @@ def _yaml(path: str, what: str) -> dict:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    cli.setup_logging(args.log_level)
     for name in ("posteriors", "ref", "grid", "base_config", "train_config"):
         p = getattr(args, name)
         if p is not None and not Path(p).is_file():
@@ -97,8 +96,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise ValueError(f"{args.ref}: the reference has no SPEAKER line")
         trials = search(posteriors, ref, grid, readout)
     except (DataFormatError, ValueError, OSError) as e:
-        logger.error("%s", e)
-        return 1
+        return cli.fail(parser.prog, e)
 
     best = trials[0]
     der = score(ref, hypothesis_turns(posteriors, readout, best.options)).total

@@ -14,9 +14,10 @@ dir is usable (warnings and notes allowed, unless --strict); 1: errors (or warni
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import List, Optional
+
+from espnet2_tsdia.utils import cli
 
 
 def _optional_int(text: str) -> Optional[int]:
@@ -29,7 +30,7 @@ def _optional_int(text: str) -> Optional[int]:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.get_parser(__doc__, prog="validate_data_dir")
     p.add_argument("data_dir", help="the data dir to check")
     p.add_argument(
         "--expected_fs",
@@ -57,12 +58,14 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--strict", action="store_true", help="warnings make the dir unusable too")
     p.add_argument("--quiet", action="store_true", help="print errors and warnings only, not notes")
+    cli.add_log_level(p, "WARNING")
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    cli.setup_logging(args.log_level)
     from espnet2_tsdia.data.validate import validate_data_dir
 
     try:
@@ -76,8 +79,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             check_pipes=args.check_pipes,
         )
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return cli.fail(parser.prog, e)
     for problem in report.problems:
         if not (args.quiet and problem.severity == "info"):
             print(problem)

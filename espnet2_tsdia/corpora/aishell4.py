@@ -28,6 +28,7 @@ session out with ``exclude`` (lhotse skips 20200622_M_R002S07C01 and 20200710_M_
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
 import re
@@ -35,20 +36,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, summarize
 from espnet2_tsdia.corpora.common import (
     audio_header,
     channel_pipe,
+    corpus_manifest,
     downmix_pipe,
     fetch,
     require_audio,
     split_dir_name,
     unpack,
+    was_extracted,
     whole_file_uem,
     write_split,
 )
 from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import read_list
 from espnet2_tsdia.formats.rttm import Turn
+from espnet2_tsdia.utils.cli import str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -56,8 +62,9 @@ logger = logging.getLogger(__name__)
 PARTS = ("train_L", "train_M", "train_S", "test")
 URL = "http://www.openslr.org/resources/111/{part}.tar.gz"
 NUM_DEV = 18
-#: archive file name -> md5. OpenSLR lists md5 sums on the resource page; none are recorded here yet; fill them in to have every
-#: download verified (a mismatch stops the download stage, naming the file).
+#: archive file name -> md5 published by OpenSLR. Empty: the values could not be read where this
+#: was written, so each archive is checked against OpenSLR's list ``resources/111/checksum.md5``
+#: at download time instead; an entry here takes precedence over that list.
 MD5: Dict[str, str] = {}
 SILENCE_TOKENS = frozenset({"<sil>"})
 _TRAIN_ROOM = re.compile(r"^\d{8}_([LMS])_")
@@ -362,15 +369,73 @@ def prepare_aishell4(
 
 
 def download_aishell4(corpus_dir: PathLike, *, parts: Sequence[str] = PARTS) -> None:
-    """Download and extract the OpenSLR tarballs (resumable; extracted parts are skipped)."""
+    """Download and extract the OpenSLR tarballs (resumable; extracted parts are skipped).
+
+    Each archive is checked against its md5 in :data:`MD5` or, where that is empty, in OpenSLR's
+    list ``resources/111/checksum.md5`` (fetched with the first download; without it, against the
+    md5 recorded at the first download), and recorded in ``<corpus_dir>/checksums.md5``. A part
+    counts as extracted once its extraction finished; an interrupted one is redone. A part that
+    is there without a finished extraction and without its archive (extracted by hand) is used as
+    it is, with a warning that it was not verified.
+    """
     corpus_dir = Path(corpus_dir)
+    manifest = corpus_manifest(corpus_dir)
     for part in parts:
         if part not in PARTS:
             raise ValueError(f"unknown AISHELL-4 part {part!r}; expected some of {', '.join(PARTS)}")
-        if (corpus_dir / part / "TextGrid").is_dir():
+        archive = corpus_dir / "downloads" / f"{part}.tar.gz"
+        if was_extracted(archive, corpus_dir):
             logger.info("%s: already extracted", corpus_dir / part)
             continue
-        archive = fetch(
-            URL.format(part=part), corpus_dir / "downloads" / f"{part}.tar.gz", md5=MD5.get(f"{part}.tar.gz")
-        )
+        started = archive.exists() or archive.with_name(archive.name + ".part").exists()
+        if (corpus_dir / part / "TextGrid").is_dir() and not started:
+            logger.warning(
+                "%s: found, but not extracted from a verified %s: used as it is; delete it to download the part",
+                corpus_dir / part,
+                archive.name,
+            )
+            continue
+        archive = fetch(URL.format(part=part), archive, md5=MD5.get(f"{part}.tar.gz"), manifest=manifest)
         unpack(archive, corpus_dir, done=corpus_dir / part / "TextGrid")
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--parts", type=str_list, default=list(PARTS), help="archives to use (and to download)")
+    p.add_argument("--channel", default="1", help="1..8 (default 1, as the official baseline) or downmix")
+    p.add_argument("--num_dev", type=int, default=NUM_DEV, help="training sessions held out as dev (0: none)")
+    p.add_argument("--dev_list", default=None, help="file of dev session ids (overrides --num_dev)")
+    p.add_argument("--exclude", type=str_list, default=[], help="session ids to leave out (reported)")
+
+
+def _data_dirs(a: argparse.Namespace) -> List[str]:
+    names = []
+    if any(p.startswith("train") for p in a.parts):
+        names.append("aishell4_train")
+        if a.dev_list or a.num_dev > 0:
+            names.append("aishell4_dev")
+    if "test" in a.parts:
+        names.append("aishell4_test")
+    return names
+
+
+CLI = CorpusCli(
+    summary="AISHELL-4: TextGrid to RTTM, one channel, held-out dev",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_aishell4(
+            a.corpus_dir,
+            a.out_dir,
+            channel=a.channel,
+            parts=a.parts,
+            num_dev=a.num_dev,
+            dev_sessions=read_list(a.dev_list) if a.dev_list else None,
+            exclude=a.exclude,
+        )
+    ),
+    data_dirs=_data_dirs,
+    download=lambda a: download_aishell4(a.corpus_dir, parts=a.parts),
+    # wav.scp holds sox pipes (channel selection): their output is checked by the recipe's
+    # feature stage, not decoded here
+    validation=lambda a: {},
+)

@@ -21,17 +21,21 @@ one is clipped, three are dropped, all reported), then to the audio length.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, path_or_none, summarize
 from espnet2_tsdia.corpora.common import (
+    DOWNLOAD_ERRORS,
     MissingAudioError,
     audio_header,
     channel_pipe,
     check_rttm_recordings,
     clip_to_windows,
     clip_uem,
+    corpus_manifest,
     fetch,
     fetch_repo,
     known_split,
@@ -44,6 +48,7 @@ from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import read_list
 from espnet2_tsdia.formats.rttm import Turn, read_rttm
 from espnet2_tsdia.formats.uem import UemSegment, read_uem
+from espnet2_tsdia.utils.cli import str2bool, str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -190,12 +195,22 @@ def download_ami(
     missing_ok: bool = False,
 ) -> None:
     """Download the BUT setup and the audio of every listed meeting (resumable; finished files
-    are skipped). The Array1-01 files known to be absent are not requested; with ``missing_ok``
-    any other failed file is logged and skipped."""
+    are checked, not fetched again). The Array1-01 files known to be absent are not requested;
+    with ``missing_ok`` any other file the server cannot deliver is logged and skipped.
+
+    Nothing of AMI has a published checksum: the md5 of every file is recorded in
+    ``<corpus_dir>/checksums.md5`` when its download completes (trust on first use), and every
+    later run checks the files against it. A mismatch raises ``ChecksumError``, also with
+    ``missing_ok``.
+    """
     _check_options(stream, "only_words", splits)
     corpus_dir = Path(corpus_dir)
+    manifest = corpus_manifest(corpus_dir)
     setup = fetch_repo(
-        SETUP_URL, corpus_dir / SETUP_DIR, archive=corpus_dir / "downloads" / "AMI-diarization-setup.zip"
+        SETUP_URL,
+        corpus_dir / SETUP_DIR,
+        archive=corpus_dir / "downloads" / "AMI-diarization-setup.zip",
+        manifest=manifest,
     )
     for split in splits:
         for mtg in read_list(setup / "lists" / f"{split}.meetings.txt"):
@@ -204,8 +219,37 @@ def download_ami(
                 continue
             url = AUDIO_URL.format(mtg=mtg, stream=stream)
             try:
-                fetch(url, audio_path(corpus_dir, mtg, stream))
-            except Exception as e:  # the download util's error types are its own; report and go on
+                fetch(url, audio_path(corpus_dir, mtg, stream), manifest=manifest)
+            except DOWNLOAD_ERRORS as e:  # not delivered; a bad checksum is never skipped
                 if not missing_ok:
                     raise
                 logger.warning("%s: download failed (%s); skipped (missing_ok)", url, e)
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stream", default="Mix-Headset", choices=list(STREAMS), help="Array1-01: the SDM (dirs ami_sdm_*)")
+    p.add_argument("--reference", default="only_words", choices=REFERENCES, help="BUT reference flavour")
+    p.add_argument("--splits", type=str_list, default=list(SPLITS), help="e.g. 'dev test'")
+    p.add_argument("--setup_dir", default=None, help="BUT setup checkout (default <corpus_dir>/AMI-diarization-setup)")
+    p.add_argument("--missing_ok", type=str2bool, default=False, help="leave out meetings without audio (reported)")
+
+
+CLI = CorpusCli(
+    summary="AMI: BUT Full-corpus-ASR split, only_words references",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_ami(
+            a.corpus_dir,
+            a.out_dir,
+            stream=a.stream,
+            reference=a.reference,
+            splits=a.splits,
+            setup_dir=path_or_none(a.setup_dir),
+            missing_ok=a.missing_ok,
+        )
+    ),
+    data_dirs=lambda a: [split_dir_name(STREAMS[a.stream], s) for s in a.splits],
+    download=lambda a: download_ami(a.corpus_dir, stream=a.stream, splits=a.splits, missing_ok=a.missing_ok),
+    validation=lambda a: {"expected_fs": 16000, "global_speakers": True},
+)

@@ -28,6 +28,7 @@ derived file. Data dirs ``ava_avd_{train,val,test}``.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 import shutil
@@ -39,6 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, path_or_none, split_dirs, summarize
 from espnet2_tsdia.corpora.common import (
     MissingAudioError,
     audio_header,
@@ -63,6 +65,7 @@ from espnet2_tsdia.formats.rttm import Turn, read_rttm
 from espnet2_tsdia.formats.text import number, read_entries
 from espnet2_tsdia.formats.times import TIME_EPS
 from espnet2_tsdia.utils.atomic import atomic_path, stale_temporaries
+from espnet2_tsdia.utils.cli import str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -342,3 +345,32 @@ def download_ava_avd(corpus_dir: PathLike) -> None:
             f"{len(gone)} movies of {split / 'video.list'} could not be downloaded: {' '.join(gone)}; "
             "get them from another AVA mirror into videos/, or remove their clips from the split lists"
         )
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--splits", type=str_list, default=list(SPLITS), help="e.g. 'train val'")
+    p.add_argument("--audio_dir", default=None, help="where the derived clip wavs go (default <corpus_dir>/waves)")
+    p.add_argument("--rttm_dir", default=None, help="the references (default <corpus_dir>/rttms)")
+    p.add_argument("--sample_rate", type=int, default=16000, help="of the derived clip wavs")
+    p.add_argument("--nj", type=int, default=4, help="ffmpeg processes at once")
+
+
+CLI = CorpusCli(
+    summary="AVA-AVD: clip audio cut from the movies with ffmpeg, offsets applied",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_ava_avd(
+            a.corpus_dir,
+            a.out_dir,
+            splits=a.splits,
+            audio_dir=path_or_none(a.audio_dir),
+            rttm_dir=path_or_none(a.rttm_dir),
+            sample_rate=a.sample_rate,
+            nj=a.nj,
+        )
+    ),
+    data_dirs=split_dirs("ava_avd"),
+    download=lambda a: download_ava_avd(a.corpus_dir),
+    validation=lambda a: {"expected_fs": a.sample_rate},
+)

@@ -12,6 +12,8 @@ recording the corpus does not list. Both messages name the file and say what to 
 
 from __future__ import annotations
 
+import functools
+import http.client
 import logging
 import re
 import shlex
@@ -19,7 +21,7 @@ import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from espnet2_tsdia.audio.info import AudioInfo, audio_info
 from espnet2_tsdia.data.datadir import PrepReport, write_data_dir
@@ -28,7 +30,8 @@ from espnet2_tsdia.formats.kaldi import iter_lines
 from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.formats.times import FLOAT_EPS, floor_ms
 from espnet2_tsdia.formats.uem import UemSegment
-from espnet2_tsdia.utils.atomic import atomic_write_text
+from espnet2_tsdia.utils.atomic import atomic_path, atomic_write_text
+from espnet2_tsdia.utils.checksums import MANIFEST_NAME, Manifest, md5sum
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -126,6 +129,63 @@ def sph_pipe(path: PathLike) -> str:
     if shutil.which("sph2pipe"):
         return f"sph2pipe -f wav -p {p} |"
     return f"sox -t sph {p} -t wav - |"
+
+
+def convert_to_wav(src: PathLike, dest: PathLike, *, sample_rate: int = 16000) -> Path:
+    """Decode the audio of ``src`` (any file ffmpeg reads: m4a, mp4, ...) into a 16-bit mono wav.
+
+    The source is only read. ``dest`` is written through :func:`espnet2_tsdia.utils.atomic.atomic_path`
+    (a temporary name in its folder, renamed when ffmpeg succeeded), so an interrupted run leaves
+    no half file and a rerun skips ``dest`` when it exists.
+
+    Raises:
+        FileNotFoundError: ffmpeg is not installed.
+        RuntimeError: ffmpeg failed (its last message is included).
+    """
+    dest = Path(dest)
+    if dest.is_file():
+        return dest
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise FileNotFoundError("ffmpeg not found in PATH; install it (sudo apt-get install -y ffmpeg)")
+    with atomic_path(dest) as tmp:
+        cmd = [ffmpeg, "-nostdin", "-v", "error", "-y", "-i", str(Path(src).absolute()), "-vn", "-ac", "1",
+               "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            msg = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit status {proc.returncode}"
+            raise RuntimeError(f"{src}: ffmpeg could not decode it ({msg})")
+    return dest
+
+
+def ffmpeg_pipe(path: PathLike, *, sample_rate: int = 16000) -> str:
+    """A wav.scp pipe decoding any file ffmpeg reads to 16-bit mono wav at ``sample_rate``."""
+    p = shlex.quote(_check_path(Path(path).absolute()))
+    return f"ffmpeg -nostdin -v error -i {p} -vn -ac 1 -ar {sample_rate} -c:a pcm_s16le -f wav - |"
+
+
+def ffprobe_duration(path: PathLike) -> float:
+    """Duration in seconds of a file ffmpeg reads (its container header), via ffprobe.
+
+    Raises:
+        FileNotFoundError: ffprobe is not installed.
+        ValueError: ffprobe cannot read a duration.
+    """
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        raise FileNotFoundError("ffprobe not found in PATH; install ffmpeg (sudo apt-get install -y ffmpeg)")
+    proc = subprocess.run(
+        [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        return float(proc.stdout.strip())
+    except ValueError:
+        raise ValueError(
+            f"{path}: ffprobe found no duration ({proc.stderr.strip()[-300:] or proc.stdout.strip()!r})"
+        ) from None
 
 
 # --------------------------------------------------------------------------- lists and annotations
@@ -294,8 +354,6 @@ def check_manual_download(path: PathLike, *, what: str, where_from: str, md5: Op
             f"in a browser and save it as {path}{f' (md5 {md5})' if md5 else ''}, then run this again"
         )
     if md5 is not None:
-        from espnet2_tsdia.utils.download import md5sum
-
         got = md5sum(path)
         if got != md5:
             raise ValueError(
@@ -313,37 +371,75 @@ def known_split(name: str, valid: Sequence[str], *, what: str = "split") -> str:
 
 
 # --------------------------------------------------------------------------- downloads
-def fetch(url: str, dest: PathLike, *, md5: Optional[str] = None, size: Optional[int] = None) -> Path:
+#: what a download that the server could not deliver raises (URLError and HTTPError are OSErrors);
+#: a ChecksumError is not one of them: a wrong file is never skipped
+DOWNLOAD_ERRORS = (OSError, http.client.HTTPException)
+
+
+def corpus_manifest(corpus_dir: PathLike) -> Manifest:
+    """``<corpus_dir>/checksums.md5``: the md5 of every file a corpus download wrote there (see
+    :class:`espnet2_tsdia.utils.checksums.Manifest`; ``md5sum -c`` reads it)."""
+    return Manifest(Path(corpus_dir) / MANIFEST_NAME)
+
+
+def fetch(
+    url: str,
+    dest: PathLike,
+    *,
+    md5: Optional[str] = None,
+    size: Optional[int] = None,
+    manifest: Optional[Manifest] = None,
+) -> Path:
     """Download ``url`` to ``dest`` with :func:`espnet2_tsdia.utils.download.download`: resumed
     from a partial file, skipped when ``dest`` is complete, checked against ``md5``/``size`` when
-    known (a mismatch raises ``ChecksumError`` naming the file and what to do)."""
+    known, else against a published or recorded checksum, and recorded in ``manifest`` (a
+    mismatch raises ``ChecksumError`` naming the file, both checksums and what to do)."""
     from espnet2_tsdia.utils.download import download  # deferred: only download actions need it
 
     logger.info("fetching %s -> %s", url, dest)
-    return download(url, dest, md5=md5, size=size)
+    return download(url, dest, md5=md5, size=size, manifest=manifest)
 
 
-def unpack(archive: PathLike, dest: PathLike, *, done: PathLike) -> None:
-    """Extract ``archive`` into ``dest`` unless ``done`` (a file or dir the archive creates) exists."""
-    if Path(done).exists():
-        logger.info("%s: already extracted", done)
+def corpus_fetch(corpus_dir: PathLike) -> Callable[..., Path]:
+    """:func:`fetch` that checks against and records into ``<corpus_dir>/checksums.md5``."""
+    return functools.partial(fetch, manifest=corpus_manifest(corpus_dir))
+
+
+def unpack(archive: PathLike, dest: PathLike, *, done: Optional[PathLike] = None) -> None:
+    """Extract ``archive`` into ``dest`` unless an earlier extraction finished (its marker, see
+    :func:`espnet2_tsdia.utils.download.extraction_marker`). ``done`` (a file or dir the archive
+    creates) only explains in the log why a tree that is there is extracted again: without the
+    marker it may be the remains of an interrupted extraction."""
+    from espnet2_tsdia.utils.download import extract, extraction_marker
+
+    if extraction_marker(archive, dest).exists():
+        logger.info("%s: already extracted into %s", archive, dest)
         return
-    from espnet2_tsdia.utils.download import extract
-
+    if done is not None and Path(done).exists():
+        logger.info("%s exists but %s was not fully extracted by an earlier run; extracting it again", done, archive)
     logger.info("extracting %s -> %s", archive, dest)
     extract(archive, dest)
 
 
-def fetch_repo(url: str, dest: PathLike, *, archive: PathLike) -> Path:
+def was_extracted(archive: PathLike, dest: PathLike) -> bool:
+    """True once :func:`unpack` (or ``extract``) finished extracting ``archive`` into ``dest``."""
+    from espnet2_tsdia.utils.download import extraction_marker
+
+    return extraction_marker(archive, dest).exists()
+
+
+def fetch_repo(url: str, dest: PathLike, *, archive: PathLike, manifest: Optional[Manifest] = None) -> Path:
     """Download a GitHub archive zip and put its single top-level folder at ``dest``.
 
-    Skipped when ``dest`` exists (delete it to refresh).
+    Skipped when ``dest`` exists (delete it to refresh). The zip is checked and recorded like any
+    download (``manifest``); it is unpacked next to ``dest`` and renamed into place, so an
+    interrupted run never leaves a partial ``dest``.
     """
     dest = Path(dest)
     if dest.is_dir():
         logger.info("%s: already there", dest)
         return dest
-    fetch(url, archive)
+    fetch(url, archive, manifest=manifest)
     tmp = dest.with_name(dest.name + ".extract")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -27,18 +27,20 @@ StartTime-EndTime, which is also the UEM (clipped to the audio).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, summarize
 from espnet2_tsdia.corpora.common import (
     audio_header,
     channel_pipe,
     clip_to_windows,
     clip_uem,
-    fetch,
+    corpus_fetch,
     known_split,
     require_audio,
     sph_pipe,
@@ -51,6 +53,7 @@ from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.rttm import Turn
 from espnet2_tsdia.formats.uem import UemSegment
+from espnet2_tsdia.utils.cli import str2bool, str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -63,8 +66,8 @@ BASE = "http://groups.inf.ed.ac.uk/ami"
 TRANSCRIPTS_URL = f"{BASE}/ICSICorpusAnnotations/ICSI_original_transcripts.zip"
 MIX_URL = f"{BASE}/ICSIsignals/NXT/{{mtg}}.interaction.wav"
 SPH_URL = f"{BASE}/ICSIsignals/SPH/{{mtg}}/{{chan}}.sph"
-#: archive file name -> md5. The corpus pages we know of publish none; fill them in to have every
-#: download verified (a mismatch stops the download stage, naming the file).
+#: archive file name -> published md5. The mirror publishes none, so every file is checked
+#: against the md5 recorded at its first download instead (``<corpus_dir>/checksums.md5``).
 MD5: Dict[str, str] = {}
 _WORD = re.compile(r"[^\W_]")
 _NOT_WORDS = ("VocalSound", "NonVocalSound", "Comment", "Pause")
@@ -75,6 +78,11 @@ def audio_path(corpus_dir: PathLike, meeting: str, mic: str) -> Path:
     if mic == "ihm-mix":
         return root / "NXT" / f"{meeting}.interaction.wav"
     return root / "SPH" / meeting / f"{mic}.sph"
+
+
+def dir_prefix(mic: str) -> str:
+    """Data dirs are ``icsi_<split>`` for the headset mix, ``icsi_<mic>_<split>`` for a channel."""
+    return "icsi" if mic == "ihm-mix" else f"icsi_{mic}"
 
 
 def split_of(meeting: str) -> str:
@@ -231,7 +239,7 @@ def prepare_icsi(
     if missing_split:
         logger.warning("ICSI dev/test meetings without transcript: %s", " ".join(missing_split))
     excluded = set(exclude)
-    prefix = "icsi" if mic == "ihm-mix" else f"icsi_{mic}"
+    prefix = dir_prefix(mic)
     out: Dict[str, PrepReport] = {}
     for split in splits:
         notes = PrepReport()
@@ -270,9 +278,17 @@ def prepare_icsi(
 
 
 def download_icsi(corpus_dir: PathLike, *, mic: str = "ihm-mix") -> None:
-    """Download the MRT transcripts and every meeting's audio for ``mic`` (resumable)."""
+    """Download the MRT transcripts and every meeting's audio for ``mic`` (resumable; finished
+    files are checked, not fetched again).
+
+    The Edinburgh mirror publishes no checksums: the md5 of every file is recorded in
+    ``<corpus_dir>/checksums.md5`` when its download completes (trust on first use), and every
+    later run checks the files against it (``ChecksumError`` on a mismatch). The transcripts are
+    extracted once; an interrupted extraction is redone on the next run.
+    """
     known_split(mic, MICS, what="ICSI mic")
     corpus_dir = Path(corpus_dir)
+    fetch = corpus_fetch(corpus_dir)
     archive = fetch(
         TRANSCRIPTS_URL,
         corpus_dir / "downloads" / "ICSI_original_transcripts.zip",
@@ -282,3 +298,27 @@ def download_icsi(corpus_dir: PathLike, *, mic: str = "ihm-mix") -> None:
     for mtg in meetings(corpus_dir):
         url = MIX_URL.format(mtg=mtg) if mic == "ihm-mix" else SPH_URL.format(mtg=mtg, chan=mic)
         fetch(url, audio_path(corpus_dir, mtg, mic))
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mic", default="ihm-mix", choices=MICS, help="ihm-mix (headset mix) or a SPHERE channel (chanF = D2)"
+    )
+    p.add_argument("--splits", type=str_list, default=list(SPLITS), help="e.g. 'dev test'")
+    p.add_argument("--vocal_sounds", type=str2bool, default=False, help="<VocalSound>-only segments count as speech")
+    p.add_argument("--exclude", type=str_list, default=[], help="meeting ids to leave out (reported)")
+
+
+CLI = CorpusCli(
+    summary="ICSI: RTTM from the MRT transcripts, 70/2/3 split",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_icsi(
+            a.corpus_dir, a.out_dir, mic=a.mic, splits=a.splits, vocal_sounds=a.vocal_sounds, exclude=a.exclude
+        )
+    ),
+    data_dirs=lambda a: [split_dir_name(dir_prefix(a.mic), s) for s in a.splits],
+    download=lambda a: download_icsi(a.corpus_dir, mic=a.mic),
+    validation=lambda a: {"expected_fs": 16000, "global_speakers": True},
+)

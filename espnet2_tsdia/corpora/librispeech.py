@@ -17,14 +17,17 @@ sorted by speaker.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
 from espnet2_tsdia.audio.info import audio_info
+from espnet2_tsdia.corpora.cli import CorpusCli
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import iter_lines, utt2spk_to_spk2utt, write_scp, write_spk2utt, write_utt2spk
+from espnet2_tsdia.utils.cli import str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -152,24 +155,45 @@ def download_librispeech(
 ) -> Path:
     """Download (resumably, md5- and size-checked) and extract parts into ``corpus_dir``.
 
-    A part whose folder ``corpus_dir/LibriSpeech/<part>`` already exists is skipped.
+    A part whose extraction finished is skipped; an interrupted extraction is redone. A part
+    folder ``corpus_dir/LibriSpeech/<part>`` that is there without a finished extraction and
+    without its archive (extracted by hand) is used as it is, with a warning. The md5 of every
+    archive is recorded in ``corpus_dir/checksums.md5``.
 
     Raises:
         ValueError: a part with no known URL in ``downloads``.
         espnet2_tsdia.utils.download.ChecksumError: a corrupt download (delete it and rerun).
     """
-    from espnet2_tsdia.utils.download import download, extract
+    from espnet2_tsdia.utils.checksums import MANIFEST_NAME, Manifest
+    from espnet2_tsdia.utils.download import download, extract, extraction_marker
 
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(corpus_dir / MANIFEST_NAME)
     for part in parts:
         if part not in downloads:
             raise ValueError(f"no download known for LibriSpeech part {part!r}; known: {sorted(downloads)}")
-        if (corpus_dir / "LibriSpeech" / part).is_dir():
+        url, md5, size = downloads[part]
+        archive = corpus_dir / url.rsplit("/", 1)[-1]
+        if extraction_marker(archive, corpus_dir).exists():
             logger.info("%s: already extracted", corpus_dir / "LibriSpeech" / part)
             continue
-        url, md5, size = downloads[part]
-        archive = download(url, corpus_dir, md5=md5, size=size)
+        started = archive.exists() or archive.with_name(archive.name + ".part").exists()
+        if (corpus_dir / "LibriSpeech" / part).is_dir() and not started:
+            logger.warning(
+                "%s: found, but not extracted from a verified %s: used as it is; delete it to download the part",
+                corpus_dir / "LibriSpeech" / part,
+                archive.name,
+            )
+            continue
+        download(
+            url,
+            archive,
+            md5=md5,
+            size=size,
+            source="md5 of the LibriSpeech downloads table (OpenSLR's published values)",
+            manifest=manifest,
+        )
         extract(archive, corpus_dir)
     return corpus_dir
 
@@ -197,3 +221,25 @@ def prepare_librispeech(
     root = librispeech_root(corpus_dir)
     genders = _read_speakers_txt(root / "SPEAKERS.TXT") if (root / "SPEAKERS.TXT").is_file() else {}
     return {part: prepare_part(root, part, Path(out_dir), genders) for part in parts}
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--parts", type=str_list, default=list(MINI_PARTS), help="LibriSpeech parts (default: mini_librispeech's)"
+    )
+
+
+def _prepare(a: argparse.Namespace) -> Dict[str, str]:
+    dirs = prepare_librispeech(a.corpus_dir, a.out_dir, parts=a.parts)
+    return {d.name: f"reader-level source dir of {part}" for part, d in dirs.items()}
+
+
+CLI = CorpusCli(
+    summary="LibriSpeech / mini_librispeech: reader-level source dirs for simulation",
+    add_arguments=_add_arguments,
+    prepare=_prepare,
+    data_dirs=lambda a: [part_dir_name(p) for p in a.parts],
+    download=lambda a: download_librispeech(a.corpus_dir, parts=a.parts),
+    validation=lambda a: {"global_speakers": True},
+)

@@ -21,12 +21,14 @@ is every recording of ``all.rttm`` that is in neither val set. UEM: the whole fi
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, path_or_none, split_dirs, summarize
 from espnet2_tsdia.corpora.common import (
     audio_header,
     channel_pipe,
@@ -43,6 +45,7 @@ from espnet2_tsdia.corpora.common import (
 )
 from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.rttm import Turn, read_rttm
+from espnet2_tsdia.utils.cli import str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -228,3 +231,31 @@ def download_msdwild(corpus_dir: PathLike) -> None:
 
     logger.info("extracting %s -> %s", archive, corpus_dir)
     extract(archive, corpus_dir)
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--splits", type=str_list, default=list(SPLITS), help="e.g. 'few.val many.val'")
+    p.add_argument("--wav_dir", default=None, help="folder of <id>.wav (default: found under <corpus_dir>)")
+    p.add_argument("--rttm_dir", default=None, help="folder of the split RTTMs (default <corpus_dir>/rttms)")
+    p.add_argument("--exclude", type=str_list, default=[], help="recording ids to leave out (reported)")
+
+
+CLI = CorpusCli(
+    summary="MSDWild: few.train, few.val, many.val",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_msdwild(
+            a.corpus_dir,
+            a.out_dir,
+            splits=a.splits,
+            wav_dir=path_or_none(a.wav_dir),
+            rttm_dir=path_or_none(a.rttm_dir),
+            exclude=a.exclude,
+        )
+    ),
+    data_dirs=split_dirs("msdwild"),
+    download=lambda a: download_msdwild(a.corpus_dir),
+    # the MSDWild README does not state the sample rate (16 kHz presumed): not enforced
+    validation=lambda a: {},
+)

@@ -88,6 +88,7 @@ more speakers.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
@@ -106,6 +107,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Uni
 import numpy as np
 
 from espnet2_tsdia.audio import tools as audio
+from espnet2_tsdia.corpora.cli import CorpusCli
 from espnet2_tsdia.formats.errors import DataFormatError
 from espnet2_tsdia.formats.kaldi import (
     c_sort_key,
@@ -117,6 +119,7 @@ from espnet2_tsdia.formats.kaldi import (
     write_utt2spk,
 )
 from espnet2_tsdia.utils.atomic import atomic_write_text
+from espnet2_tsdia.utils.cli import str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -1436,3 +1439,71 @@ def _write_outputs(
         out_dir / "skipped.tsv", "utt\tsource\treason\n" + "".join(f"{s.utt}\t{s.source}\t{s.reason}\n" for s in sk)
     )
     return infos
+
+
+# --------------------------------------------------------------------------- command line
+def _perturbations(text: str) -> List[Perturbation]:
+    try:
+        return [Perturbation.parse(p) for p in str_list(text)]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sources", type=str_list, default=[], help="base speaker ids (default: all; see the sources action)"
+    )
+    p.add_argument("--max_utts_per_speaker", type=int, default=None, help="at most N utterances per speaker")
+    p.add_argument("--max_seconds_per_speaker", type=float, default=None, help="stop a speaker at this many seconds")
+    p.add_argument("--min_duration", type=float, default=0.5, help="skip utterances shorter than this (s)")
+    p.add_argument(
+        "--perturb",
+        type=_perturbations,
+        default=[],
+        help="pseudo-speakers <spk>_p<NAME> by sox pitch/tempo, 'NAME:CENTS:TEMPO ...', e.g. 'up:200:1.0'",
+    )
+    p.add_argument("--nj", type=int, default=1, help="parallel processes")
+    p.add_argument("--seed", type=int, default=0, help="order in which each speaker's prompts are taken")
+    p.add_argument(
+        "--synthetic_utts_per_voice",
+        type=int,
+        default=300,
+        help="sentences per synthetic (flite/festival/espeak-ng) voice",
+    )
+    p.add_argument("--sounds_dir", default=None, help="prompt folder (default /usr/share/asterisk/sounds)")
+
+
+def _prepare(a: argparse.Namespace) -> Dict[str, str]:
+    report = prepare_offline_speech(
+        a.out_dir,
+        sources=a.sources or None,
+        max_utts_per_speaker=a.max_utts_per_speaker,
+        max_seconds_per_speaker=a.max_seconds_per_speaker,
+        min_duration=a.min_duration,
+        perturb=a.perturb,
+        nj=a.nj,
+        seed=a.seed,
+        synthetic_utts_per_voice=a.synthetic_utts_per_voice,
+        sounds_dir=a.sounds_dir,
+    )
+    return {"data": report.summary()}
+
+
+def _list_sources(a: argparse.Namespace) -> None:
+    """Print each source: name, Debian package, language, sex, kind, and whether it can be built here."""
+    missing = missing_sources(sounds_dir=a.sounds_dir)
+    for name, src in SOURCES.items():
+        state = "missing (" + missing[name] + ")" if name in missing else "available"
+        print(f"{name}\t{src.package}\t{src.language}\t{src.sex}\t{src.kind}\t{state}")
+
+
+CLI = CorpusCli(
+    summary="offline speech: speaker-labelled 8 kHz speech from Debian packages, no download",
+    add_arguments=_add_arguments,
+    prepare=_prepare,
+    data_dirs=lambda a: ["data"],
+    validation=lambda a: {"expected_fs": SAMPLE_RATE, "global_speakers": True},
+    needs_corpus_dir=False,
+    out_dir_help="where the corpus is built: wav/ (the audio) and data/ (its data dir)",
+    actions={"sources": _list_sources},
+)

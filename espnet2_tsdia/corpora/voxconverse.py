@@ -15,10 +15,12 @@ spk00, ``optsn`` spk01) are merged and reported. UEM: the whole file.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
+from espnet2_tsdia.corpora.cli import CorpusCli, path_or_none, split_dirs, summarize
 from espnet2_tsdia.corpora.common import (
     audio_header,
     channel_pipe,
@@ -36,6 +38,7 @@ from espnet2_tsdia.corpora.common import (
 )
 from espnet2_tsdia.data.datadir import PrepReport
 from espnet2_tsdia.formats.rttm import Turn, read_rttm
+from espnet2_tsdia.utils.cli import str_list
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -144,3 +147,26 @@ def download_voxconverse(corpus_dir: PathLike, *, splits: Sequence[str] = SPLITS
         name = AUDIO_URLS[split].rsplit("/", 1)[1]
         archive = fetch(AUDIO_URLS[split], downloads / name, md5=MD5.get(name))
         unpack(archive, corpus_dir, done=corpus_dir / AUDIO_DIRS[split])
+
+
+# --------------------------------------------------------------------------- command line
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--splits", type=str_list, default=list(SPLITS), help="e.g. 'test'")
+    p.add_argument(
+        "--rttm_dir", default=None, help="reference checkout with dev/ and test/ (default <corpus_dir>/voxconverse)"
+    )
+    p.add_argument("--exclude", type=str_list, default=[], help="recording ids to leave out (reported)")
+
+
+CLI = CorpusCli(
+    summary="VoxConverse v0.3: dev and test (test from the reference list)",
+    add_arguments=_add_arguments,
+    prepare=lambda a: summarize(
+        prepare_voxconverse(
+            a.corpus_dir, a.out_dir, splits=a.splits, rttm_dir=path_or_none(a.rttm_dir), exclude=a.exclude
+        )
+    ),
+    data_dirs=split_dirs("voxconverse"),
+    download=lambda a: download_voxconverse(a.corpus_dir, splits=a.splits),
+    validation=lambda a: {"expected_fs": 16000},
+)

@@ -21,6 +21,13 @@ PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
 
 
+#: meta.yaml keys of the speaker-embedding model inside a TS-DIA archive (``pack_model --spk_model``)
+SPK_CONFIG_KEY = "spk_train_config"
+SPK_MODEL_KEY = "spk_model_file"
+#: model files looked for in a speaker-model training dir, in this order
+SPK_MODEL_FILES = ("valid.eer.best.pth", "valid.eer.ave.pth", "valid.loss.best.pth", "valid.loss.ave.pth")
+
+
 class ModelLoadError(ValueError):
     """A model that cannot be loaded: the message names the file and the problem."""
 
@@ -135,3 +142,20 @@ def standard_frontend(conf: Optional[Mapping[str, Any]]) -> torch.nn.Module:
         return TSDiaFbankFrontend(**conf)
     except TypeError as e:
         raise ModelLoadError(f"frontend_conf {conf} does not fit TSDiaFbankFrontend: {e}") from None
+
+
+def speaker_model_dir_files(exp: PathLike) -> Tuple[Path, Path]:
+    """``config.yaml`` and the model file of a speaker-model training dir (``spk_train``): the
+    first of :data:`SPK_MODEL_FILES` that exists.
+
+    Raises:
+        ModelLoadError: no config.yaml, or none of the model files.
+    """
+    exp = Path(exp)
+    config = exp / "config.yaml"
+    if not config.is_file():
+        raise ModelLoadError(f"{exp}: no config.yaml; is this a speaker-model training dir?")
+    for name in SPK_MODEL_FILES:
+        if (exp / name).exists():
+            return config, exp / name
+    raise ModelLoadError(f"{exp}: no speaker model file (looked for {', '.join(SPK_MODEL_FILES)})")

@@ -9,6 +9,8 @@ Packing (:func:`pack_model`) writes the zip through ESPnet's
     exp/<name>/model.pth               the (averaged) model's state dict
     exp/<name>/feats_stats.npz         feature statistics of GlobalMVN (when the config has them)
     exp/<name>/RESULTS.md              scores (optional), and any extra files given
+    exp/<name>/spk/config.yaml         with ``spk_model``: the speaker-embedding model of the
+    exp/<name>/spk/model.pth           first pass (meta.yaml keys spk_train_config, spk_model_file)
 
 The files are staged in a temporary folder under these names before ``pack`` is called from
 there: ``pack`` stores paths relative to the working directory, and ESPnet's unpacker rewrites
@@ -34,8 +36,9 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
@@ -58,6 +61,117 @@ def _stats_file(config: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
+def _declared_stats(config: Mapping[str, Any], train_config: PathLike) -> Optional[Path]:
+    """The statistics file a config names (resolved against the current folder, then the
+    config's folder), or None when it names none.
+
+    Raises:
+        FileNotFoundError: it names one that is in neither place.
+    """
+    declared = _stats_file(config)
+    if declared is None:
+        return None
+    path = Path(declared)
+    candidates = [path] if path.is_absolute() else [path, Path(train_config).parent / path]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise FileNotFoundError(f"{train_config}: normalize_conf.stats_file {declared!r} not found; pass stats_file=")
+    return found
+
+
+def _with_frontend_conf(config: Dict[str, Any], train_config: PathLike, frontend_conf: Optional[PathLike]) -> None:
+    """Write the yaml ``frontend_conf`` into a config without a frontend (models on stored features)."""
+    from espnet2_tsdia.inference.model_files import read_train_config
+
+    if frontend_conf is None:
+        return
+    fconf = read_train_config(frontend_conf, what="frontend config")
+    if config.get("frontend"):
+        logger.warning(
+            "%s has a frontend (%s); --frontend_conf %s is not packed", train_config, config["frontend"], frontend_conf
+        )
+    else:
+        config["frontend_conf"] = fconf
+
+
+@dataclass
+class _Member:
+    """A file to pack: where it comes from, its name under ``exp/<name>/``, its meta.yaml key
+    (None: an extra file) and whether it is a yaml file (ESPnet rewrites paths inside those)."""
+
+    source: Optional[Path]
+    name: str
+    key: Optional[str] = None
+    yaml_config: Optional[Dict[str, Any]] = None
+
+
+def _model_members(
+    config: Dict[str, Any],
+    train_config: PathLike,
+    model_file: PathLike,
+    stats_file: Optional[PathLike],
+    *,
+    prefix: str,
+    keys,
+) -> List[_Member]:
+    """Config, weights and statistics of one model, its config's stats path pointing at the packed copy."""
+    from espnet2_tsdia.inference.model_files import load_state_dict
+
+    load_state_dict(model_file)  # refuse to ship a file that would not load
+    stats = Path(stats_file) if stats_file is not None else _declared_stats(config, train_config)
+    members = [_Member(Path(model_file), prefix + "model.pth", keys[1])]
+    if stats is not None:
+        members.append(_Member(stats, prefix + "feats_stats.npz"))
+    members.append(_Member(None, prefix + "config.yaml", keys[0], config))
+    return members
+
+
+def _folder(name: str) -> str:
+    return name.rsplit("/", 1)[0] if "/" in name else ""
+
+
+def _write_archive(members: Sequence[_Member], rel: Path, outpath: Path) -> None:
+    """Stage ``members`` under ``<tmp>/<rel>`` and write the zip with ESPnet's ``pack``."""
+    import yaml
+    from espnet2.main_funcs.pack_funcs import pack
+
+    for m in members:
+        if m.source is not None and not m.source.is_file():
+            raise FileNotFoundError(f"no such file to pack: {m.source}")
+    names = [m.name for m in members]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"two packed files would be named {twice[0]!r}")
+    stats_of = {_folder(m.name): m.name for m in members if m.name.endswith("feats_stats.npz")}
+    with tempfile.TemporaryDirectory(prefix="tsdia_pack_") as tmp:
+        stage = Path(tmp) / rel
+        files: Dict[str, str] = {}
+        yaml_files: Dict[str, str] = {}
+        options: List[str] = []
+        for m in members:
+            target = stage / m.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            member = str(rel / m.name)
+            if m.yaml_config is not None:
+                if _folder(m.name) in stats_of:
+                    m.yaml_config.setdefault("normalize_conf", {})["stats_file"] = str(rel / stats_of[_folder(m.name)])
+                target.write_text(yaml.safe_dump(m.yaml_config, sort_keys=False), encoding="utf-8")
+            else:
+                shutil.copyfile(m.source, target)
+            if m.key is None:
+                options.append(member)
+            elif m.yaml_config is not None:
+                yaml_files[m.key] = member
+            else:
+                files[m.key] = member
+        outpath.parent.mkdir(parents=True, exist_ok=True)
+        # pack() stores paths relative to the working directory and prints every member.
+        with contextlib.chdir(tmp), contextlib.redirect_stdout(io.StringIO()) as printed:
+            pack(files=files, yaml_files=yaml_files, option=options, outpath=str(outpath))
+        for line in printed.getvalue().splitlines():
+            logger.debug("pack: %s", line)
+
+
 def pack_model(
     *,
     train_config: PathLike,
@@ -68,6 +182,7 @@ def pack_model(
     extra_files: Iterable[PathLike] = (),
     name: Optional[str] = None,
     frontend_conf: Optional[PathLike] = None,
+    spk_model: Optional[PathLike] = None,
 ) -> Path:
     """Write a model-zoo zip of a trained model (layout in the module docstring).
 
@@ -84,6 +199,10 @@ def pack_model(
             the TSDiaFbankFrontend arguments they were extracted with (the recipe's
             ``conf/fbank.yaml``); written into the packed config's ``frontend_conf``, which
             the task ignores without a frontend and inference uses to compute the features.
+        spk_model: a speaker-embedding training dir (``spk_train``'s output: config.yaml and
+            ``valid.eer.best.pth`` or another of ``SPK_MODEL_FILES``), packed under
+            ``exp/<name>/spk/`` with meta.yaml keys ``spk_train_config`` / ``spk_model_file``:
+            the archive then diarizes without enrollment (the first pass).
 
     Returns:
         ``outpath``.
@@ -91,76 +210,32 @@ def pack_model(
     Raises:
         FileNotFoundError: a listed file is missing. ValueError: bad outpath or config.
     """
-    import yaml
-    from espnet2.main_funcs.pack_funcs import pack
-
-    # deferred with ESPnet's packer: reading an archive (diarize's first check) needs no torch
-    from espnet2_tsdia.inference.model_files import load_state_dict, read_train_config
+    from espnet2_tsdia.inference.model_files import (
+        SPK_CONFIG_KEY,
+        SPK_MODEL_KEY,
+        read_train_config,
+        speaker_model_dir_files,
+    )
 
     outpath = Path(outpath).absolute()
     if outpath.suffix != ".zip":
         raise ValueError(f"outpath must end in .zip, got {outpath}")
-    config = read_train_config(train_config)
-    load_state_dict(model_file)  # refuse to ship a file that would not load
     name = name or Path(model_file).resolve().parent.name or "model"
     if "/" in name or name in (".", ".."):
         raise ValueError(f"name must be a plain folder name, got {name!r}")
-
-    if frontend_conf is not None:
-        fconf = read_train_config(frontend_conf, what="frontend config")
-        if config.get("frontend"):
-            logger.warning(
-                "%s has a frontend (%s); --frontend_conf %s is not packed",
-                train_config,
-                config["frontend"],
-                frontend_conf,
-            )
-        else:
-            config["frontend_conf"] = fconf
-    stats = Path(stats_file) if stats_file is not None else None
-    if stats is None and _stats_file(config) is not None:
-        declared = Path(_stats_file(config))
-        candidates = [declared] if declared.is_absolute() else [declared, Path(train_config).parent / declared]
-        stats = next((c for c in candidates if c.is_file()), None)
-        if stats is None:
-            raise FileNotFoundError(
-                f"{train_config}: normalize_conf.stats_file {str(declared)!r} not found; pass stats_file="
-            )
-    extras = [Path(p) for p in extra_files]
-    for p in [Path(model_file), *([stats] if stats else []), *([Path(results_md)] if results_md else []), *extras]:
-        if not p.is_file():
-            raise FileNotFoundError(f"no such file to pack: {p}")
-
-    with tempfile.TemporaryDirectory(prefix="tsdia_pack_") as tmp:
-        rel = Path("exp") / name
-        stage = Path(tmp) / rel
-        stage.mkdir(parents=True)
-        options: List[str] = []
-        if stats is not None:
-            shutil.copyfile(stats, stage / "feats_stats.npz")
-            config.setdefault("normalize_conf", {})["stats_file"] = str(rel / "feats_stats.npz")
-            options.append(str(rel / "feats_stats.npz"))
-        if results_md is not None:
-            shutil.copyfile(results_md, stage / "RESULTS.md")
-            options.append(str(rel / "RESULTS.md"))
-        for p in extras:
-            if (stage / p.name).exists():
-                raise ValueError(f"two packed files would be named {p.name!r}")
-            shutil.copyfile(p, stage / p.name)
-            options.append(str(rel / p.name))
-        shutil.copyfile(model_file, stage / "model.pth")
-        (stage / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        outpath.parent.mkdir(parents=True, exist_ok=True)
-        # pack() stores paths relative to the working directory and prints every member.
-        with contextlib.chdir(tmp), contextlib.redirect_stdout(io.StringIO()) as printed:
-            pack(
-                files={MODEL_KEY: str(rel / "model.pth")},
-                yaml_files={CONFIG_KEY: str(rel / "config.yaml")},
-                option=options,
-                outpath=str(outpath),
-            )
-        for line in printed.getvalue().splitlines():
-            logger.debug("pack: %s", line)
+    config = read_train_config(train_config)
+    _with_frontend_conf(config, train_config, frontend_conf)
+    members = _model_members(config, train_config, model_file, stats_file, prefix="", keys=(CONFIG_KEY, MODEL_KEY))
+    if spk_model is not None:
+        spk_config_file, spk_model_file = speaker_model_dir_files(spk_model)
+        spk_config = read_train_config(spk_config_file, what="speaker-model config")
+        members += _model_members(
+            spk_config, spk_config_file, spk_model_file, None, prefix="spk/", keys=(SPK_CONFIG_KEY, SPK_MODEL_KEY)
+        )
+    if results_md is not None:
+        members.append(_Member(Path(results_md), "RESULTS.md"))
+    members += [_Member(Path(p), Path(p).name) for p in extra_files]
+    _write_archive(members, Path("exp") / name, outpath)
     check_model_archive(outpath)
     logger.info("packed %s (%d bytes)", outpath, outpath.stat().st_size)
     return outpath

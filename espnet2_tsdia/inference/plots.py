@@ -156,7 +156,7 @@ def active_runs(mask) -> List[Tuple[int, int]]:
     if m.ndim != 1:
         raise ValueError(f"mask must be 1-D, got shape {m.shape}")
     d = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
 
 
 def _as_numpy(x) -> np.ndarray:

@@ -29,6 +29,7 @@ lasts ``n / frame_rate`` seconds and is kept when ``n >= round(min_speech * fram
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -247,7 +248,7 @@ def fill_short_gaps(active: np.ndarray, min_frames: int) -> np.ndarray:
     if min_frames <= 0:
         return a
     spans = runs(a)
-    for (_, prev_end), (next_start, _) in zip(spans, spans[1:]):
+    for (_, prev_end), (next_start, _) in itertools.pairwise(spans):
         if next_start - prev_end < min_frames:
             a[prev_end:next_start] = True
     return a

@@ -56,6 +56,8 @@ Progress = Callable[[int, int], None]
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCHEME = "powerset"
+#: the default post-processing (a module-level instance: a frozen dataclass from another module)
+DEFAULT_POSTPROCESS = PostprocessOptions()
 
 
 # ----------------------------------------------------------------------------- options
@@ -207,7 +209,7 @@ class Speech2TSDiarization:
         *,
         model: torch.nn.Module,
         knobs: EvalKnobs = EvalKnobs(),
-        postprocess: PostprocessOptions = PostprocessOptions(),
+        postprocess: PostprocessOptions = DEFAULT_POSTPROCESS,
         device: str = "cpu",
         frontend: Optional[torch.nn.Module] = None,
         label_scheme: Optional[str] = None,
@@ -245,6 +247,9 @@ class Speech2TSDiarization:
                 )
         self.window: Optional[int] = window
         self.overlap: int = overlap
+        #: the archive (zip or tag) and its unpacked files, when built by from_pretrained
+        self.archive: Optional[PathLike] = None
+        self.archive_files: Optional[Dict[str, str]] = None
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -306,7 +311,7 @@ class Speech2TSDiarization:
         keyed by the archive's content hash.
         """
         files = unpack_model(model_tag, cachedir=cachedir)
-        return cls.from_files(
+        s2d = cls.from_files(
             files["train_config"],
             files["model_file"],
             device=device,
@@ -314,6 +319,8 @@ class Speech2TSDiarization:
             build_model=build_model,
             frontend_conf=frontend_conf,
         )
+        s2d.archive, s2d.archive_files = model_tag, dict(files)
+        return s2d
 
     # ------------------------------------------------------------------ features
     @property
@@ -389,12 +396,14 @@ class Speech2TSDiarization:
             )
         return out
 
-    def _enrollment_features(
+    def enrollment_features(
         self,
         feats: torch.Tensor,
         enroll_clips: Mapping[str, np.ndarray],
         enroll_regions: Mapping[str, Tuple[int, int]],
     ) -> Dict[str, torch.Tensor]:
+        """speaker -> (E, F) enrollment features: rows ``[start, end)`` of the recording's
+        ``feats`` for a region, the frontend's features of the waveform for a clip."""
         out: Dict[str, torch.Tensor] = {}
         both = set(enroll_clips) & set(enroll_regions)
         if both:
@@ -432,7 +441,7 @@ class Speech2TSDiarization:
             progress: called as ``progress(done, total)`` after every batch.
         """
         feats = self.features(speech)
-        enrolls = self._enrollment_features(feats, enroll_clips or {}, enroll_regions or {})
+        enrolls = self.enrollment_features(feats, enroll_clips or {}, enroll_regions or {})
         if not enrolls:
             raise ValueError(f"recording {reco!r}: no target speaker (no enrollment clip or region given)")
         post = self.posteriors_from_features(feats, enrolls, progress=progress)

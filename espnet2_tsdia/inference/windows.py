@@ -72,7 +72,7 @@ def stitch(chunks: Sequence[np.ndarray], spans: Sequence[Tuple[int, int]], num_f
     width = chunks[0].shape[1]
     total = np.zeros((num_frames, width), dtype=np.float64)
     count = np.zeros(num_frames, dtype=np.int64)
-    for chunk, (start, end) in zip(chunks, spans):
+    for chunk, (start, end) in zip(chunks, spans, strict=True):
         if not 0 <= start < end <= num_frames or chunk.shape != (end - start, width):
             raise ValueError(
                 f"chunk of shape {chunk.shape} does not fit window [{start}, {end}) of {num_frames} frames"

@@ -246,3 +246,54 @@ def test_recording_shorter_than_one_frame(model_zip, inputs, capsys):
         capsys,
     )
     assert rc == 2 and err == f"diarize: error: {short}: the recording lasts 0.062 s, shorter than one frame (0.1 s)"
+
+
+# ----------------------------------------------------------------------------- no enrollment
+@pytest.fixture(scope="module")
+def zip_with_speaker_model(model_zip, tmp_path_factory):
+    """The TS-DIA model of ``model_zip`` packed again with a tiny speaker-embedding model."""
+    from espnet2_tsdia.inference.pack import pack_model, unpack_model
+    from test.inference.spk_helpers import write_spk_dir
+
+    d = tmp_path_factory.mktemp("spk")
+    files = unpack_model(model_zip, cachedir=d / "cache")
+    return pack_model(
+        train_config=files["train_config"],
+        model_file=files["model_file"],
+        outpath=d / "with_spk.zip",
+        spk_model=write_spk_dir(d / "spk"),
+    )
+
+
+def test_diarize_without_enrollment(zip_with_speaker_model, corpus, tmp_path):
+    """``diarize meeting.wav -o out.rttm --model demo.zip``: the first pass names the speakers
+    spk1.., its own RTTM has exactly --num_speakers speakers, and the TS-DIA output uses them."""
+    meeting, _ = corpus
+    rttm, first = tmp_path / "out.rttm", tmp_path / "first.rttm"
+    cache = ["--cachedir", str(tmp_path / "cache"), "--quiet"]
+    assert main([str(meeting), "-o", str(rttm), "--model", str(zip_with_speaker_model), *cache]) == 0
+    assert {t.speaker for t in read_rttm(rttm)} <= {f"spk{i}" for i in range(1, 9)}
+    argv = [str(meeting), "-o", str(rttm), "--model", str(zip_with_speaker_model), "--num_speakers", "3"]
+    assert main([*argv, "--first_pass_rttm", str(first), "--iterations", "1", *cache]) == 0
+    fp_turns = read_rttm(first)
+    assert {t.speaker for t in fp_turns} == {"spk1", "spk2", "spk3"} and {t.reco for t in fp_turns} == {"meeting"}
+    assert {t.speaker for t in read_rttm(rttm)} <= {"spk1", "spk2", "spk3"}
+    # one speaker per frame in the first pass: its turns never overlap
+    spans = sorted((t.onset, t.end) for t in fp_turns)
+    assert all(a_end <= b_start + 1e-9 for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    duration = soundfile.info(str(meeting)).duration
+    assert all(0 <= t.onset and t.end <= duration + 1e-6 for t in fp_turns)
+
+
+def test_without_enrollment_needs_a_speaker_model(model_zip, zip_with_speaker_model, inputs, capsys):
+    tmp, ok = inputs
+    rc, err = _run_main([str(ok), "-o", str(tmp / "o.rttm"), "--model", str(model_zip)], capsys)
+    assert rc == 2 and "no speaker-embedding model for the first pass" in err and "--spk_model" in err
+    rc, err = _run_main([str(ok), "-o", str(tmp / "o.rttm"), "--model", str(model_zip), "--num_speakers", "0"], capsys)
+    assert rc == 2 and "num_speakers must be >= 1 or None, got 0" in err
+    rc, err = _run_main(
+        [str(ok), "-o", str(tmp / "o.rttm"), "--model", str(zip_with_speaker_model), "--enroll", f"a={ok}"]
+        + ["--num_speakers", "2"],
+        capsys,
+    )
+    assert rc == 2 and "are for diarization without --enroll" in err

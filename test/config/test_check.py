@@ -187,7 +187,7 @@ def test_convert_cli_round_trip(tmp_path):
 
 def test_convert_refuses_conflicts(tmp_path, capsys):
     cfg = {"global_config": {"batch_size": 64}, "training": {"batch_size": 32}}
-    assert config_cli.main(["convert", str(write(tmp_path, "c.yaml", cfg))]) == 1
+    assert config_cli.main(["convert", str(write(tmp_path, "c.yaml", cfg))]) == 2
     assert "conflict: training.batch_size=32 and global_config.batch_size=64" in capsys.readouterr().err
 
 

@@ -181,7 +181,7 @@ def test_cli_refuses_a_bad_space_before_any_trial(tmp_path, capsys, space, named
     out = tmp_path / "study"
     assert tune_cli.main(["--config", str(conf), "--output_dir", str(out), "--", "--num_workers", "0"]) == 2
     err = capsys.readouterr().err
-    assert f"ERROR: {conf}: {named}" in err and "no trial was started" in err
+    assert "tune: error: " in err and f"{conf}: {named}" in err and "no trial was started" in err
     assert not out.exists()
 
 
@@ -199,7 +199,7 @@ def test_cli_refuses_overrides_and_unconsumed_values(tmp_path, capsys):
     conf = write_cfg(tmp_path, {"search_space": {"training.optimizer.momentum": {"low": 0.5, "high": 0.9}}})
     assert tune_cli.main(["--config", str(conf), "--output_dir", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "ERROR: " in err and "tuning.search_space at training.optimizer.momentum=0.5: " in err and "momentum" in err
+    assert "tune: error: " in err and "tuning.search_space at training.optimizer.momentum=0.5: " in err
     assert not out.exists()
     # a valid space passes --check_only
     conf = write_cfg(tmp_path, {"search_space": {"lr": SPACE["lr"]}, "n_trials": 6})

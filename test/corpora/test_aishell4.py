@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
-from native import (
+
+from espnet2_tsdia.corpora.aishell4 import prepare_aishell4, read_textgrid, select_dev
+from espnet2_tsdia.corpora.common import MissingAudioError
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.rttm import read_rttm
+from test.corpora.native import (
     check_corpus_yaml,
     crop_rttm,
     data_files,
@@ -20,11 +25,6 @@ from native import (
     write_audio,
     write_text,
 )
-
-from espnet2_tsdia.corpora.aishell4 import prepare_aishell4, read_textgrid, select_dev
-from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.rttm import read_rttm
 
 #: test session -> (crop the real RTTM at, audio length)
 TEST = {"L_R003S01C02": (28.0, 28.0), "L_R003S02C02": (15.0, 20.0)}

@@ -6,7 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from native import (
+
+from espnet2_tsdia.corpora.ami import prepare_ami
+from espnet2_tsdia.corpora.common import MissingAudioError
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.kaldi import read_list
+from test.corpora.native import (
     check_corpus_yaml,
     data_files,
     label_conversion,
@@ -18,11 +23,6 @@ from native import (
     write_sparse_wav,
     write_text,
 )
-
-from espnet2_tsdia.corpora.ami import prepare_ami
-from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.kaldi import read_list
 
 #: meeting -> (split, UEM end = audio length)
 MEETINGS = {"TS3007c": ("train", 2420.0), "ES2011a": ("dev", 1113.845375), "EN2002a": ("test", 2142.709375)}

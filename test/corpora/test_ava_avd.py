@@ -11,7 +11,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from native import (
+
+from espnet2_tsdia.corpora import ava_avd
+from espnet2_tsdia.corpora.ava_avd import clip_offset, clip_window, prepare_ava_avd, read_offsets, shift
+from espnet2_tsdia.corpora.common import MissingAudioError
+from espnet2_tsdia.formats.errors import DataFormatError
+from espnet2_tsdia.formats.rttm import Turn, read_rttm
+from test.corpora.native import (
     check_corpus_yaml,
     data_files,
     label_conversion,
@@ -22,12 +28,6 @@ from native import (
     write_movie,
     write_text,
 )
-
-from espnet2_tsdia.corpora import ava_avd
-from espnet2_tsdia.corpora.ava_avd import clip_offset, clip_window, prepare_ava_avd, read_offsets, shift
-from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.formats.errors import DataFormatError
-from espnet2_tsdia.formats.rttm import Turn, read_rttm
 
 CLIPS = {"train": ["-FaXLcSFjUI_c_01", "Ma2hgTmveKQ_c_02"], "val": ["Ov0za6Xb1LM_c_02"], "test": ["0f39OWEqJ24_c_01"]}
 #: the earliest reference onset of each fixture clip (read off the RTTMs)

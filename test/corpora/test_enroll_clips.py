@@ -67,6 +67,6 @@ def test_speaker_without_audio_is_named(tmp_path):
     write_rttm(tmp_path / "ref.rttm", [Turn("r1", 0.0, 1.0, "dave")])
     with pytest.raises(DataFormatError, match="speaker 'dave' of recording 'r1'.*has no utterance here"):
         make_enroll_clips(src, tmp_path / "ref.rttm", tmp_path / "clips")
-    assert clips_main([str(src), str(tmp_path / "ref.rttm"), str(tmp_path / "clips"), "--log_level", "ERROR"]) == 1
+    assert clips_main([str(src), str(tmp_path / "ref.rttm"), str(tmp_path / "clips"), "--log_level", "ERROR"]) == 2
     with pytest.raises(ValueError, match="seconds must be > 0, got 0"):
         make_enroll_clips(src, tmp_path / "ref.rttm", tmp_path / "clips", seconds=0)

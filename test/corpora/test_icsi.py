@@ -6,7 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from native import (
+
+from espnet2_tsdia.corpora.common import MissingAudioError
+from espnet2_tsdia.corpora.icsi import DEV, TEST, prepare_icsi, read_mrt
+from espnet2_tsdia.data.datadir import PrepReport
+from espnet2_tsdia.formats.errors import DataFormatError
+from test.corpora.native import (
     check_corpus_yaml,
     data_files,
     label_conversion,
@@ -17,11 +22,6 @@ from native import (
     write_sparse_wav,
     write_text,
 )
-
-from espnet2_tsdia.corpora.common import MissingAudioError
-from espnet2_tsdia.corpora.icsi import DEV, TEST, prepare_icsi, read_mrt
-from espnet2_tsdia.data.datadir import PrepReport
-from espnet2_tsdia.formats.errors import DataFormatError
 
 BED002 = [
     (0.0, 1.5, None, '<Comment Description="Digits"/>'),  # no Participant: not a turn

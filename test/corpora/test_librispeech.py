@@ -179,13 +179,14 @@ def test_download_librispeech_from_local_server(tmp_path, monkeypatch):
         with pytest.raises(ValueError, match="no download known for LibriSpeech part 'test-other'"):
             download_librispeech(tmp_path / "dl", parts=["test-other"], downloads=table)
         # the CLI data.sh calls (stage 1), then stage 2 on what it fetched
-        from espnet2_tsdia.bin import prepare_librispeech as cli
+        from espnet2_tsdia.bin import prepare_corpus as cli
 
         monkeypatch.setitem(ls.MINI_DOWNLOADS, "dev-clean-2", table["dev-clean-2"])
-        assert cli.main([str(tmp_path / "dl3"), "--download_only", "--parts", "dev-clean-2"]) == 0
-        assert cli.main([str(tmp_path / "dl3"), str(tmp_path / "data"), "--parts", "dev-clean-2"]) == 0
+        dl3, data = str(tmp_path / "dl3"), str(tmp_path / "data")
+        assert cli.main(["librispeech", "download", "--corpus_dir", dl3, "--parts", "dev-clean-2"]) == 0
+        assert cli.main(["librispeech", "--corpus_dir", dl3, "--out_dir", data, "--parts", "dev-clean-2"]) == 0
         assert read_utt2spk(tmp_path / "data" / "dev_clean_2" / "utt2spk") == {"7-10-0000": "7", "7-11-0000": "7"}
-        assert cli.main([str(tmp_path / "dl3"), str(tmp_path / "data"), "--parts", "dev-other"]) == 1
+        assert cli.main(["librispeech", "--corpus_dir", dl3, "--out_dir", data, "--parts", "dev-other"]) == 2
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -208,6 +209,7 @@ def _run_data_sh(tree: Path, tmp_path: Path, *extra: str, yaml: str = TINY_YAML)
     recipe = tmp_path / "recipe"
     shutil.rmtree(recipe, ignore_errors=True)
     shutil.copytree(RECIPE / "local", recipe / "local")
+    os.symlink(RECIPE.parents[1] / "TEMPLATE" / "tsdia1" / "utils", recipe / "utils")  # log.sh, parse_options.sh
     (recipe / "conf" / "simu").mkdir(parents=True)
     (recipe / "conf" / "simu" / "tiny.yaml").write_text(yaml)
     env = {
@@ -260,7 +262,7 @@ def test_data_sh_bad_option_and_bad_config(tone_tree, tmp_path):
         "dev_ns2_ov10-20",
         yaml=TINY_YAML.replace("{2: 1}, overlap_range: [0.1", "{4: 1}, overlap_range: [0.1"),
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # simulate refuses the config: bad input
     assert (
         "source dir data/source/dev_clean_2 has 3 speakers (200, 201, 202), but speaker_counts allows up to 4"
         in proc.stderr

@@ -393,13 +393,16 @@ def test_read_speakers_tsv_rejects_bad_files(tmp_path):
 def test_cli_builds_and_reports_errors(tmp_path, capsys):
     make_fake_sounds(tmp_path / "sounds")
     args = ["--sources", "en_allison", "--sounds_dir", str(tmp_path / "sounds"), "--log_level", "ERROR"]
-    assert cli_main([str(tmp_path / "out"), "--max_utts_per_speaker", "2", *args]) == 0
+    assert cli_main(["--out_dir", str(tmp_path / "out"), "--max_utts_per_speaker", "2", *args]) == 0
     assert len(read_scp(tmp_path / "out" / "data" / "wav.scp")) == 2
-    assert "1 speakers (1 real), 2 utterances" in capsys.readouterr().out
-    assert cli_main([str(tmp_path / "out2"), "--sources", "en_allison", "--sounds_dir", str(tmp_path / "none")]) == 1
+    assert [s.speaker for s in read_speakers_tsv(tmp_path / "out" / "data" / "speakers.tsv")] == ["en_allison"]
+    assert capsys.readouterr().out.splitlines() == [str(tmp_path / "out" / "data")]  # the data dir written
+    none = ["--sources", "en_allison", "--sounds_dir", str(tmp_path / "none")]
+    assert cli_main(["--out_dir", str(tmp_path / "out2"), *none]) == 1
+    assert not (tmp_path / "out2" / "data").exists()
     with pytest.raises(SystemExit):
-        cli_main([str(tmp_path / "out3"), "--perturb", "up:200", *args])
-    assert cli_main(["--list_sources", "--sounds_dir", str(tmp_path / "sounds")]) == 0
+        cli_main(["--out_dir", str(tmp_path / "out3"), "--perturb", "up:200", *args])
+    assert cli_main(["sources", "--sounds_dir", str(tmp_path / "sounds")]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in listed] == list(SOURCES)
     assert listed[0].endswith("available")

@@ -102,12 +102,10 @@ def test_source_dir_without_segments_round_trip(tmp_path):
 
 
 def test_simulated_set_through_lhotse(tmp_path):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "simulate"))
-    from sim_tone_corpus import write_tone_corpus
-
     from espnet2_tsdia.simulate.config import SimulationConfig
     from espnet2_tsdia.simulate.generate import generate_set
     from espnet2_tsdia.simulate.render import MixtureReader
+    from test.simulate.sim_tone_corpus import write_tone_corpus
 
     src = write_tone_corpus(tmp_path / "c", n_speakers=3, n_utts=2)
     cfg = SimulationConfig(

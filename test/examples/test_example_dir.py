@@ -162,7 +162,7 @@ def test_num_samples_from_reco2dur_needs_no_audio(tmp_path):
     assert (tmp_path / "out" / "reco2num_samples").read_text() == "r1 496123\nr2 240000\n"
 
 
-def test_cli(tmp_path, caplog):
+def test_cli(tmp_path, capsys):
     from espnet2_tsdia.bin.make_tsdia_examples import main
 
     data = make_data_dir(tmp_path, pipe_r2=False)
@@ -172,8 +172,8 @@ def test_cli(tmp_path, caplog):
     )
     assert load_meta(tmp_path / "out").labels["scheme"] == "binary"
     (tmp_path / "r1.wav").unlink()
-    assert main([str(data), str(tmp_path / "out2"), "--log_level", "ERROR"]) == 1
-    assert "wav.scp:1: recording 'r1'" in caplog.text
+    assert main([str(data), str(tmp_path / "out2"), "--log_level", "ERROR"]) == 2
+    assert "wav.scp:1: recording 'r1'" in capsys.readouterr().err
 
 
 def test_segments_only_data_dir(tmp_path):

@@ -98,7 +98,7 @@ def _brute_force(p, penalty):
     logp = np.log(np.maximum(p, 1e-12))
     best, arg = -np.inf, None
     for path in itertools.product(range(p.shape[1]), repeat=p.shape[0]):
-        s = sum(logp[t, c] for t, c in enumerate(path)) - penalty * sum(a != b for a, b in zip(path, path[1:]))
+        s = sum(logp[t, c] for t, c in enumerate(path)) - penalty * sum(a != b for a, b in itertools.pairwise(path))
         if s > best + 1e-12:
             best, arg = s, path
     return list(arg)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
@@ -59,11 +58,3 @@ def check(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
         f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-5000:]}"
     )
     return proc
-
-
-def corpora_tests_dir() -> Path:
-    """test/corpora on sys.path, for the corpus tests' native-layout builders."""
-    d = REPO / "test" / "corpora"
-    if str(d) not in sys.path:
-        sys.path.insert(0, str(d))
-    return d

@@ -94,7 +94,7 @@ def slurm_conf_text(root: Path, host: str, nodes: List[str], cpus: int, mem_mb: 
     else:
         node_lines = "\n".join(
             f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={port} CPUs={cpus} RealMemory={mem_mb} State=UNKNOWN"
-            for n, port in zip(nodes, ports[1:])
+            for n, port in zip(nodes, ports[1:], strict=True)
         )
         # %n: the node's name; the nodes' configured CPUs are fewer than the host has
         slurmd_files = f"SlurmdSpoolDir={root}/spool/%n\nSlurmdPidFile={root}/run/slurmd.%n.pid\nSlurmdLogFile={root}/log/slurmd.%n.log\nSlurmdParameters=config_overrides"
@@ -262,7 +262,9 @@ def stop_cluster(cluster: SlurmCluster) -> None:
             proc.wait(timeout=5)
 
 
-def _cluster(tmp_path_factory, nodes: int) -> Iterator[SlurmCluster]:
+def cluster_or_skip(tmp_path_factory, nodes: int) -> Iterator[SlurmCluster]:
+    """A running cluster of ``nodes`` nodes until the generator is closed (a fixture's body);
+    skips the test, with the reason, where none can start."""
     try:
         cluster = start_cluster(tmp_path_factory.mktemp(f"slurm{nodes}n"), nodes=nodes)
     except ClusterUnavailable as e:
@@ -271,15 +273,3 @@ def _cluster(tmp_path_factory, nodes: int) -> Iterator[SlurmCluster]:
         yield cluster
     finally:
         stop_cluster(cluster)
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster(tmp_path_factory) -> Iterator[SlurmCluster]:
-    """A running private single-node Slurm cluster (skips, with the reason, where none can run)."""
-    yield from _cluster(tmp_path_factory, 1)
-
-
-@pytest.fixture(scope="module")
-def slurm_two_nodes(tmp_path_factory) -> Iterator[SlurmCluster]:
-    """A running private cluster of two nodes on this host (two slurmd; skips where none can run)."""
-    yield from _cluster(tmp_path_factory, 2)

@@ -29,7 +29,7 @@ import torch
 import yaml
 
 from test.recipes.helpers import REPO, check, run
-from test.recipes.test_tsdia_stages import OPTS, recipe  # noqa: F401 (the toy recipe fixture)
+from test.recipes.toy import OPTS
 
 pytestmark = pytest.mark.multiprocess
 
@@ -95,7 +95,7 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def prepared(recipe, tmp_path_factory) -> Path:  # noqa: F811 (the imported fixture)
+def prepared(recipe, tmp_path_factory) -> Path:
     """The toy recipe through stage 4 (local backend), and a --python wrapper."""
     cfg = yaml.safe_load(yaml.safe_dump(CONFIG))
     del cfg["training"]["callbacks"]
@@ -177,17 +177,14 @@ def check_config(exp: Path, launcher=None) -> None:
     ) == (True, True, True, True)
 
 
+@pytest.mark.slow
 def test_two_local_nodes_train_in_one_process_group(prepared):
     """--ngpu 0 --num_nodes 2, local backend: two processes here, one gloo group."""
     rec = prepared
     cmd, proc, dump = train(rec, "ddp_local", ["--ngpu", "0", "--num_nodes", "2", "--train_threads", "1"], {})
     check(proc)
     exp = rec / "exp" / "tsdia_ddp_local"
-    assert (
-        "Stage 5: training exp/tsdia_ddp_local with conf/ddp_local.yaml (2 nodes as local processes, CPU, gloo, 1 threads each); "
-        "log of rank 0 exp/tsdia_ddp_local/train.0.log" in proc.stderr
-    )
-    assert "Stage 5: trained exp/tsdia_ddp_local/valid.loss.ave.pth" in proc.stderr
+    # one log per rank (no launcher log): the two nodes ran here as processes
     assert (exp / "valid.loss.ave.pth").exists() and not (exp / "train.log").exists()
     assert " ngpu=0 num_nodes=2 input=" in (exp / ".train.done").read_text()
     assert not list(exp.glob(".dist_init_*"))  # the rendezvous file is removed
@@ -219,6 +216,7 @@ def fake_slurm(tmp: Path) -> Dict[str, str]:
     return {"cmd_backend": "slurm", "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_SLURM_LOG": str(tmp / "calls.txt")}
 
 
+@pytest.mark.slow
 def test_two_slurm_nodes_through_espnet_launcher(prepared, tmp_path):
     """cmd_backend=slurm --ngpu 0 --num_nodes 2: ESPnet's launcher -> utils/slurm.pl -> one
     2-node sbatch job whose srun starts a task per node (--dist_launcher slurm)."""
@@ -230,11 +228,7 @@ def test_two_slurm_nodes_through_espnet_launcher(prepared, tmp_path):
     cmd, proc, dump = train(rec, "ddp_slurm", ["--ngpu", "0", "--num_nodes", "2", "--train_threads", "1"], env)
     check(proc)
     exp = rec / "exp" / "tsdia_ddp_slurm"
-    assert (
-        "Stage 5: training exp/tsdia_ddp_slurm with conf/ddp_slurm.yaml (0 GPUs x 2 nodes, 1 threads); log exp/tsdia_ddp_slurm/train.log"
-        in proc.stderr
-    )
-    assert "Stage 5: trained exp/tsdia_ddp_slurm/valid.loss.ave.pth" in proc.stderr
+    assert (exp / "valid.loss.ave.pth").exists() and (exp / "train.log").is_file()
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert len(calls) == 2 and calls[0].startswith("sbatch --wait ") and "--nodes=2 --ntasks-per-node=1" in calls[0]
     assert calls[1].startswith("srun --export=ALL env OMP_NUM_THREADS=1 ")
@@ -251,7 +245,7 @@ def test_two_slurm_nodes_through_espnet_launcher(prepared, tmp_path):
     check_two_ranks_in_sync(dump)
 
 
-def test_num_nodes_errors(recipe):  # noqa: F811
+def test_num_nodes_errors(recipe):
     for value in ("0", "x", "-1"):
         proc = run(["./tsdia.sh", *OPTS, "--num_nodes", value], recipe)
         assert proc.returncode == 1 and f"--num_nodes must be a positive integer, got '{value}'" in proc.stderr

@@ -23,6 +23,7 @@ def base_speakers(rttm: Path) -> Set[str]:
 
 
 @pytest.mark.demo
+@pytest.mark.slow
 def test_tiny_demo_runs_every_stage(tmp_path):
     need_install()
     from espnet2_tsdia.corpora.offline_speech import missing_sources
@@ -31,8 +32,7 @@ def test_tiny_demo_runs_every_stage(tmp_path):
     if missing:
         pytest.skip("Debian speech packages missing (tools/install.sh installs them): " + "; ".join(missing.values()))
     recipe = scratch_recipe(tmp_path, "offline_demo")
-    proc = check(run(["./run.sh", "--demo_size", "tiny"], recipe, timeout=900))
-    assert "Successfully finished stages 1-8" in proc.stderr
+    check(run(["./run.sh", "--demo_size", "tiny"], recipe, timeout=900))
 
     # test speakers are never heard in training or validation
     test_spk = base_speakers(recipe / "data" / "test" / "rttm")

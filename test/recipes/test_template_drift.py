@@ -15,7 +15,24 @@ import yaml
 
 from test.recipes.helpers import EGS2, GENERATED, REPO, TEMPLATE
 
-RECIPES = ["aishell4", "ami", "ava_avd", "icsi", "mini_librispeech", "msdwild", "offline_demo", "voxconverse"]
+RECIPES = [
+    "aishell4",
+    "ami",
+    "ava_avd",
+    "callhome",
+    "chime6",
+    "dihard3",
+    "ego4d",
+    "icsi",
+    "libricss",
+    "libriheavymix",
+    "mini_librispeech",
+    "msdwild",
+    "offline_demo",
+    "tedlium",
+    "voxceleb",
+    "voxconverse",
+]
 SHARED_TOP = ("tsdia.sh", "path.sh", "cmd.sh", "db.sh", "utils")
 
 
@@ -125,7 +142,7 @@ def test_no_machine_paths_in_recipes():
     assert bad == []
 
 
-@pytest.mark.parametrize("name", ["aishell4", "ami", "ava_avd", "icsi", "msdwild", "voxconverse"])
+@pytest.mark.parametrize("name", ["aishell4", "ami", "ava_avd", "chime6", "icsi", "libricss", "msdwild", "voxconverse"])
 def test_run_sh_scores_and_validates_as_the_corpus_says(name):
     """run.sh's collar and speaker scope agree with conf/corpus.yaml (the corpus engineer's facts)."""
     recipe = EGS2 / name / "diar1"

@@ -1,7 +1,8 @@
 """Fixtures of the simulation tests (the helper lives in sim_tone_corpus.py so other test folders can import it)."""
 
 import pytest
-from sim_tone_corpus import write_tone_corpus
+
+from test.simulate.sim_tone_corpus import write_tone_corpus
 
 
 @pytest.fixture

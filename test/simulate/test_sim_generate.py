@@ -6,7 +6,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
-from sim_tone_corpus import write_tone_corpus
 
 from espnet2_tsdia.data.stats import recording_stats
 from espnet2_tsdia.formats.errors import DataFormatError
@@ -16,6 +15,7 @@ from espnet2_tsdia.simulate import generate as gen
 from espnet2_tsdia.simulate.config import SimulationConfig
 from espnet2_tsdia.simulate.generate import SimulationError, generate_set, verify_set_dir
 from espnet2_tsdia.simulate.render import MixtureReader, render_mixture
+from test.simulate.sim_tone_corpus import write_tone_corpus
 
 FILES = (
     "specs.jsonl",

@@ -4,7 +4,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
-from sim_tone_corpus import write_tone_corpus
 
 from espnet2_tsdia.bin import materialize as materialize_cli
 from espnet2_tsdia.bin import render_mixture as render_cli
@@ -15,6 +14,7 @@ from espnet2_tsdia.simulate.generate import generate_set
 from espnet2_tsdia.simulate.materialize import materialize
 from espnet2_tsdia.simulate.render import MixtureReader, render_mixture
 from espnet2_tsdia.simulate.spec import AudioRegion, MixtureSpec, NoiseSpec, Placement
+from test.simulate.sim_tone_corpus import write_tone_corpus
 
 
 def _cfg(**kw):
@@ -150,7 +150,7 @@ def test_clis(tmp_path, capsys):
     assert simulate_cli.main(["--verify", str(out)]) == 0
     assert "OK: 2 recordings" in capsys.readouterr().out
     assert (
-        simulate_cli.main(argv[:2] + ["--source_dir", str(tmp_path / "nowhere"), "--out_dir", str(out), str(conf)]) == 1
+        simulate_cli.main(argv[:2] + ["--source_dir", str(tmp_path / "nowhere"), "--out_dir", str(out), str(conf)]) == 2
     )
     assert "not a source data dir (no wav.scp)" in capsys.readouterr().err
     assert (
@@ -159,6 +159,6 @@ def test_clis(tmp_path, capsys):
     )
     x, fs = sf.read(tmp_path / "m.wav", dtype="float32")
     assert fs == 8000 and x.tobytes() == MixtureReader(str(out / "mixture.scp"))["a-0000001"].tobytes()
-    assert render_cli.main([str(out / "mixture.scp"), "nope"]) == 1
+    assert render_cli.main([str(out / "mixture.scp"), "nope"]) == 2
     assert materialize_cli.main([str(out), str(tmp_path / "w"), "--nj", "1"]) == 0
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["a-0000000.wav", "a-0000001.wav"]

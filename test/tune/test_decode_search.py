@@ -106,5 +106,5 @@ def test_cli_writes_the_chosen_config(tmp_path):
     rows = (out / "search.tsv").read_text().splitlines()
     assert len(rows) == 1 + 4 and rows[1].split("\t")[:4] == ["0.3", "3", "0", "0"]
     (tmp_path / "bad.yaml").write_text("thresholds: [0.5]\n")
-    assert tune_decode_main([*args[:4], "--grid", str(tmp_path / "bad.yaml"), "--out_dir", str(out)]) == 1
+    assert tune_decode_main([*args[:4], "--grid", str(tmp_path / "bad.yaml"), "--out_dir", str(out)]) == 2
     assert Path(out / "best.yaml").is_file()

@@ -17,23 +17,24 @@
 #                        backend the M nodes are M processes on this machine, --ngpu 0, gloo)
 #                        With --tune true, first a hyper-parameter study on the train config's
 #                        tuning section (bin.tune), then training with the study's best.yaml
-#   6 inference          tsdia_inference on the test sets -> RTTM per set (enrollment: oracle
-#                        regions of the reference; with --enroll_clips also separate clips);
-#                        with --decode_search, the decode options are first chosen on the
-#                        valid set (tune_decode) and then used for every test set
+#   6 inference          tsdia_inference on the test sets -> RTTM per set
+#                        --enroll_source oracle (the reference's solo regions), first_pass (no
+#                        enrollment: clustering of speaker embeddings, then TS-DIA), or both;
+#                        the speaker-embedding model is --spk_model, or one trained here first
+#                        with --spk_config (espnet2.bin.spk_train on --spk_train_dir); with
+#                        --enroll_clips also separate enrollment clips; with --decode_search the
+#                        decode options are first chosen on the valid set (tune_decode) and then
+#                        used for every test set
 #   7 score              DER/JER per test set, with the trivial baselines, and a summary table
-#   8 pack               a zip of the model, its config and results (pack_model)
+#                        (with the first pass: its own rows beside the refined ones)
+#   8 pack               a zip of the model, its config and results (pack_model; with a trained
+#                        speaker model, that too: the zip then diarizes without enrollment)
 # A stage that finished writes a marker holding its settings; a rerun with the same settings
 # skips it, changed settings redo it. Resume from any stage with --stage N.
 set -euo pipefail
 
-log() {
-    printf '%s (tsdia.sh:%s) %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${BASH_LINENO[0]}" "$*" >&2
-}
-die() {
-    log "Error: $*"
-    exit 1
-}
+# shellcheck disable=SC1091
+. utils/log.sh  # log, die
 
 # ------------------------------------------------------------------------------ options
 stage=1                  # first stage to run
@@ -66,7 +67,7 @@ tune_dir=""              # study dir (default: ${expdir}/tune_${tag})
 tag=""                   # experiment name (default: the train config's name)
 tsdia_exp=""             # experiment dir (default: ${expdir}/tsdia_${tag})
 stats_dir=""             # statistics dir (default: ${expdir}/tsdia_stats_${feats_type}_${train_set})
-inference_config=conf/decode.yaml  # inference options
+inference_config=conf/decode.yaml  # tsdia_inference --config: its options as yaml keys (nested values too)
 inference_args=""        # extra tsdia_inference options
 inference_model=valid.loss.ave.pth  # model file in the experiment dir
 inference_tag=""         # decoding dir name (default: <inference config name>_<model name>)
@@ -76,6 +77,14 @@ num_plots=0              # timeline/posterior plots of the first N recordings of
 score_opts=""            # tsdia_score options (--collar C --skip_overlap)
 baselines=true           # also score "all silence" and "every target always speaking"
 packed_model=""          # zip of stage 8 (default: ${tsdia_exp}/${tag}.zip)
+# -- first pass (diarization without enrollment): speaker model and decoding (6), scoring (7), packing (8)
+enroll_source=oracle     # stage 6 enrollment: oracle, first_pass, or "oracle first_pass"
+spk_model=""             # speaker-embedding model of the first pass: spk_train dir, zip or model-zoo tag
+spk_config=""            # stage 6: train a speaker-embedding model with this yaml (when --spk_model is empty)
+spk_train_dir=""         # its training speakers: wav.scp (a file per utterance) and utt2spk
+spk_valid_dir=""         # its validation speakers (verification trials, equal error rate)
+spk_exp=""               # its experiment dir (default: ${expdir}/spk_<spk_config name>)
+first_pass_opts=""       # tsdia_inference first-pass options (--num_speakers N --iterations 1 ...)
 
 help_message="Usage: $0 --train_set SET --valid_set SET --test_sets 'SET ...' --train_config YAML [options]
 Options (name, default, meaning):
@@ -91,6 +100,10 @@ log "$0 $*"
 . utils/parse_options.sh
 [ $# -eq 0 ] || die "unexpected arguments: $* (options are --name value)"
 
+for src in ${enroll_source}; do
+    case "${src}" in oracle | first_pass) ;; *) die "--enroll_source must be oracle, first_pass or both, got '${enroll_source}'" ;; esac
+done
+[ -n "${enroll_source}" ] || die "--enroll_source must be oracle, first_pass or both, got ''"
 for v in gpu_inference describe baselines; do
     case "${!v}" in true | false) ;; *) die "--${v} must be true or false, got '${!v}'" ;; esac
 done
@@ -127,6 +140,13 @@ stats_dir=${stats_dir:-${expdir}/tsdia_stats_${feats_type}_${train_set}}
 packed_model=${packed_model:-${tsdia_exp}/${tag}.zip}
 inference_tag=${inference_tag:-$(basename "${inference_config%.*}")_${inference_model%.pth}}
 decode_dir=${tsdia_exp}/${inference_tag}
+fp_decode_dir=${decode_dir}_first_pass
+if [ -n "${spk_config}" ]; then
+    spk_exp=${spk_exp:-${expdir}/spk_$(basename "${spk_config%.*}")}
+    [ -n "${spk_model}" ] || spk_model=${spk_exp}
+fi
+first_pass=false
+[[ " ${enroll_source} " != *" first_pass "* ]] || first_pass=true
 all_sets=$(printf '%s\n' "${train_set}" "${valid_set}" ${test_sets} | awk '!seen[$0]++' | tr '\n' ' ')
 train_sets=$(printf '%s\n' "${train_set}" "${valid_set}" | awk '!seen[$0]++' | tr '\n' ' ')
 
@@ -155,8 +175,6 @@ need_tool() {
 }
 # conf_value FILE KEY: the value of a top-level "KEY: value" line of a flat yaml
 conf_value() { awk -v k="$2" '{sub(/[ \t]*#.*/, "")} $1 == k":" {print $2; exit}' "$1"; }
-# conf_args FILE: a flat yaml as command-line options "--key value" (null values left out)
-conf_args() { awk '{sub(/[ \t]*#.*/, "")} NF == 2 && $1 ~ /:$/ && $2 != "null" {sub(/:$/, "", $1); printf "--%s %s ", $1, $2}' "$1"; }
 # conf_json FILE: a flat yaml of numbers and true/false as one JSON object
 conf_json() {
     awk '{sub(/[ \t]*#.*/, "")} NF == 2 && $1 ~ /:$/ {sub(/:$/, "", $1); s = s (s ? ", " : "") "\"" $1 "\": " $2}
@@ -285,9 +303,14 @@ if run_stage 4 || run_stage 5; then
     done
     need_tool espnet2_tsdia.bin.tsdia_train
 fi
-# raw: the model computes the standard features itself (the train config's frontend is replaced)
-model_opts=()
-[ "${feats_type}" = fbank ] || model_opts=(--frontend tsdia_fbank --frontend_conf "$(conf_json "${feats_conf}")")
+# raw: the model computes the standard features itself (the train config's frontend is replaced);
+# fbank: the model has no frontend, so inference and the packed model take the feature settings
+model_opts=() feats_opts=()
+if [ "${feats_type}" = fbank ]; then
+    feats_opts=(--frontend_conf "${feats_conf}")
+else
+    model_opts=(--frontend tsdia_fbank --frontend_conf "$(conf_json "${feats_conf}")")
+fi
 # The tsdia_train options of a training run (data, shapes, normalisation, model, --train_args
 # last so they win); stage 5 adds the config, output dir, resume and the distributed options.
 # shellcheck disable=SC2046
@@ -345,7 +368,7 @@ if run_stage 5 && [ "${tune}" != false ]; then
     env OMP_NUM_THREADS="${threads}" MKL_NUM_THREADS="${threads}" "${python}" -m espnet2_tsdia.bin.tune \
         --config "${train_config}" --output_dir "${tune_dir}" "${topts[@]}" ${tune_args} \
         -- --ngpu "$((ngpu > 0 ? 1 : 0))" "${train_opts[@]}" >> "${tune_dir}/tune.log" 2>&1 ||
-        { grep -E '^ERROR|Error' "${tune_dir}/tune.log" | tail -n 20 >&2; die "tuning failed (see ${tune_dir}/tune.log)"; }
+        { grep -iE 'error' "${tune_dir}/tune.log" | tail -n 20 >&2; die "tuning failed (see ${tune_dir}/tune.log)"; }
     log "Stage 5: study ${tune_dir}/results.md: $(grep -m1 '^- trials:' "${tune_dir}/results.md" | cut -c3-); $(grep -m1 '^- best:' "${tune_dir}/results.md" | cut -c3-)"
     train_config=${tune_dir}/best.yaml
     [ "${tune}" = true ] || log "Stage 5: --tune only: training skipped; train with --train_config ${train_config}"
@@ -394,12 +417,18 @@ if run_stage 5 && [ "${tune}" != only ]; then
     fi
 fi
 
-# decode_set DIR OUT [tsdia_inference options...]: posteriors and hyp.rttm of a formatted set
+# decode_set DIR OUT [tsdia_inference options...]: tsdia_inference on a formatted set, its jobs'
+# outputs merged: hyp.rttm, posteriors.scp and, with the first pass, first_pass.rttm,
+# rttm.pass<k> and first_pass_regions.
 decode_set() {
     local dir=$1 out=$2
     shift 2
-    local settings n gpu=0
-    settings="inference ${inference_args} $* input=$(fingerprint "${inference_config}" "${dir}/.format.done" "${tsdia_exp}/.train.done" "${tsdia_exp}/${inference_model}")"
+    local settings n f a gpu=0 deps=()
+    # an option naming a trained model (speaker model dir) or a file makes it an input too
+    for a in "$@"; do
+        if [ -f "${a}/.train.done" ]; then deps+=("${a}/.train.done"); elif [ -f "${a}" ]; then deps+=("${a}"); fi
+    done
+    settings="inference ${feats_opts[*]} ${inference_args} $* input=$(fingerprint "${inference_config}" "${feats_opts[@]:1}" "${dir}/.format.done" "${tsdia_exp}/.train.done" "${tsdia_exp}/${inference_model}" "${deps[@]}")"
     if is_done "${out}/.done" "${settings}"; then
         log "Stage 6: ${out} already decoded; skipped"
         return 0
@@ -411,16 +440,23 @@ decode_set() {
     for ((i = 1; i <= n; i++)); do awk -v n="${n}" -v i="${i}" 'NR % n == i % n' "${dir}/wav.scp" > "${out}/logdir/keys.${i}.scp"; done
     [ "${gpu_inference}" = false ] || gpu=1
     log "Stage 6: inference on ${dir} (${n} jobs${*:+; $*}) -> ${out}; logs ${out}/logdir/inference.*.log"
-    # shellcheck disable=SC2046,SC2086
+    # shellcheck disable=SC2086
     ${decode_cmd} --gpu "${gpu}" JOB=1:"${n}" "${out}/logdir/inference.JOB.log" \
-        "${python}" -m espnet2_tsdia.bin.tsdia_inference --train_config "${tsdia_exp}/config.yaml" \
-        --model_file "${tsdia_exp}/${inference_model}" --ngpu "${gpu}" \
+        "${python}" -m espnet2_tsdia.bin.tsdia_inference --config "${inference_config}" "${feats_opts[@]}" \
+        --train_config "${tsdia_exp}/config.yaml" --model_file "${tsdia_exp}/${inference_model}" --ngpu "${gpu}" \
         --data_path_and_name_and_type "${dir}/wav.scp,speech,sound" \
         --data_path_and_name_and_type "${dir}/rttm,rttm,rttm" --key_file "${out}/logdir/keys.JOB.scp" \
         --output_dir "${out}/logdir/output.JOB" --num_plots "${num_plots}" \
-        $(conf_args "${inference_config}") ${inference_args} "$@" || die "inference failed (see ${out}/logdir)"
-    for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/rttm"; done | sort -k2,2 -k4,4n > "${out}/hyp.rttm"
-    for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/posteriors.scp"; done | sort > "${out}/posteriors.scp"
+        ${inference_args} "$@" || die "inference failed (see ${out}/logdir)"
+    for f in rttm first_pass.rttm $(cd "${out}/logdir/output.1" && ls rttm.pass* 2> /dev/null); do
+        [ -f "${out}/logdir/output.1/${f}" ] || continue
+        for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/${f}"; done | sort -k2,2 -k4,4n > "${out}/${f}"
+    done
+    mv "${out}/rttm" "${out}/hyp.rttm"
+    for f in posteriors.scp first_pass_regions; do
+        [ -f "${out}/logdir/output.1/${f}" ] || continue
+        for ((i = 1; i <= n; i++)); do cat "${out}/logdir/output.${i}/${f}"; done | sort > "${out}/${f}"
+    done
     if [ "${num_plots}" -gt 0 ]; then
         mkdir -p "${out}/plots"
         cp "${out}"/logdir/output.*/plots/* "${out}/plots/" 2> /dev/null || true
@@ -435,24 +471,26 @@ if [ -n "${decode_search}" ]; then
     [ -f "${decode_search}" ] || die "--decode_search ${decode_search}: no such file"
     if ! run_stage 6 && [ -f "${search_dir}/.done" ]; then inference_config=${search_dir}/best.yaml; fi
 fi
-if run_stage 6; then
+if run_stage 6 && [ -n "${decode_search}" ]; then
     need_tool espnet2_tsdia.bin.tsdia_inference
     [ -e "${tsdia_exp}/${inference_model}" ] || die "no model ${tsdia_exp}/${inference_model} (run stage 5)"
-    if [ -n "${decode_search}" ]; then
-        decode_set "${dumpdir}/${valid_set}" "${search_dir}/${valid_set}"
-        settings="tune_decode input=$(fingerprint "${decode_search}" "${inference_config}" "${search_dir}/${valid_set}/.done")"
-        if is_done "${search_dir}/.done" "${settings}"; then
-            log "Stage 6: decode options already chosen on ${valid_set} (${search_dir}/best.yaml); skipped"
-        else
-            "${python}" -m espnet2_tsdia.bin.tune_decode --posteriors "${search_dir}/${valid_set}/posteriors.scp" \
-                --ref "${dumpdir}/${valid_set}/rttm" --grid "${decode_search}" --base_config "${inference_config}" \
-                --train_config "${tsdia_exp}/config.yaml" --out_dir "${search_dir}" --log_level WARNING ||
-                die "the decode-option search failed"
-            mark_done "${search_dir}/.done" "${settings}"
-        fi
-        log "Stage 6: decode options chosen on ${valid_set}: $(grep -m1 '^- chosen:' "${search_dir}/RESULTS.md" | cut -c3-)"
-        inference_config=${search_dir}/best.yaml
+    decode_set "${dumpdir}/${valid_set}" "${search_dir}/${valid_set}"
+    settings="tune_decode input=$(fingerprint "${decode_search}" "${inference_config}" "${search_dir}/${valid_set}/.done")"
+    if is_done "${search_dir}/.done" "${settings}"; then
+        log "Stage 6: decode options already chosen on ${valid_set} (${search_dir}/best.yaml); skipped"
+    else
+        "${python}" -m espnet2_tsdia.bin.tune_decode --posteriors "${search_dir}/${valid_set}/posteriors.scp" \
+            --ref "${dumpdir}/${valid_set}/rttm" --grid "${decode_search}" --base_config "${inference_config}" \
+            --train_config "${tsdia_exp}/config.yaml" --out_dir "${search_dir}" --log_level WARNING ||
+            die "the decode-option search failed"
+        mark_done "${search_dir}/.done" "${settings}"
     fi
+    log "Stage 6: decode options chosen on ${valid_set}: $(grep -m1 '^- chosen:' "${search_dir}/RESULTS.md" | cut -c3-)"
+    inference_config=${search_dir}/best.yaml
+fi
+if run_stage 6 && [[ " ${enroll_source} " == *" oracle "* ]]; then
+    need_tool espnet2_tsdia.bin.tsdia_inference
+    [ -e "${tsdia_exp}/${inference_model}" ] || die "no model ${tsdia_exp}/${inference_model} (run stage 5)"
     for dset in ${test_sets}; do
         decode_set "${dumpdir}/${dset}" "${decode_dir}/${dset}"
         if [ -n "${enroll_clips}" ]; then
@@ -460,6 +498,65 @@ if run_stage 6; then
             decode_set "${dumpdir}/${dset}" "${decode_dir}/${dset}_clips" \
                 --enrollment clips --data_path_and_name_and_type "data/${dset}/${enroll_clips},enroll,sound"
         fi
+    done
+fi
+
+# ------------------------------------------------------------------------------ speaker model
+# Stage 6, first part: the speaker-embedding model of the first pass (ESPnet's spk task), when
+# --spk_config asks for one (the TS-DIA training of stage 5 does not need it).
+if run_stage 6 && [ "${first_pass}" = true ] && [ -n "${spk_config}" ] && [ "${spk_model}" = "${spk_exp}" ]; then
+    [ -f "${spk_config}" ] || die "--spk_config ${spk_config}: no such file"
+    [ -n "${spk_train_dir}" ] && [ -n "${spk_valid_dir}" ] || die "--spk_config needs --spk_train_dir and --spk_valid_dir"
+    for d in "${spk_train_dir}" "${spk_valid_dir}"; do
+        [ -f "${d}/wav.scp" ] && [ -f "${d}/utt2spk" ] || die "${d}: the speaker model needs wav.scp and utt2spk"
+    done
+    settings="spk_train input=$(fingerprint "${spk_config}" "${spk_train_dir}"/{wav.scp,utt2spk} "${spk_valid_dir}"/{wav.scp,utt2spk})"
+    if is_done "${spk_exp}/.train.done" "${settings}"; then
+        log "Stage 6: speaker model ${spk_exp} already trained; skipped"
+    else
+        if [ -f "${spk_exp}/.train.settings" ] && ! is_done "${spk_exp}/.train.settings" "${settings}"; then
+            # a run that saved no checkpoint is started again; a trained one is never mixed
+            [ ! -f "${spk_exp}/checkpoint.pth" ] ||
+                die "${spk_exp} was trained with other data or settings; remove it or choose another --spk_exp"
+            rm -rf "${spk_exp}"
+        fi
+        mark_done "${spk_exp}/.train.settings" "${settings}"
+        fs=$(conf_value "${feats_conf}" fs)
+        sdata=${spk_exp}/data
+        "${python}" -m espnet2_tsdia.bin.make_spk_data "${spk_train_dir}" "${sdata}/train" --fs "${fs}" --log_level WARNING ||
+            die "speaker-model training data: see the message above"
+        "${python}" -m espnet2_tsdia.bin.make_spk_data "${spk_valid_dir}" "${sdata}/valid" --fs "${fs}" --trials 300 --log_level WARNING ||
+            die "speaker-model validation trials: see the message above"
+        threads=$(train_threads_for 1)
+        log "Stage 6: speaker model ${spk_exp} with ${spk_config} ($(wc -l < "${sdata}/train/spk2utt") speakers, ${threads} threads); log ${spk_exp}/train.log"
+        env OMP_NUM_THREADS="${threads}" MKL_NUM_THREADS="${threads}" "${python}" -m espnet2.bin.spk_train \
+            --config "${spk_config}" --output_dir "${spk_exp}" --resume true --ngpu 0 --use_preprocessor true \
+            --train_data_path_and_name_and_type "${sdata}/train/wav.scp,speech,sound" \
+            --train_data_path_and_name_and_type "${sdata}/train/utt2spk,spk_labels,text" \
+            --train_shape_file "${sdata}/train/speech_shape" --spk2utt "${sdata}/train/spk2utt" \
+            --spk_num "$(wc -l < "${sdata}/train/spk2utt")" \
+            --valid_data_path_and_name_and_type "${sdata}/valid/trial.scp,speech,sound" \
+            --valid_data_path_and_name_and_type "${sdata}/valid/trial2.scp,speech2,sound" \
+            --valid_data_path_and_name_and_type "${sdata}/valid/trial_label,spk_labels,text" \
+            --valid_shape_file "${sdata}/valid/speech_shape" > "${spk_exp}/train.log" 2>&1 ||
+            { tail -n 20 "${spk_exp}/train.log" >&2; die "speaker-model training failed (see ${spk_exp}/train.log)"; }
+        mark_done "${spk_exp}/.train.done" "${settings}"
+        log "Stage 6: speaker model ${spk_exp}: best equal error rate on ${spk_valid_dir} $(grep -o 'valid. eer=[0-9.]*' "${spk_exp}/train.log" | cut -d= -f2 | sort -n | head -n 1) %"
+    fi
+fi
+
+# Stage 6 without enrollment: the first pass (speaker embeddings + clustering), then TS-DIA.
+if run_stage 6 && [ "${first_pass}" = true ]; then
+    need_tool espnet2_tsdia.bin.tsdia_inference
+    [ -e "${tsdia_exp}/${inference_model}" ] || die "no model ${tsdia_exp}/${inference_model} (run stage 5)"
+    [ -n "${spk_model}" ] || die "--enroll_source first_pass needs --spk_model, or --spk_config to train one"
+    if [ "${spk_model}" = "${spk_exp}" ] && [ ! -f "${spk_exp}/.train.done" ]; then
+        die "no speaker model in ${spk_exp} (stage 6 trains it with --spk_config)"
+    fi
+    for dset in ${test_sets}; do
+        decode_set "${dumpdir}/${dset}" "${fp_decode_dir}/${dset}" --enroll_source first_pass \
+            --spk_model "${spk_model}" ${first_pass_opts}
+        log "Stage 6: first pass alone ${fp_decode_dir}/${dset}/first_pass.rttm"
     done
 fi
 
@@ -474,18 +571,37 @@ if run_stage 7; then
     } > "${summary}"
     for dset in ${test_sets}; do
         dir=${dumpdir}/${dset} out=${decode_dir}/${dset}
-        [ -f "${out}/hyp.rttm" ] || die "no ${out}/hyp.rttm (run stage 6)"
         uem=()
         [ ! -f "${dir}/uem" ] || uem=(--uem "${dir}/uem")
-        systems=("model ${out}/hyp.rttm")
-        [ -z "${enroll_clips}" ] || systems+=("model, separate clips ${decode_dir}/${dset}_clips/hyp.rttm")
+        systems=()
+        if [[ " ${enroll_source} " == *" oracle "* ]]; then
+            [ -f "${out}/hyp.rttm" ] || die "no ${out}/hyp.rttm (run stage 6)"
+            systems+=("model ${out}/hyp.rttm")
+            [ -z "${enroll_clips}" ] || systems+=("model, separate clips ${decode_dir}/${dset}_clips/hyp.rttm")
+        fi
+        if [ "${first_pass}" = true ]; then
+            fp=${fp_decode_dir}/${dset}
+            [ -f "${fp}/hyp.rttm" ] || die "no ${fp}/hyp.rttm (run stage 6)"
+            systems+=("first pass alone ${fp}/first_pass.rttm")
+            if [ -f "${fp}/rttm.pass0" ]; then
+                systems+=("TS-DIA after the first pass ${fp}/rttm.pass0")
+                for f in "${fp}"/rttm.pass*; do
+                    k=${f##*.pass}
+                    [ "${k}" -eq 0 ] || systems+=("TS-DIA after the first pass, ${k} iteration(s) ${f}")
+                done
+            else
+                systems+=("TS-DIA after the first pass ${fp}/hyp.rttm")
+            fi
+        fi
         if [ "${baselines}" = true ]; then
+            bdir=${out}
+            [ -d "${out}" ] || bdir=${fp_decode_dir}/${dset}  # first pass only
             # The target-speaker framing: each target's activity, labelled with its name.
-            : > "${out}/baseline_silence.rttm"
+            : > "${bdir}/baseline_silence.rttm"
             awk 'NR == FNR {dur[$1] = $2; next} !seen[$2 " " $8]++ && ($2 in dur) {
                      printf "SPEAKER %s 1 0.000 %.3f <NA> <NA> %s <NA> <NA>\n", $2, dur[$2], $8 }' \
-                "${dir}/reco2dur" "${dir}/rttm" > "${out}/baseline_always.rttm"
-            systems+=("all silence ${out}/baseline_silence.rttm" "every target always speaking ${out}/baseline_always.rttm")
+                "${dir}/reco2dur" "${dir}/rttm" > "${bdir}/baseline_always.rttm"
+            systems+=("all silence ${bdir}/baseline_silence.rttm" "every target always speaking ${bdir}/baseline_always.rttm")
         fi
         {
             echo
@@ -504,7 +620,7 @@ if run_stage 7; then
                 --out_dir "${sdir}" --log_level "${level}" || die "scoring ${hyp} failed"
             table_row "${sdir}/RESULTS.md" "${name}" >> "${summary}"
         done
-        log "Stage 7: scored ${out} -> ${out}/score_*"
+        log "Stage 7: scored ${dset}: $(for sys in "${systems[@]}"; do h=${sys##* }; printf '%s ' "$(dirname "${h}")/score_$(basename "${h%.rttm}")"; done)"
     done
     log "Stage 7: summary ${summary}:"
     cat "${summary}" >&2
@@ -516,7 +632,13 @@ if run_stage 8; then
     log "Stage 8: packing ${tsdia_exp}/${inference_model} -> ${packed_model}"
     opts=()
     [ ! -f "${tsdia_exp}/RESULTS.md" ] || opts+=(--results_md "${tsdia_exp}/RESULTS.md")
-    "${python}" -m espnet2_tsdia.bin.pack_model --train_config "${tsdia_exp}/config.yaml" \
+    # the speaker model of the first pass goes in too (a trained dir; a zip or zoo tag is not repacked)
+    if [ -n "${spk_model}" ] && [ -d "${spk_model}" ]; then
+        opts+=(--spk_model "${spk_model}")
+    elif [ -n "${spk_model}" ]; then
+        log "Stage 8: --spk_model ${spk_model} is not a training dir; the zip gets no speaker model (diarize --spk_model gives it)"
+    fi
+    "${python}" -m espnet2_tsdia.bin.pack_model --train_config "${tsdia_exp}/config.yaml" "${feats_opts[@]}" \
         --model_file "${tsdia_exp}/${inference_model}" "${opts[@]}" --option "${feats_conf}" \
         --option "${inference_config}" --outpath "${packed_model}" || die "packing failed"
     log "Stage 8: packed ${packed_model} ($(du -h "${packed_model}" | cut -f1))"

@@ -4,7 +4,11 @@
 # download), a small encoder-decoder with linear attention and speaker-similarity conditioning
 # trained on CPU, decode options chosen on dev, scored on voices never heard in training (two
 # in-source splits and the leave-one-source-out split, oracle regions and separate 3-s clips as
-# enrollment) next to the trivial baselines, and packed. Figures: RESULTS.md (bench/quality.py).
+# enrollment) next to the trivial baselines, and packed. A small x-vector model (ESPnet's spk
+# task) trained on the training voices gives the first pass, so the test sets are also decoded
+# without enrollment (first pass alone, then TS-DIA after it and after one refinement) and the
+# packed zip diarizes a recording with no voice sample. Figures: RESULTS.md (bench/quality.py).
+#   python -m espnet2_tsdia.bin.diarize meeting.wav -o out.rttm --model exp/tsdia_demo_default/demo_default.zip
 #   ./run.sh                     # the README's main job
 #   ./run.sh --demo_size tiny    # every stage on a handful of conversations (CI)
 #   ./run.sh --stage 5           # resume at training; any tsdia.sh option works
@@ -18,8 +22,8 @@ while [ $# -gt 0 ]; do
     if [ "$1" = --demo_size ]; then demo_size=$2; shift 2; else args+=("$1"); shift; fi
 done
 case "${demo_size}" in
-    default) train_config=conf/train_demo.yaml ;;
-    tiny) train_config=conf/train_demo_tiny.yaml ;;
+    default) train_config=conf/train_demo.yaml spk_config=conf/train_spk_demo.yaml ;;
+    tiny) train_config=conf/train_demo_tiny.yaml spk_config=conf/train_spk_demo_tiny.yaml ;;
     *) echo "$0: --demo_size must be default or tiny, got '${demo_size}'" >&2; exit 2 ;;
 esac
 
@@ -32,4 +36,6 @@ esac
     --decode_search conf/decode_search.yaml --enroll_clips enroll/enroll.scp \
     --train_config "${train_config}" \
     --tag "demo_${demo_size}" \
+    --enroll_source "oracle first_pass" --first_pass_opts "--clustering agglomerative --cluster_threshold 0.6 --iterations 1" \
+    --spk_config "${spk_config}" --spk_train_dir data/source/train --spk_valid_dir data/source/dev \
     "${args[@]}"

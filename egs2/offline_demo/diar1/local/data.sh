@@ -9,7 +9,7 @@
 #                         cut from utterances of the speaker that no conversation uses
 set -euo pipefail
 
-log() { printf '%s (data.sh:%s) %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${BASH_LINENO[0]}" "$*" >&2; }
+. utils/log.sh
 
 stage=1                 # 1: offline speech corpus, 2: source dirs by role, 3: simulation, 4: enrollment clips
 stop_stage=4
@@ -55,11 +55,11 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     # Three trees: only the recorded training voices get perturbed copies (the synthetic ones
     # are many already). A rerun reuses every finished file.
     log "Stage 1: offline speech corpus (${seconds} s per speaker) in ${db}"
-    "${python}" -m espnet2_tsdia.bin.prepare_offline_speech "${db}/train_real" --sources ${train_real} \
-        --max_seconds_per_speaker "${seconds}" --nj "${nj}" ${perturb:+--perturb ${perturb}} > /dev/null
-    "${python}" -m espnet2_tsdia.bin.prepare_offline_speech "${db}/train_synth" --sources ${train_synth} \
+    "${python}" -m espnet2_tsdia.bin.prepare_corpus offline_speech --out_dir "${db}/train_real" --sources "${train_real}" \
+        --max_seconds_per_speaker "${seconds}" --nj "${nj}" --perturb "${perturb}" > /dev/null
+    "${python}" -m espnet2_tsdia.bin.prepare_corpus offline_speech --out_dir "${db}/train_synth" --sources "${train_synth}" \
         --max_seconds_per_speaker "${seconds}" --nj "${nj}" > /dev/null
-    "${python}" -m espnet2_tsdia.bin.prepare_offline_speech "${db}/heldout" --sources ${heldout_spk} \
+    "${python}" -m espnet2_tsdia.bin.prepare_corpus offline_speech --out_dir "${db}/heldout" --sources "${heldout_spk}" \
         --max_seconds_per_speaker "${seconds}" --nj "${nj}" > /dev/null
 fi
 

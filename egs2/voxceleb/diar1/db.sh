@@ -1,0 +1,1 @@
+../../TEMPLATE/tsdia1/db.sh
