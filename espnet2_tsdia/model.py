@@ -85,7 +85,7 @@ class TSDiarizationModel(AbsESPnetModel):
 
         ``mean`` (B, n_mels) is the per-recording log-mel mean that chunked waveform training
         supplies (data names ``speech_mean`` / ``enroll_mean``): a chunk is normalised with its
-        recording's mean, as the whole recording is at inference (DESIGN.md section 4).
+        recording's mean, as the whole recording is at inference (docs/preprocessing.md).
         """
         x, x_lens = self._frontend(x, x_lens, mean)
         if self.normalize is not None:

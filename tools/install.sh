@@ -24,7 +24,7 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (install.sh) $*"; }
 
 # ---------------------------------------------------------------- Debian packages
 # sox: resampling/format conversion and the GSM prompts; flite: synthetic voices;
-# asterisk-*: real recorded 8 kHz speech for the offline corpus (DESIGN.md section 9);
+# asterisk-*: real recorded 8 kHz speech for the offline corpus (docs/design.md, offline speech);
 # ffmpeg: audio from AVA-AVD videos.
 # slurm-wlm, munge: the Slurm backend tests start a private single-node cluster (no service is
 # configured: the daemons' init scripts and units do nothing without /etc/slurm/slurm.conf).

@@ -1,7 +1,7 @@
 """Offline speech corpus: labelled speakers from Debian speech packages, with no download.
 
 No speech corpus can be downloaded on the machines this project runs on, so the demo recipe and
-every test that needs real speech use this corpus (DESIGN.md section 9). It is built from:
+every test that needs real speech use this corpus (docs/design.md, offline speech). It is built from:
 
 =============  ======================================  ========  ===  =========  ====================
 speaker        Debian package                          language  sex  kind       audio
