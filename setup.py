@@ -13,7 +13,7 @@ _VERSION = re.search(
 ).group(1)
 
 install_requires = [
-    # The stack we test against (DESIGN.md section 2).
+    # The stack we test against (docs/design.md, Stack).
     "espnet==202511",
     "torch==2.9.1",
     "torchaudio==2.9.1",

@@ -372,7 +372,7 @@ def render(results, lengths, cross, model, args, load) -> str:
             f"inputs and pass **{growth / 2**30:.2f} GiB** (activations alone, above the loaded "
             f"model and inputs: {above_warm / 2**30:.2f} GiB; whole-process peak RSS with the "
             f"torch runtime: {absolute / 2**30:.2f} GiB); target < 2 GB. For reference "
-            "(DESIGN.md section 10, same kind of machine, 2 threads, not measured here): "
+            "(docs/design.md, reference measurements: same kind of machine, 2 threads, not measured here): "
             "performer-pytorch 6.07 s and 1.34 GiB, SDPA layers 41 s and 0.97 GiB."
         )
     return "\n".join(lines)

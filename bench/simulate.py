@@ -18,7 +18,7 @@ In one run:
    reads, polyphase resampling to 8 kHz, sum, noise) and materialising the same mixtures with sox
    (one ``sox -m`` per mixture, one ``sox trim rate pad`` pipe per utterance): hours of audio per
    CPU-second for both (noise left out of both, sox cannot add it at a mixture-level SNR);
-4. the renderer against what training consumes: DESIGN.md section 10 measured ESPnet's stock diar
+4. the renderer against what training consumes: docs/design.md (reference measurements) gives ESPnet's stock diar
    model training at about 3.7k frames/s on 2 cores; at 10 frames/s that is 370 s of audio per
    second, the consumption rate used here.
 """
@@ -43,7 +43,7 @@ from bench._results import machine_line, write_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 YAML = REPO / "egs2" / "mini_librispeech" / "diar1" / "conf" / "simu" / "mini_librispeech.yaml"
-CONSUMPTION = 370.0  # s of audio per s: 3.7k frames/s at 10 frames/s (DESIGN.md section 10)
+CONSUMPTION = 370.0  # s of audio per s: 3.7k frames/s at 10 frames/s (docs/design.md, reference measurements)
 
 
 def make_sources(root: Path, *, readers: int = 29, utts: int = 20, fs: int = 16000, seed: int = 0) -> Path:
@@ -190,7 +190,7 @@ conversation, white noise 5-20 dB), `total_hours={args.hours:g}`, nj={args.nj}.
 | materialised with sox (`sox -m`, one `trim rate pad` pipe per utterance) | {sox_cpu:.2f} | {sox_wall:.2f} | {sox_rate:,.0f} s ({sox_rate / 3600:.3f} h) |
 | `MixtureReader[reco]` with noise (spec lookup + render) | {reader_cpu:.2f} | - | {audio_s / reader_cpu:,.0f} s |
 
-Against training: DESIGN.md section 10 measured ESPnet's stock diar model at about 3.7k frames/s on 2 cores;
+Against training: docs/design.md (reference measurements) gives ESPnet's stock diar model at about 3.7k frames/s on 2 cores;
 at 10 frames/s that is **{CONSUMPTION:.0f} s of audio per second**, the consumption rate used here. Rendering
 that much costs {share:.2f} CPU-seconds per second ({share / 2 * 100:.0f} % of the 2 cores), so the renderer is
 {"not the bottleneck" if share < 1 else "a bottleneck: cache rendered sources or add DataLoader workers"}; it is

@@ -18,7 +18,7 @@ frames/s counts mixture frames (B x T); our model also encodes the enrollment (u
 frames here) in the same pass, the peer has no enrollment.
 
 Ours: TS-DIA ``encoder`` model type, 4 blocks, d_model 256, 4 heads, FFN 1024, softmax
-attention. Peer: ESPnet's ``DiarizationTask`` transformer (DESIGN.md section 10: ``--frontend
+attention. Peer: ESPnet's ``DiarizationTask`` transformer (docs/design.md, reference measurements: ``--frontend
 none --input_size 345``, ``--encoder_conf input_layer=linear num_blocks=4``, label aggregator
 with window and hop 1), 2 speakers (target / others from our powerset labels).
 """

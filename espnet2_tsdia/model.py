@@ -104,7 +104,7 @@ class TSDiarizationModel(AbsESPnetModel):
 
         ``mean`` (B, n_mels) is the per-recording log-mel mean that chunked waveform training
         supplies (data names ``speech_mean`` / ``enroll_mean``): a chunk is normalised with its
-        recording's mean, as the whole recording is at inference (DESIGN.md section 4).
+        recording's mean, as the whole recording is at inference (docs/preprocessing.md).
         """
         x, x_lens = self._frontend(x, x_lens, mean)
         return self._normalize(x, x_lens)

@@ -20,6 +20,10 @@ Usage:
     --plot      optional picture (PNG): who talks when, and each speaker's probability
     --first_pass_rttm  without --enroll: also write the first pass's own RTTM
 
+Decode options: a model packed with ``--inference_config`` carries the options chosen for it
+(threshold, median filter, minimum speech and silence, the first pass's clustering): they are
+this tool's defaults; an option given on the command line wins.
+
 Audio: any format libsndfile reads, at any sample rate at or above the model's (8 kHz for the
 standard model; higher rates are resampled, lower ones refused). A file with several channels
 needs ``--channel N`` (0-based) or ``--channel mean``; mono files ignore ``--channel``. Recordings
@@ -38,7 +42,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from espnet2_tsdia.firstpass.options import add_first_pass_arguments
 from espnet2_tsdia.utils import cli
@@ -140,13 +144,41 @@ def check_inputs(args: argparse.Namespace):
     return enroll, channel, out
 
 
-def load_model(args: argparse.Namespace):
+def packed_defaults(parser: argparse.ArgumentParser, argv: Optional[List[str]], args: argparse.Namespace):
+    """The command line parsed again with the model's packed decode options as defaults, and the
+    packed post-processing values this tool has no option for (``median_filter``, ...).
+
+    Returns:
+        (args, extra overrides for :meth:`Speech2TSDiarization.from_pretrained`).
+
+    Raises:
+        UsageError: a packed key that is neither an option of this tool nor a decode option.
+    """
+    from espnet2_tsdia.inference.model_files import read_inference_config
+    from espnet2_tsdia.inference.pack import unpack_model
+    from espnet2_tsdia.inference.speech2tsdia import OPTION_NAMES
+
+    packed = read_inference_config(unpack_model(args.model, cachedir=args.cachedir))
+    if not packed:
+        return args, {}
+    dests = {a.dest for a in parser._actions}
+    unknown = sorted(k for k in packed if k not in dests and k not in OPTION_NAMES)
+    if unknown:
+        raise UsageError(f"{args.model}: the packed inference config has keys diarize does not know: {unknown}")
+    logger.info("%s: packed decode options %s", args.model, packed)
+    parser.set_defaults(**{k: v for k, v in packed.items() if k in dests})
+    extra = {k: v for k, v in packed.items() if k not in dests}
+    return parser.parse_args(argv), extra
+
+
+def load_model(args: argparse.Namespace, extra: Optional[Dict[str, Any]] = None):
     from espnet2_tsdia.inference.pack import check_model_archive
     from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
 
     if Path(args.model).is_file():
         check_model_archive(args.model)
-    overrides = dict(
+    overrides = dict(extra or {})
+    overrides.update(
         threshold=args.threshold, min_speech=args.min_speech, min_silence=args.min_silence, batch_size=args.batch_size
     )
     logger.info("loading %s", args.model)
@@ -171,11 +203,11 @@ def progress_bar(args: argparse.Namespace, reco: str, duration: float):
     return bar, update
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, extra: Optional[Dict[str, Any]] = None) -> int:
     from espnet2_tsdia.audio.user_input import AudioInputError, check_enrollment_clip, load_audio
 
     enroll, channel, out = check_inputs(args)
-    s2d = load_model(args)
+    s2d = load_model(args, extra)
     first_pass = None
     if not enroll:
         from espnet2_tsdia.firstpass.options import first_pass_options
@@ -269,7 +301,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     expected = (UsageError, AudioInputError, ModelArchiveError, ModelLoadError, DataFormatError, ValueError, OSError)
     try:
-        return run(args)
+        check_inputs(args)  # the command line and the files first, before the model is unpacked
+        args, extra = packed_defaults(parser, argv, args)
+        return run(args, extra)
     except KeyboardInterrupt:
         print("diarize: interrupted", file=sys.stderr)
         return 130

@@ -13,6 +13,8 @@ Usage:
 
     ``--spk_model exp/spk_train`` packs a speaker-embedding model (a ``spk_train`` dir) with it,
     so that ``diarize meeting.wav -o out.rttm --model model.zip`` works without enrollment.
+    ``--inference_config exp/tsdia_train/decode_search/best.yaml`` packs the decode options
+    (post-processing, first pass) that ``diarize`` then uses unless told otherwise.
 
     The zip holds meta.yaml, exp/<name>/config.yaml (its normalize_conf.stats_file pointing at
     the packed exp/<name>/feats_stats.npz), exp/<name>/model.pth, RESULTS.md and any --option
@@ -51,6 +53,11 @@ def get_parser() -> argparse.ArgumentParser:
         "--spk_model", default=None, help="speaker-embedding training dir (spk_train) for the first pass, packed too"
     )
     parser.add_argument(
+        "--inference_config",
+        default=None,
+        help="decode yaml (tsdia_inference option names) packed as the model's default decode options",
+    )
+    parser.add_argument(
         "--name", default=None, help="folder name under exp/ in the zip (default: the model file's folder)"
     )
     cli.add_log_level(parser)
@@ -76,6 +83,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             name=args.name,
             frontend_conf=args.frontend_conf,
             spk_model=args.spk_model,
+            inference_config=args.inference_config,
         )
     except (ModelLoadError, ModelArchiveError, FileNotFoundError, ValueError) as e:
         return cli.fail(parser.prog, e)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check a Kaldi-style data dir (Kaldi's validate_data_dir.sh rules plus DESIGN.md section 7).
+"""Check a Kaldi-style data dir (Kaldi's validate_data_dir.sh rules plus the rules of docs/formats.md).
 
 Usage:
     python -m espnet2_tsdia.bin.validate_data_dir data/train

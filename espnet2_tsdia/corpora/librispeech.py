@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 #: parts of mini_librispeech (OpenSLR 31); any LibriSpeech part name works the same way
 MINI_PARTS = ("train-clean-5", "dev-clean-2")
-#: download facts (corpora.md section 7): part -> (url, md5, size in bytes)
+#: download facts (docs/corpora.md section 7): part -> (url, md5, size in bytes)
 MINI_DOWNLOADS: Dict[str, Tuple[str, str, int]] = {
     "train-clean-5": (
         "http://www.openslr.org/resources/31/train-clean-5.tar.gz",

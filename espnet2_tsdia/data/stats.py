@@ -1,6 +1,6 @@
 """Turn statistics of recordings and sets: overlap, silence, speaker counts, turn lengths.
 
-Definitions (the same as ``shared/facts/corpora.md``'s tables):
+Definitions (those of the tables in ``docs/corpora.md``):
 
 - *speech* time: the union of all speakers' activity (time with >= 1 speaker active);
 - *overlap* time: time with >= 2 distinct speakers active;

@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 #: meta.yaml keys of the speaker-embedding model inside a TS-DIA archive (``pack_model --spk_model``)
 SPK_CONFIG_KEY = "spk_train_config"
 SPK_MODEL_KEY = "spk_model_file"
+#: meta.yaml key of the decode options packed with a model (``pack_model --inference_config``):
+#: post-processing and first-pass option values that diarize uses unless its command line says otherwise
+INFERENCE_CONFIG_KEY = "inference_config"
 #: model files looked for in a speaker-model training dir, in this order
 SPK_MODEL_FILES = ("valid.eer.best.pth", "valid.eer.ave.pth", "valid.loss.best.pth", "valid.loss.ave.pth")
 
@@ -159,3 +162,26 @@ def speaker_model_dir_files(exp: PathLike) -> Tuple[Path, Path]:
         if (exp / name).exists():
             return config, exp / name
     raise ModelLoadError(f"{exp}: no speaker model file (looked for {', '.join(SPK_MODEL_FILES)})")
+
+
+def read_inference_config(files: Mapping[str, str]) -> Dict[str, Any]:
+    """The decode options packed with a model (``{}`` when it has none): the yaml named by
+    :data:`INFERENCE_CONFIG_KEY` among the unpacked ``files``.
+
+    Raises:
+        ModelLoadError: the yaml cannot be read or is not a mapping of option names.
+    """
+    import yaml
+
+    path = files.get(INFERENCE_CONFIG_KEY)
+    if path is None:
+        return {}
+    try:
+        values = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ModelLoadError(f"{path}: the packed inference config cannot be read: {e}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        raise ModelLoadError(f"{path}: the packed inference config must be a mapping of option names to values")
+    return values

@@ -11,6 +11,8 @@ Packing (:func:`pack_model`) writes the zip through ESPnet's
     exp/<name>/RESULTS.md              scores (optional), and any extra files given
     exp/<name>/spk/config.yaml         with ``spk_model``: the speaker-embedding model of the
     exp/<name>/spk/model.pth           first pass (meta.yaml keys spk_train_config, spk_model_file)
+    exp/<name>/decode.yaml             with ``inference_config``: the decode options (post-processing,
+                                       first pass) diarize uses by default (meta.yaml key inference_config)
 
 The files are staged in a temporary folder under these names before ``pack`` is called from
 there: ``pack`` stores paths relative to the working directory, and ESPnet's unpacker rewrites
@@ -183,6 +185,7 @@ def pack_model(
     name: Optional[str] = None,
     frontend_conf: Optional[PathLike] = None,
     spk_model: Optional[PathLike] = None,
+    inference_config: Optional[PathLike] = None,
 ) -> Path:
     """Write a model-zoo zip of a trained model (layout in the module docstring).
 
@@ -203,6 +206,10 @@ def pack_model(
             ``valid.eer.best.pth`` or another of ``SPK_MODEL_FILES``), packed under
             ``exp/<name>/spk/`` with meta.yaml keys ``spk_train_config`` / ``spk_model_file``:
             the archive then diarizes without enrollment (the first pass).
+        inference_config: a decode yaml (tsdia_inference option names: threshold,
+            median_filter, min_speech, min_silence, clustering, cluster_threshold, iterations,
+            ...), typically the one chosen on the validation set; packed as ``decode.yaml``
+            with meta.yaml key ``inference_config``, read by ``diarize`` as its defaults.
 
     Returns:
         ``outpath``.
@@ -211,8 +218,10 @@ def pack_model(
         FileNotFoundError: a listed file is missing. ValueError: bad outpath or config.
     """
     from espnet2_tsdia.inference.model_files import (
+        INFERENCE_CONFIG_KEY,
         SPK_CONFIG_KEY,
         SPK_MODEL_KEY,
+        read_inference_config,
         read_train_config,
         speaker_model_dir_files,
     )
@@ -232,6 +241,9 @@ def pack_model(
         members += _model_members(
             spk_config, spk_config_file, spk_model_file, None, prefix="spk/", keys=(SPK_CONFIG_KEY, SPK_MODEL_KEY)
         )
+    if inference_config is not None:
+        read_inference_config({INFERENCE_CONFIG_KEY: str(inference_config)})  # refuse one that would not load
+        members.append(_Member(Path(inference_config), "decode.yaml", INFERENCE_CONFIG_KEY))
     if results_md is not None:
         members.append(_Member(Path(results_md), "RESULTS.md"))
     members += [_Member(Path(p), Path(p).name) for p in extra_files]

@@ -297,3 +297,53 @@ def test_without_enrollment_needs_a_speaker_model(model_zip, zip_with_speaker_mo
         capsys,
     )
     assert rc == 2 and "are for diarization without --enroll" in err
+
+
+# ----------------------------------------------------------------------------- packed decode options
+def pack_with_decode(zip_path, options, out):
+    """``zip_path``'s models packed again with ``options`` as the packed inference config."""
+    from espnet2_tsdia.inference.model_files import SPK_CONFIG_KEY, SPK_MODEL_KEY
+    from espnet2_tsdia.inference.pack import pack_model, unpack_model
+
+    files = unpack_model(zip_path, cachedir=out / "cache")
+    (out / "decode.yaml").write_text(yaml.safe_dump(options))
+    spk = None
+    if SPK_CONFIG_KEY in files:
+        spk = out / "spk"
+        spk.mkdir()
+        (spk / "config.yaml").write_bytes(Path(files[SPK_CONFIG_KEY]).read_bytes())
+        (spk / "valid.eer.best.pth").write_bytes(Path(files[SPK_MODEL_KEY]).read_bytes())
+    return pack_model(
+        train_config=files["train_config"],
+        model_file=files["model_file"],
+        outpath=out / "with_decode.zip",
+        spk_model=spk,
+        inference_config=out / "decode.yaml",
+    )
+
+
+def test_packed_decode_options_are_the_defaults(zip_with_speaker_model, corpus, tmp_path):
+    meeting, _ = corpus
+    model = pack_with_decode(zip_with_speaker_model, {"num_speakers": 2, "median_filter": 5}, tmp_path)
+    first = tmp_path / "first.rttm"
+    argv = [str(meeting), "-o", str(tmp_path / "o.rttm"), "--model", str(model), "--first_pass_rttm", str(first)]
+    cache = ["--cachedir", str(tmp_path / "cache2"), "--quiet"]
+    assert main([*argv, *cache]) == 0
+    assert {t.speaker for t in read_rttm(first)} == {"spk1", "spk2"}  # the packed num_speakers
+    assert main([*argv, "--num_speakers", "3", *cache]) == 0
+    assert {t.speaker for t in read_rttm(first)} == {"spk1", "spk2", "spk3"}  # the command line wins
+
+    from espnet2_tsdia.bin.diarize import get_parser, packed_defaults
+
+    parser = get_parser()
+    args, extra = packed_defaults(parser, [*argv, *cache], parser.parse_args([*argv, *cache]))
+    assert args.num_speakers == 2 and extra == {"median_filter": 5}  # no diarize option: an override
+
+
+def test_unknown_packed_key_is_named(zip_with_speaker_model, inputs, capsys):
+    tmp, ok = inputs
+    model = pack_with_decode(zip_with_speaker_model, {"thresold": 0.4}, tmp)
+    rc, err = _run_main(
+        [str(ok), "-o", str(tmp / "o.rttm"), "--model", str(model), "--cachedir", str(tmp / "c")], capsys
+    )
+    assert rc == 2 and "['thresold']" in err and str(model) in err

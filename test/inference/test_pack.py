@@ -245,3 +245,23 @@ def test_stored_feature_model_gets_its_frontend_from_the_packed_config(tmp_path)
     assert s2d.model.frontend is None and s2d.frontend.mean_norm is False and s2d.fs == 8000
     plain = Speech2TSDiarization.from_files(tmp_path / "config.yaml", tmp_path / "model.pth")
     assert plain.frontend.mean_norm is True  # nothing packed: the standard frontend
+
+
+def test_inference_config_is_packed_under_its_key_and_checked(tmp_path, monkeypatch):
+    from espnet2_tsdia.inference.model_files import INFERENCE_CONFIG_KEY, ModelLoadError, read_inference_config
+
+    exp = make_training_dir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the config's stats path is relative to the recipe dir
+    (tmp_path / "best.yaml").write_text("threshold: 0.4\nclustering: agglomerative\ncluster_threshold: 0.6\n")
+    args = dict(train_config=exp / "config.yaml", model_file=exp / "valid.loss.ave.pth")
+    zip_path = pack_model(**args, outpath=tmp_path / "m.zip", inference_config=tmp_path / "best.yaml")
+    files = unpack_model(zip_path, cachedir=tmp_path / "cache")
+    assert Path(files[INFERENCE_CONFIG_KEY]).name == "decode.yaml"
+    assert read_inference_config(files) == {"threshold": 0.4, "clustering": "agglomerative", "cluster_threshold": 0.6}
+    # without one there is nothing to read; a yaml that is not a mapping is refused before packing
+    plain = unpack_model(pack_model(**args, outpath=tmp_path / "p.zip"), cachedir=tmp_path / "cache")
+    assert INFERENCE_CONFIG_KEY not in plain and read_inference_config(plain) == {}
+    (tmp_path / "bad.yaml").write_text("- 0.4\n")
+    with pytest.raises(ModelLoadError, match="bad.yaml: the packed inference config must be a mapping"):
+        pack_model(**args, outpath=tmp_path / "b.zip", inference_config=tmp_path / "bad.yaml")
+    assert not (tmp_path / "b.zip").exists()

@@ -155,3 +155,18 @@ def test_run_sh_scores_and_validates_as_the_corpus_says(name):
     splits = {s["data_dir"] for s in conf["splits"].values()}
     sets = re.findall(r'^(?:train_set|valid_set|test_sets)="?([^"\n]+)"?$', text, re.M)
     assert sets and {s for group in sets for s in group.split()} <= splits
+
+
+def test_every_recipe_is_listed_and_documented():
+    # the recipe dirs on disk are the list above, each has a row in README's recipe table and a
+    # section of docs/corpora.md naming its dir and its prepare function
+    assert sorted(d.parent.name for d in EGS2.glob("*/diar1") if d.parent.name != "TEMPLATE") == RECIPES
+    readme_rows = set(re.findall(r"^\| `(\w+)` \|", (REPO / "README.md").read_text(), re.M))
+    docs = (REPO / "docs" / "corpora.md").read_text()
+    documented = dict(re.findall(r"^Recipe: `egs2/(\w+)/diar1`(?: \(`([\w.]+)`\))?\.$", docs, re.M))
+    assert sorted(readme_rows & set(RECIPES)) == RECIPES
+    assert sorted(documented) == RECIPES
+    for name in RECIPES:
+        corpus = EGS2 / name / "diar1" / "conf" / "corpus.yaml"
+        if corpus.is_file():
+            assert documented[name] == yaml.safe_load(corpus.read_text())["prepare"], name
