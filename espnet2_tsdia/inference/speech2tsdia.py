@@ -333,13 +333,21 @@ class Speech2TSDiarization:
         return self.grid.num_frames(num_samples)
 
     @torch.no_grad()
-    def features(self, waveform: np.ndarray) -> torch.Tensor:
-        """(L,) waveform at :attr:`fs` -> (T, F) normalised features (whole-signal mean)."""
+    def features(self, waveform: np.ndarray, *, mean_of: Optional[np.ndarray] = None) -> torch.Tensor:
+        """(L,) waveform at :attr:`fs` -> (T, F) normalised features: mean normalisation with the
+        waveform's own mean, or with the mean of the recording ``mean_of`` (an enrollment clip is
+        normalised with the mean of the recording it enrolls for, as a training enrollment is
+        with the mean of the mixture it was cut from: the clip's own mean would subtract the very
+        spectral envelope that tells its speaker apart)."""
         x = torch.as_tensor(np.asarray(waveform, dtype=np.float32), device=self.device)
         if x.dim() != 1:
             raise ValueError(f"expected a 1-D waveform, got shape {tuple(x.shape)}")
         lens = torch.tensor([x.numel()], device=self.device)
-        feats, flens = self.frontend(x[None], lens)
+        kwargs = {}
+        if mean_of is not None and getattr(self.frontend, "mean_norm", False):
+            rec = torch.as_tensor(np.asarray(mean_of, dtype=np.float32), device=self.device)
+            kwargs["feats_mean"] = self.frontend.recording_mean(rec)[None]
+        feats, flens = self.frontend(x[None], lens, **kwargs)
         if int(flens[0]) == 0:  # shorter than one frame: nothing to normalise
             return feats.new_zeros(0, self.frontend.output_size())
         normalize = getattr(self.model, "normalize", None)
@@ -401,9 +409,12 @@ class Speech2TSDiarization:
         feats: torch.Tensor,
         enroll_clips: Mapping[str, np.ndarray],
         enroll_regions: Mapping[str, Tuple[int, int]],
+        *,
+        speech: Optional[np.ndarray] = None,
     ) -> Dict[str, torch.Tensor]:
         """speaker -> (E, F) enrollment features: rows ``[start, end)`` of the recording's
-        ``feats`` for a region, the frontend's features of the waveform for a clip."""
+        ``feats`` for a region, the frontend's features of the waveform for a clip (normalised
+        with the mean of the recording ``speech`` when given)."""
         out: Dict[str, torch.Tensor] = {}
         both = set(enroll_clips) & set(enroll_regions)
         if both:
@@ -413,7 +424,7 @@ class Speech2TSDiarization:
                 raise ValueError(f"enrollment region [{a}, {b}) of {spk!r} is outside the {feats.size(0)} frames")
             out[spk] = feats[a:b]
         for spk, clip in enroll_clips.items():
-            e = self.features(clip)
+            e = self.features(clip, mean_of=speech)
             if e.size(0) == 0:
                 raise ValueError(
                     f"the enrollment clip of {spk!r} ({len(clip)} samples) is shorter than one frame "
@@ -441,7 +452,7 @@ class Speech2TSDiarization:
             progress: called as ``progress(done, total)`` after every batch.
         """
         feats = self.features(speech)
-        enrolls = self.enrollment_features(feats, enroll_clips or {}, enroll_regions or {})
+        enrolls = self.enrollment_features(feats, enroll_clips or {}, enroll_regions or {}, speech=speech)
         if not enrolls:
             raise ValueError(f"recording {reco!r}: no target speaker (no enrollment clip or region given)")
         post = self.posteriors_from_features(feats, enrolls, progress=progress)

@@ -124,6 +124,24 @@ def test_oracle_regions_are_rows_of_the_recording_features():
         s2d(SPEECH, reco="r")
 
 
+def test_a_clip_is_normalised_with_the_mean_of_the_recording_it_enrolls_for():
+    # a quiet first half and a loud second half: the clip (from the loud half) has its own mean
+    rec = np.concatenate([signal(4.0, 3), 5 * signal(4.0, 4)])
+    s2d = Speech2TSDiarization(model=make_model("linear"))
+    feats = s2d.features(rec)
+    clip = rec[5 * FS : 7 * FS]  # frames 50..70 of the recording, on the frame grid
+    as_enrolled = s2d.enrollment_features(feats, {"A": clip}, {}, speech=rec)["A"]
+    # away from the clip's edges (splicing context), its frames are the recording's frames
+    inner = slice(2, -2)
+    np.testing.assert_allclose(as_enrolled[inner].numpy(), feats[50:70][inner].numpy(), atol=1e-4)
+    own_mean = s2d.features(clip)
+    assert float((own_mean[inner] - feats[50:70][inner]).abs().mean()) > 0.5
+    # and the whole call uses it: a clip cut from the recording decides like its oracle region
+    by_clip = s2d(rec, reco="r", enroll_clips={"A": clip}).posteriors["A"]
+    by_region = s2d(rec, reco="r", enroll_regions={"A": (50, 70)}).posteriors["A"]
+    np.testing.assert_allclose(by_clip, by_region, atol=0.05)
+
+
 def test_rttm_is_valid_and_round_trips(tmp_path):
     s2d = Speech2TSDiarization(model=make_model("linear"), postprocess=PostprocessOptions(threshold=0.3))
     result = s2d(SPEECH, reco="rec1", enroll_clips=CLIPS)
