@@ -28,7 +28,9 @@
 #   7 score              DER/JER per test set, with the trivial baselines, and a summary table
 #                        (with the first pass: its own rows beside the refined ones)
 #   8 pack               a zip of the model, its config and results (pack_model; with a trained
-#                        speaker model, that too: the zip then diarizes without enrollment)
+#                        speaker model, that too: the zip then diarizes without enrollment); the
+#                        decode options (chosen on the valid set with --decode_search) are packed
+#                        as the model's defaults for diarize
 # A stage that finished writes a marker holding its settings; a rerun with the same settings
 # skips it, changed settings redo it. Resume from any stage with --stage N.
 set -euo pipefail
@@ -640,7 +642,7 @@ if run_stage 8; then
     fi
     "${python}" -m espnet2_tsdia.bin.pack_model --train_config "${tsdia_exp}/config.yaml" "${feats_opts[@]}" \
         --model_file "${tsdia_exp}/${inference_model}" "${opts[@]}" --option "${feats_conf}" \
-        --option "${inference_config}" --outpath "${packed_model}" || die "packing failed"
+        --inference_config "${inference_config}" --outpath "${packed_model}" || die "packing failed"
     log "Stage 8: packed ${packed_model} ($(du -h "${packed_model}" | cut -f1))"
 fi
 

@@ -36,6 +36,6 @@ esac
     --decode_search conf/decode_search.yaml --enroll_clips enroll/enroll.scp \
     --train_config "${train_config}" \
     --tag "demo_${demo_size}" \
-    --enroll_source "oracle first_pass" --first_pass_opts "--clustering agglomerative --cluster_threshold 0.6 --iterations 1" \
+    --enroll_source "oracle first_pass" \
     --spk_config "${spk_config}" --spk_train_dir data/source/train --spk_valid_dir data/source/dev \
     "${args[@]}"
