@@ -18,9 +18,12 @@ conversation), from the scores stage 7 of ``tsdia.sh`` wrote:
   conversation uses: ``data/<set>/enroll/``), decoded with the options chosen on the dev set
   (``exp/.../decode_search_*/best.yaml``; never tuned on a test set);
 - the trivial baselines: all silence (DER 100 %) and every target always speaking;
-- rows left for other systems: stock EEND on the same data, and the enrollment-free first pass
-  alone / TS-DIA after it (filled by their own scripts when they exist: ``--extra NAME=PATH``
-  adds a row from any ``result.json``).
+- without enrollment: the first pass alone (speech activity, x-vectors, clustering), TS-DIA
+  with its regions as enrollments, and after one refinement (stage 6 with ``--enroll_source
+  first_pass``);
+- ESPnet's stock EEND (SA-EEND, EEND-EDA) trained on the same data under the same CPU budget
+  (``local/eend_baseline.sh --tag <tag>``), when it has been run;
+``--extra NAME=PATH`` adds a row from any ``result.json``.
 
 Protocol: DER = (missed + false-alarm + confused speech) / reference speech, collar 0, overlapped
 speech scored, each recording scored over its whole extent (no UEM: the simulated sets have
@@ -94,33 +97,58 @@ def target_error(ref_rttm: Path, hyp_rttm: Path) -> Optional[float]:
 
 
 def decode_dir(exp: Path) -> Path:
-    """The decoding dir of stage 6 (``<inference config>_<model>``): the one with a test set in it."""
-    dirs = sorted(d for d in exp.iterdir() if d.is_dir() and (d / "test" / "hyp.rttm").is_file())
+    """The oracle decoding dir of stage 6 (``<inference config>_<model>``): the one with a test set."""
+    dirs = sorted(
+        d
+        for d in exp.iterdir()
+        if d.is_dir() and not d.name.endswith("_first_pass") and (d / "test" / "hyp.rttm").is_file()
+    )
     if not dirs:
         raise FileNotFoundError(f"{exp}: no decoding dir with test/hyp.rttm (run the demo to stage 7)")
     return dirs[0]
 
 
-def collect(exp: Path, extra: List[Tuple[str, Path]], data: Path) -> Dict[str, Dict[str, Optional[Dict[str, float]]]]:
-    """set -> system -> rates (None: not available); ``target_error`` where a hypothesis exists."""
+#: system -> (its dir, ``{dec}`` the oracle decoding dir's name; the hypothesis; whether it names
+#: the reference's speakers, so that the target error applies)
+TSDIA_SYSTEMS = {
+    "TS-DIA, oracle enrollment regions": ("{dec}/{set}", "hyp", True),
+    "TS-DIA, separate 3-s enrollment clips": ("{dec}/{set}_clips", "hyp", True),
+    "TS-DIA after the first pass": ("{dec}_first_pass/{set}", "rttm.pass0", False),
+    "TS-DIA after the first pass, 1 refinement": ("{dec}_first_pass/{set}", "rttm.pass1", False),
+    "first pass alone (no TS-DIA)": ("{dec}_first_pass/{set}", "first_pass", False),
+}
+#: system -> its result.json under the recipe's exp/ (``{tag}``: the demo's tag)
+EEND_SYSTEMS = {
+    "stock SA-EEND (ESPnet, same data and CPU budget)": "eend_sa_{tag}/decode_model/{set}/score/result.json",
+    "stock EEND-EDA, speaker count estimated": "eend_eda_{tag}/decode_estimated/{set}/score/result.json",
+    "stock EEND-EDA, oracle speaker count": "eend_eda_{tag}/decode_oracle/{set}/score/result.json",
+}
+BASELINES = {"all silence": "baseline_silence", "every target always speaking": "baseline_always"}
+
+
+def collect(
+    exp: Path, extra: List[Tuple[str, Path]], data: Path, tag: str
+) -> Dict[str, Dict[str, Optional[Dict[str, float]]]]:
+    """set -> system -> rates (None: not run); ``target_error`` where the hypothesis names the
+    reference's speakers. The trivial baselines come last."""
     dec = decode_dir(exp)
     out: Dict[str, Dict[str, Optional[Dict[str, float]]]] = {}
     for name, _ in SETS:
-        systems = {
-            "TS-DIA, oracle enrollment regions": (dec / name, "hyp"),
-            "TS-DIA, separate 3-s enrollment clips": (dec / f"{name}_clips", "hyp"),
-            "all silence": (dec / name, "baseline_silence"),
-            "every target always speaking": (dec / name, "baseline_always"),
-        }
-        rows = {}
-        for system, (d, hyp) in systems.items():
+        systems = dict(TSDIA_SYSTEMS)
+        systems.update({k: ("{dec}/{set}", hyp, True) for k, hyp in BASELINES.items()})
+        scored: Dict[str, Optional[Dict[str, float]]] = {}
+        for system, (where, hyp, named) in systems.items():
+            d = exp / where.format(dec=dec.name, set=name)
             r = load_result(d / f"score_{hyp}" / "result.json")
-            if r is not None:
+            if r is not None and named:
                 r["target_error"] = target_error(data / name / "rttm", d / f"{hyp}.rttm")
-            rows[system] = r
+            scored[system] = r
+        rows = {k: v for k, v in scored.items() if k not in BASELINES}
+        for system, where in EEND_SYSTEMS.items():
+            rows[system] = load_result(exp.parent / where.format(tag=tag, set=name))
         for label, path in extra:
             rows[label] = load_result(Path(str(path).replace("{set}", name)))
-        out[name] = rows
+        out[name] = {**rows, **{k: scored[k] for k in BASELINES}}
     return out
 
 
@@ -128,7 +156,7 @@ def pct(x: Optional[float]) -> str:
     return "-" if x is None else f"{100 * x:.2f}"
 
 
-def table(results, pending: List[str]) -> str:
+def table(results) -> str:
     keys = ("der", "miss_rate", "false_alarm_rate", "confusion_rate", "target_error")
     lines = []
     for name, what in SETS:
@@ -143,8 +171,6 @@ def table(results, pending: List[str]) -> str:
                 lines.append(f"| {system} | (not run) | | | | |")
             else:
                 lines.append(f"| {system} | " + " | ".join(pct(r.get(k)) for k in keys) + " |")
-        for system in pending:
-            lines.append(f"| {system} | (filled by its helper's run) | | | | |")
         lines.append("")
     return "\n".join(lines)
 
@@ -213,7 +239,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--no_write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
 
-    timing = run_demo(args.recipe, args.keep, args.run_args.split()) if args.run else None
+    timing_file = args.recipe / "exp" / "quality_timing.json"
+    if args.run:
+        timing = run_demo(args.recipe, args.keep, args.run_args.split())
+        timing.update(date=time.strftime("%Y-%m-%d %H:%M"), fresh=not args.keep, run_args=args.run_args)
+        timing_file.write_text(json.dumps(timing, indent=1) + "\n")
+    else:  # the figures of the last timed run, when there was one
+        timing = json.loads(timing_file.read_text()) if timing_file.is_file() else None
     exp = args.recipe / "exp" / f"tsdia_{args.tag}"
     extra = []
     for item in args.extra:
@@ -221,12 +253,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not sep:
             parser.error(f"--extra expects NAME=PATH, got {item!r}")
         extra.append((label, Path(path)))
-    pending = [
-        p
-        for p in ("stock EEND (ESPnet diar, same data)", "first pass alone", "TS-DIA after the first pass")
-        if p not in {e[0] for e in extra}
-    ]
-    results = collect(exp, extra, args.recipe / "dump")
+    results = collect(exp, extra, args.recipe / "dump", args.tag)
     lines = [
         BEGIN,
         f"## Figures of `./run.sh` (exp/tsdia_{args.tag}, written by bench/quality.py)",
@@ -238,12 +265,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         decode_options(exp),
     ]
     if timing:
+        how = "from an empty recipe dir" if timing.get("fresh", True) else "resumed"
+        command = " ".join(["./run.sh", *timing.get("run_args", "").split()])
         lines.append(
-            f"- `./run.sh` from an empty recipe dir: wall {timing['wall_s'] / 60:.1f} min, CPU {timing['cpu_s'] / 60:.1f} min "
-            f"(all processes), load average {timing['load_before']:.2f} before / {timing['load_after']:.2f} after; "
-            f"{os.cpu_count()} cores"
+            f"- `{command}` {how} ({timing.get('date', '?')}): wall {timing['wall_s'] / 60:.1f} min, "
+            f"CPU {timing['cpu_s'] / 60:.1f} min (all processes), load average {timing['load_before']:.2f} before / "
+            f"{timing['load_after']:.2f} after; {os.cpu_count()} cores"
         )
-    lines += ["", table(results, pending), "Targets of the issue for the default demo:", *targets(results), END]
+    lines += ["", table(results), "Targets of the issue for the default demo:", *targets(results), END]
     section = "\n".join(lines) + "\n"
     print(section)
     if not args.no_write:
