@@ -34,10 +34,9 @@ if [ -f ./path.sh ]; then . ./path.sh; fi
 [ -n "${VOXCELEB:-}" ] ||
     die "VOXCELEB is not set. Set VOXCELEB in db.sh (or the environment) to the VoxCeleb root (voxceleb1/, voxceleb2/, downloads/)."
 
-mkdir -p "${data_dir}"
-"${python}" -m espnet2_tsdia.bin.simulate --list "${simu_conf}" > "${data_dir}/.simu_sets"
-# selected NAME: the set is one of --sets (all when --sets is empty)
-selected() { [ -z "${sets}" ] || [[ " ${sets} " == *" $1 "* ]]; }
+# shellcheck disable=SC1091
+. "$(dirname "$0")/../utils/simulated_sets.sh"
+list_simulated_sets
 subsets=$(while read -r name source; do selected "${name}" && echo "${source}"; done < "${data_dir}/.simu_sets" | sort -u | xargs)
 [ -n "${subsets}" ] || die "no set of ${simu_conf} is selected (--sets '${sets}')"
 voxceleb() { "${python}" -m espnet2_tsdia.bin.prepare_corpus voxceleb "$@" --subsets "${subsets}"; }
@@ -57,27 +56,13 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-    opts=(--nj "${nj}" --python "${python}")
-    [ -z "${num_conversations}" ] || opts+=(--num_conversations "${num_conversations}")
-    [ -z "${noise_dir}" ] || opts+=(--noise_dir "${noise_dir}")
-    [ -z "${rir_dir}" ] || opts+=(--rir_dir "${rir_dir}")
-    while read -r name source; do
-        selected "${name}" || continue
-        log "Stage 3: simulating ${name} from ${data_dir}/source/${source}"
-        "${python}" -m espnet2_tsdia.bin.simulate --set "${name}" --source_dir "${data_dir}/source/${source}" \
-            --out_dir "${data_dir}/${name}" "${opts[@]}" "${simu_conf}"
-    done < "${data_dir}/.simu_sets"
+    simulate_selected_sets
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     log "Stage 4: validating the source dirs in ${data_dir}/source"
     voxceleb validate --out_dir "${data_dir}/source"
-    while read -r name source; do
-        selected "${name}" || continue
-        log "Stage 4: checking ${data_dir}/${name} against its targets, and validating it"
-        "${python}" -m espnet2_tsdia.bin.simulate --verify "${data_dir}/${name}"
-        "${python}" -m espnet2_tsdia.bin.validate_data_dir --quiet --global_speakers "${data_dir}/${name}"
-    done < "${data_dir}/.simu_sets"
+    verify_selected_sets
 fi
 
 log "Successfully finished. [elapsed=${SECONDS}s]"
