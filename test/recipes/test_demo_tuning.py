@@ -180,5 +180,5 @@ def test_a_bad_search_space_stops_before_any_trial(recipe):
     proc = run(cmd, recipe, timeout=300)
     assert proc.returncode != 0
     assert "tuning.search_space.lr: a log range needs low > 0, got 0.0" in proc.stderr
-    assert "tuning.search_space.dropuot: not a training key of the plan (did you mean 'dropout'?)" in proc.stderr
+    assert "tuning.search_space.dropuot: not a training key of the checklist (did you mean 'dropout'?)" in proc.stderr
     assert not (recipe / "exp" / "tune_bad" / "trials").exists()

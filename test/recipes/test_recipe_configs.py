@@ -36,7 +36,9 @@ def kind(path: Path) -> str:
         return "template_train"
     if "eend" in rel.parts:
         return "eend"  # ESPnet's stock diarization task (local/eend_baseline.sh)
-    if name.startswith("train"):
+    if name.startswith("train_spk"):
+        return "spk"  # ESPnet's speaker task: the first pass's speaker model (espnet2.bin.spk_train)
+    if name.startswith("train") or "ablation" in rel.parts:
         return "train"
     if name.startswith("tune"):
         return "tune"  # a training config with a tuning section
@@ -93,6 +95,21 @@ def test_eend_config_builds_through_espnets_diarization_task(path, tmp_path):
     assert written["frontend"] is None and written["input_size"] == 345
     assert written["label_aggregator_conf"] == {"win_length": 1, "hop_length": 1, "center": True}
     assert written["attractor"] == conf.get("attractor") and written["iterator_type"] == "sequence"
+
+
+@pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "spk"], ids=lambda p: str(p.relative_to(EGS2)))
+def test_speaker_model_config_builds_through_espnets_speaker_task(path, tmp_path):
+    from espnet2.tasks.spk import SpeakerTask
+
+    out = tmp_path / "exp"
+    SpeakerTask.main(
+        cmd=["--config", str(path), "--dry_run", "true", "--ngpu", "0", "--output_dir", str(out), "--spk_num", "4"]
+    )
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    conf = yaml.safe_load(path.read_text())
+    # 8 kHz crops, as the first pass gives it the recordings at the preprocessing standard's rate
+    assert written["preprocessor_conf"]["sample_rate"] == conf["preprocessor_conf"]["sample_rate"] == 8000
+    assert written["encoder"] == conf["encoder"] and written["spk_num"] == 4
 
 
 @pytest.mark.parametrize("path", [p for p in YAMLS if kind(p) == "decode"], ids=lambda p: str(p.relative_to(EGS2)))

@@ -122,8 +122,10 @@ def test_run_sh_is_thin(name):
 
 
 def test_template_is_a_few_hundred_lines():
+    # 8 stages, the enrollment-free first pass (speaker model, decoding) and the decode-option
+    # search among them; beyond this, move a stage's body into a utils/ script
     lines = len((TEMPLATE / "tsdia.sh").read_text().splitlines())
-    assert 200 <= lines <= 500, lines
+    assert 200 <= lines <= 700, lines
     for f in ("tsdia.sh", "utils/run_local.sh", "utils/run_slurm.sh", "utils/link_recipe.sh"):
         assert os.access(TEMPLATE / f, os.X_OK), f
 

@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
-# The offline demo: conversations simulated from Debian's speech packages (recorded prompts,
-# festival and espeak-ng voices for training, flite held out as an unseen voice family; no
-# download), a small encoder-decoder with linear attention and speaker-similarity conditioning
-# trained on CPU, decode options chosen on dev, scored on voices never heard in training (two
-# in-source splits and the leave-one-source-out split, oracle regions and separate 3-s clips as
-# enrollment) next to the trivial baselines, and packed. A small x-vector model (ESPnet's spk
-# task) trained on the training voices gives the first pass, so the test sets are also decoded
-# without enrollment (first pass alone, then TS-DIA after it and after one refinement) and the
-# packed zip diarizes a recording with no voice sample. Figures: RESULTS.md (bench/quality.py).
+# The offline demo (no download): conversations simulated from Debian's speech packages, a small
+# encoder-decoder with linear attention and speaker-similarity conditioning trained on CPU, an
+# x-vector model for the first pass, decode options chosen on dev; scored on voices never heard
+# in training (two in-source splits and a leave-one-source-out one; oracle regions, separate
+# clips and the first pass as enrollment) and packed. Figures: RESULTS.md (bench/quality.py).
 #   python -m espnet2_tsdia.bin.diarize meeting.wav -o out.rttm --model exp/tsdia_demo_default/demo_default.zip
 #   ./run.sh                     # the README's main job
 #   ./run.sh --demo_size tiny    # every stage on a handful of conversations (CI)
 #   ./run.sh --stage 5           # resume at training; any tsdia.sh option works
-#   ./run.sh --demo_size tiny --stage 5 --tune true --train_config conf/tune_demo_tiny.yaml
-#                                # a 6-trial tuning study (about 3 minutes), then the best config trained
+#   ./run.sh --demo_size tiny --stage 5 --tune true --train_config conf/tune_demo_tiny.yaml  # tuning study
 set -euo pipefail
 
 demo_size=default
@@ -34,8 +29,6 @@ esac
     --example_opts "--chunk_frames 300 --chunk_hop 150" \
     --nj 2 --inference_nj 2 --num_plots 2 \
     --decode_search conf/decode_search.yaml --enroll_clips enroll/enroll.scp \
-    --train_config "${train_config}" \
-    --tag "demo_${demo_size}" \
-    --enroll_source "oracle first_pass" \
+    --train_config "${train_config}" --tag "demo_${demo_size}" --enroll_source "oracle first_pass" \
     --spk_config "${spk_config}" --spk_train_dir data/source/train --spk_valid_dir data/source/dev \
     "${args[@]}"
