@@ -161,7 +161,7 @@ def packed_defaults(parser: argparse.ArgumentParser, argv: Optional[List[str]], 
     packed = read_inference_config(unpack_model(args.model, cachedir=args.cachedir))
     if not packed:
         return args, {}
-    dests = {a.dest for a in parser._actions}
+    dests = set(vars(args))  # every option of this tool
     unknown = sorted(k for k in packed if k not in dests and k not in OPTION_NAMES)
     if unknown:
         raise UsageError(f"{args.model}: the packed inference config has keys diarize does not know: {unknown}")
