@@ -5,7 +5,8 @@ For one recording and a set of target speakers (each with an enrollment):
 1. Features of the whole recording, once: the model's frontend (per-recording mean
    normalisation, as the training loader's ``speech_mean``) and its normaliser (GlobalMVN).
 2. Enrollment features: an oracle region is a span of rows of the recording's features (the
-   training loader's ``tsdia_enroll_feats``); a user clip goes through the same frontend alone.
+   training loader's ``tsdia_enroll_feats``); a user clip goes through the same frontend,
+   normalised with the recording's mean (as a training enrollment is with its mixture's).
 3. Passes: ``linear`` / ``causal_linear`` models run the whole recording in one pass; models
    with softmax attention run windows of ``eval_knobs.sliding_window`` frames overlapping by
    ``window_overlap`` frames (default a quarter of the window) and average the overlapping
