@@ -144,21 +144,23 @@ def check_inputs(args: argparse.Namespace):
     return enroll, channel, out
 
 
-def packed_defaults(parser: argparse.ArgumentParser, argv: Optional[List[str]], args: argparse.Namespace):
-    """The command line parsed again with the model's packed decode options as defaults, and the
-    packed post-processing values this tool has no option for (``median_filter``, ...).
+def packed_defaults(
+    parser: argparse.ArgumentParser, argv: Optional[List[str]], args: argparse.Namespace, files: Dict[str, str]
+):
+    """The command line parsed again with the packed decode options of the unpacked model
+    ``files`` as defaults, and the packed post-processing values this tool has no option for
+    (``median_filter``, ...).
 
     Returns:
-        (args, extra overrides for :meth:`Speech2TSDiarization.from_pretrained`).
+        (args, extra overrides for :meth:`Speech2TSDiarization.from_unpacked`).
 
     Raises:
         UsageError: a packed key that is neither an option of this tool nor a decode option.
     """
     from espnet2_tsdia.inference.model_files import read_inference_config
-    from espnet2_tsdia.inference.pack import unpack_model
     from espnet2_tsdia.inference.speech2tsdia import OPTION_NAMES
 
-    packed = read_inference_config(unpack_model(args.model, cachedir=args.cachedir))
+    packed = read_inference_config(files)
     if not packed:
         return args, {}
     dests = set(vars(args))  # every option of this tool
@@ -171,20 +173,16 @@ def packed_defaults(parser: argparse.ArgumentParser, argv: Optional[List[str]], 
     return parser.parse_args(argv), extra
 
 
-def load_model(args: argparse.Namespace, extra: Optional[Dict[str, Any]] = None):
-    from espnet2_tsdia.inference.pack import check_model_archive
+def load_model(args: argparse.Namespace, files: Dict[str, str], extra: Dict[str, Any]):
+    """The TS-DIA model of the unpacked (and so checked) archive ``files``."""
     from espnet2_tsdia.inference.speech2tsdia import Speech2TSDiarization
 
-    if Path(args.model).is_file():
-        check_model_archive(args.model)
-    overrides = dict(extra or {})
+    overrides = dict(extra)
     overrides.update(
         threshold=args.threshold, min_speech=args.min_speech, min_silence=args.min_silence, batch_size=args.batch_size
     )
     logger.info("loading %s", args.model)
-    return Speech2TSDiarization.from_pretrained(
-        args.model, cachedir=args.cachedir, device=args.device, overrides=overrides
-    )
+    return Speech2TSDiarization.from_unpacked(args.model, files, device=args.device, overrides=overrides)
 
 
 def progress_bar(args: argparse.Namespace, reco: str, duration: float):
@@ -203,11 +201,12 @@ def progress_bar(args: argparse.Namespace, reco: str, duration: float):
     return bar, update
 
 
-def run(args: argparse.Namespace, extra: Optional[Dict[str, Any]] = None) -> int:
+def run(args: argparse.Namespace, inputs, files: Dict[str, str], extra: Dict[str, Any]) -> int:
+    """Diarize with the checked ``inputs`` of :func:`check_inputs` and the unpacked model ``files``."""
     from espnet2_tsdia.audio.user_input import AudioInputError, check_enrollment_clip, load_audio
 
-    enroll, channel, out = check_inputs(args)
-    s2d = load_model(args, extra)
+    enroll, channel, out = inputs
+    s2d = load_model(args, files, extra)
     first_pass = None
     if not enroll:
         from espnet2_tsdia.firstpass.options import first_pass_options
@@ -297,13 +296,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     from espnet2_tsdia.audio.user_input import AudioInputError
     from espnet2_tsdia.formats.errors import DataFormatError
     from espnet2_tsdia.inference.model_files import ModelLoadError
-    from espnet2_tsdia.inference.pack import ModelArchiveError
+    from espnet2_tsdia.inference.pack import ModelArchiveError, unpack_model
 
     expected = (UsageError, AudioInputError, ModelArchiveError, ModelLoadError, DataFormatError, ValueError, OSError)
     try:
-        check_inputs(args)  # the command line and the files first, before the model is unpacked
-        args, extra = packed_defaults(parser, argv, args)
-        return run(args, extra)
+        # the command line and the files first (with the options as given: a packed first-pass
+        # option is no --enroll conflict), then the archive, unpacked and checked once
+        inputs = check_inputs(args)
+        files = unpack_model(args.model, cachedir=args.cachedir)
+        args, extra = packed_defaults(parser, argv, args, files)
+        return run(args, inputs, files, extra)
     except KeyboardInterrupt:
         print("diarize: interrupted", file=sys.stderr)
         return 130

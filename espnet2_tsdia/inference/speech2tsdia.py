@@ -312,6 +312,23 @@ class Speech2TSDiarization:
         keyed by the archive's content hash.
         """
         files = unpack_model(model_tag, cachedir=cachedir)
+        return cls.from_unpacked(
+            model_tag, files, device=device, overrides=overrides, build_model=build_model, frontend_conf=frontend_conf
+        )
+
+    @classmethod
+    def from_unpacked(
+        cls,
+        model_tag: PathLike,
+        files: Mapping[str, str],
+        *,
+        device: str = "cpu",
+        overrides: Optional[Mapping[str, Any]] = None,
+        build_model: Optional[Callable[[argparse.Namespace], torch.nn.Module]] = None,
+        frontend_conf: Optional[Mapping[str, Any]] = None,
+    ) -> "Speech2TSDiarization":
+        """Build from the files :func:`unpack_model` returned for ``model_tag`` (for a caller that
+        has unpacked the archive already, e.g. to read its packed decode options)."""
         s2d = cls.from_files(
             files["train_config"],
             files["model_file"],

@@ -323,7 +323,7 @@ def pack_with_decode(zip_path, options, out):
 
 
 def test_packed_decode_options_are_the_defaults(zip_with_speaker_model, corpus, tmp_path):
-    meeting, _ = corpus
+    meeting, clips = corpus
     model = pack_with_decode(zip_with_speaker_model, {"num_speakers": 2, "median_filter": 5}, tmp_path)
     first = tmp_path / "first.rttm"
     argv = [str(meeting), "-o", str(tmp_path / "o.rttm"), "--model", str(model), "--first_pass_rttm", str(first)]
@@ -333,10 +333,17 @@ def test_packed_decode_options_are_the_defaults(zip_with_speaker_model, corpus, 
     assert main([*argv, "--num_speakers", "3", *cache]) == 0
     assert {t.speaker for t in read_rttm(first)} == {"spk1", "spk2", "spk3"}  # the command line wins
 
+    # a packed first-pass option does not stand against voice samples given on the command line
+    enrolled = [f"--enroll={spk}={path}" for spk, path in clips.items()]
+    assert main([str(meeting), "-o", str(tmp_path / "e.rttm"), "--model", str(model), *enrolled, *cache]) == 0
+    assert {t.speaker for t in read_rttm(tmp_path / "e.rttm")} <= set(clips)
+
     from espnet2_tsdia.bin.diarize import get_parser, packed_defaults
+    from espnet2_tsdia.inference.pack import unpack_model
 
     parser = get_parser()
-    args, extra = packed_defaults(parser, [*argv, *cache], parser.parse_args([*argv, *cache]))
+    files = unpack_model(model, cachedir=tmp_path / "cache2")
+    args, extra = packed_defaults(parser, [*argv, *cache], parser.parse_args([*argv, *cache]), files)
     assert args.num_speakers == 2 and extra == {"median_filter": 5}  # no diarize option: an override
 
 
