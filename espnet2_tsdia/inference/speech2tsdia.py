@@ -351,20 +351,15 @@ class Speech2TSDiarization:
         return self.grid.num_frames(num_samples)
 
     @torch.no_grad()
-    def features(self, waveform: np.ndarray, *, mean_of: Optional[np.ndarray] = None) -> torch.Tensor:
+    def features(self, waveform: np.ndarray, *, feats_mean: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(L,) waveform at :attr:`fs` -> (T, F) normalised features: mean normalisation with the
-        waveform's own mean, or with the mean of the recording ``mean_of`` (an enrollment clip is
-        normalised with the mean of the recording it enrolls for, as a training enrollment is
-        with the mean of the mixture it was cut from: the clip's own mean would subtract the very
-        spectral envelope that tells its speaker apart)."""
+        waveform's own mean, or with ``feats_mean`` ((n_mels,), :meth:`recording_mean` of another
+        recording)."""
         x = torch.as_tensor(np.asarray(waveform, dtype=np.float32), device=self.device)
         if x.dim() != 1:
             raise ValueError(f"expected a 1-D waveform, got shape {tuple(x.shape)}")
         lens = torch.tensor([x.numel()], device=self.device)
-        kwargs = {}
-        if mean_of is not None and getattr(self.frontend, "mean_norm", False):
-            rec = torch.as_tensor(np.asarray(mean_of, dtype=np.float32), device=self.device)
-            kwargs["feats_mean"] = self.frontend.recording_mean(rec)[None]
+        kwargs = {} if feats_mean is None else {"feats_mean": feats_mean[None]}
         feats, flens = self.frontend(x[None], lens, **kwargs)
         if int(flens[0]) == 0:  # shorter than one frame: nothing to normalise
             return feats.new_zeros(0, self.frontend.output_size())
@@ -377,6 +372,16 @@ class Speech2TSDiarization:
                 f"the frontend gave {t} frames for {x.numel()} samples, the frame grid says {self.num_frames(x.numel())}"
             )
         return feats[0, :t]
+
+    @torch.no_grad()
+    def recording_mean(self, speech: np.ndarray) -> Optional[torch.Tensor]:
+        """The (n_mels,) mean the frontend subtracts for the whole recording ``speech``; None
+        for a frontend without mean normalisation. An enrollment clip is normalised with it, as
+        a training enrollment is with the mean of the mixture it was cut from: the clip's own
+        mean would subtract the very spectral envelope that tells its speaker apart."""
+        if not getattr(self.frontend, "mean_norm", False):
+            return None
+        return self.frontend.recording_mean(torch.as_tensor(np.asarray(speech, dtype=np.float32), device=self.device))
 
     # ------------------------------------------------------------------ posteriors
     def plan(self, num_frames: int) -> List[Tuple[int, int]]:
@@ -441,8 +446,9 @@ class Speech2TSDiarization:
             if not 0 <= a < b <= feats.size(0):
                 raise ValueError(f"enrollment region [{a}, {b}) of {spk!r} is outside the {feats.size(0)} frames")
             out[spk] = feats[a:b]
+        mean = self.recording_mean(speech) if enroll_clips and speech is not None else None
         for spk, clip in enroll_clips.items():
-            e = self.features(clip, mean_of=speech)
+            e = self.features(clip, feats_mean=mean)
             if e.size(0) == 0:
                 raise ValueError(
                     f"the enrollment clip of {spk!r} ({len(clip)} samples) is shorter than one frame "
