@@ -6,7 +6,7 @@ Usage:
     tools/venv/bin/python bench/quality.py --run
     # only collect the figures of a finished run (default: egs2/offline_demo/diar1, tag demo_default)
     tools/venv/bin/python bench/quality.py
-    tools/venv/bin/python bench/quality.py --recipe /tmp/copy/egs2/offline_demo/diar1 --no_write
+    tools/venv/bin/python bench/quality.py --recipe ../copy/egs2/offline_demo/diar1 --no_write  # print only
 
 What is reported, per test split (``test``: two recorded voices never heard in training;
 ``test_hard``: the same two and the noisy recorded voice it_menardi, 2-3 per conversation;
